@@ -30,6 +30,6 @@ mod syntax;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use span::{LineCol, LineIndex, Span};
-pub use syntax::parse;
+pub use syntax::{RESERVED_WORDS, parse};
 
 pub use render::render;

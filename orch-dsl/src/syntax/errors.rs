@@ -9,8 +9,9 @@ use super::lexical::{self, Token, TokenKind};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 
-/// Words that name things and may not be used as names.
-pub(crate) const RESERVED: [&str; 40] = [
+/// The reserved words of the language: they cannot name workflows, states, workers, signals,
+/// input fields, branches, outcomes or variables.
+pub const RESERVED_WORDS: [&str; 40] = [
     "workflow",
     "input",
     "worker",
@@ -268,7 +269,7 @@ fn help_for(expected: &BTreeSet<Expected>, found: Option<Token>, source: &str) -
         });
         let keywords: Vec<&str> =
             if expected.contains(&Expected::Phrase("a declaration or a state")) {
-                RESERVED.to_vec()
+                RESERVED_WORDS.to_vec()
             } else {
                 keywords.collect()
             };

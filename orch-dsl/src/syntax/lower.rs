@@ -76,7 +76,7 @@ impl Lowerer {
             .filter(|p| p.as_rule() == Rule::name)
         {
             let word = name.as_str();
-            if super::errors::RESERVED.contains(&word) {
+            if super::errors::RESERVED_WORDS.contains(&word) {
                 self.diags.push(
                     Diagnostic::error(
                         Code::ReservedName,

@@ -6,6 +6,7 @@
 //! errors of every statement, not just the first.
 
 mod errors;
+pub use errors::RESERVED_WORDS;
 pub(crate) mod lexical;
 mod lower;
 pub(crate) mod strings;
