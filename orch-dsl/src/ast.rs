@@ -187,7 +187,7 @@ pub struct TypeName {
 }
 
 /// The type of an input field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
     String,

@@ -60,6 +60,64 @@ codes! {
     E0010 DuplicateTransition = "event handled twice",
     /// A reserved word used as a name.
     E0011 ReservedName = "reserved word used as a name",
+    /// A transition, `start` or `on fail` names a state that does not exist.
+    E0101 UndefinedState = "undefined state",
+    /// A state names a worker that is not declared.
+    E0102 UndefinedWorker = "undefined worker",
+    /// A `wait` names a signal that is not declared.
+    E0103 UndefinedSignal = "undefined signal",
+    /// A `call` names a workflow that is not defined.
+    E0104 UndefinedWorkflow = "undefined workflow",
+    /// Two declarations share a name, or a workflow-level setting is given twice.
+    E0105 DuplicateName = "name or setting declared twice",
+    /// A workflow without `start`.
+    E0106 MissingStart = "missing `start`",
+    /// A workflow calls itself, directly or through others.
+    E0107 RecursiveCall = "recursive workflow call",
+    /// A state that no run can reach.
+    E0201 Unreachable = "unreachable state",
+    /// A state from which no terminal state can be reached.
+    E0202 NoWayOut = "no way to a terminal state",
+    /// A fallible state without a failure transition and without a workflow default.
+    E0203 MissingFailurePath = "missing failure path",
+    /// A `wait` with a `timeout` but no `timeout ->`.
+    E0205 MissingTimeoutPath = "missing timeout path",
+    /// A cycle without a bounded edge.
+    E0206 UnboundedCycle = "unbounded cycle",
+    /// A `choice` without `else`.
+    E0207 MissingElse = "choice without `else`",
+    /// A `loop` without `max`.
+    E0208 LoopWithoutMax = "loop without `max`",
+    /// A path whose root is not the input, a state or a variable in scope.
+    E0301 UnknownRoot = "unknown name in a path",
+    /// A path that does not name data: a state read without `.output`, a field of a number.
+    E0302 InvalidPath = "path does not name data",
+    /// A path reads a state that may not have completed on some path to the use.
+    E0303 MaybeIncomplete = "read of a state that may not have completed",
+    /// A `call` passes input the called workflow does not declare, or misses a required field.
+    E0304 CallInput = "input of a called workflow",
+    /// A duration of zero.
+    E0401 ZeroDuration = "zero duration",
+    /// A backoff multiplier below one.
+    E0402 MultiplierBelowOne = "backoff multiplier below one",
+    /// Retry delays that alone exceed the time the enclosing run or state allows.
+    E0403 RetryExceedsTimeout = "retry schedule longer than its timeout",
+    /// `join N` with N zero or more than the branches.
+    E0404 JoinOutOfRange = "join count out of range",
+    /// A `parallel` with fewer than two branches.
+    E0405 TooFewBranches = "parallel with fewer than two branches",
+    /// A count of zero: `limit 0`, `max 0`, `max_steps 0`.
+    E0406 ZeroCount = "count of zero",
+    /// A backoff cap below the first delay.
+    E0407 BackoffCapBelowDelay = "backoff cap below the first delay",
+    /// A worker or signal that no state uses.
+    W0001 Unused = "unused worker or signal",
+    /// An input field that nothing reads.
+    W0002 UnusedInput = "unused input field",
+    /// A state whose only way out is failure.
+    W0003 OnlyFailure = "state can only fail",
+    /// The worst-case number of steps exceeds `max_steps`.
+    W0004 StepLimit = "worst case exceeds `max_steps`",
 }
 
 impl fmt::Display for Code {

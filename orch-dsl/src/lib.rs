@@ -22,13 +22,18 @@
 //! ```
 
 pub mod ast;
+mod check;
 mod diagnostic;
+pub mod ir;
+mod printer;
 mod render;
 mod span;
 pub mod suggest;
 mod syntax;
 
+pub use check::{Compiled, Signature, check, compile};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
+pub use printer::{format, print};
 pub use span::{LineCol, LineIndex, Span};
 pub use syntax::{RESERVED_WORDS, parse};
 

@@ -411,7 +411,12 @@ impl Lowerer {
                     self.once(&mut body.max, max, at, "max", |m| m.span);
                 }
                 Rule::join_stmt => {
-                    let kind = match p.clone().into_inner().next().map(|k| k.as_rule()) {
+                    let kind = match p
+                        .clone()
+                        .into_inner()
+                        .map(|k| k.as_rule())
+                        .find(|&r| r != Rule::kw_join)
+                    {
                         Some(Rule::kw_any) => JoinKind::Any,
                         Some(Rule::integer) => JoinKind::Count(self.integer_in(&p, at)),
                         _ => JoinKind::All,

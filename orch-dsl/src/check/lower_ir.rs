@@ -1,0 +1,425 @@
+//! Builds the IR of a workflow that passed every check.
+
+use std::collections::BTreeSet;
+
+use super::Scope;
+use super::dataflow::{self, Vars};
+use crate::ast::{self, Event, JoinKind, Literal, StateKind, TemplatePart, Value};
+use crate::ir;
+
+pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflow> {
+    let workflow = scope.workflow;
+    let mut builder = Builder {
+        scope,
+        bound_count: 0,
+    };
+    let states = scope
+        .states
+        .iter()
+        .map(|state| builder.state(state))
+        .collect::<Option<Vec<_>>>()?;
+    Some(ir::Workflow {
+        name: workflow.name.name.clone(),
+        docs: docs(&workflow.docs),
+        input: scope
+            .inputs
+            .iter()
+            .map(|f| ir::InputField {
+                name: f.name.name.clone(),
+                docs: docs(&f.docs),
+                ty: f.ty.ty,
+                default: f.default.as_ref().map(literal),
+            })
+            .collect(),
+        workers: scope
+            .workers
+            .iter()
+            .map(|w| ir::Worker {
+                name: w.name.name.clone(),
+                description: w
+                    .description
+                    .as_ref()
+                    .map(|d| d.value.clone())
+                    .unwrap_or_default(),
+                docs: docs(&w.docs),
+                outcomes: worker_outcomes(scope, &w.name.name),
+                outcomes_declared: false,
+            })
+            .collect(),
+        signals: scope
+            .signals
+            .iter()
+            .map(|s| ir::Signal {
+                name: s.name.name.clone(),
+                description: s
+                    .description
+                    .as_ref()
+                    .map(|d| d.value.clone())
+                    .unwrap_or_default(),
+                docs: docs(&s.docs),
+                outcomes: signal_outcomes(scope, &s.name.name),
+                outcomes_declared: false,
+            })
+            .collect(),
+        states,
+        start: scope.start?,
+        timeout_ms: workflow.run_timeout().map(|d| millis(d.value)),
+        max_steps: workflow.max_steps().map(|m| m.value),
+        bound_count: builder.bound_count,
+        worst_case_steps: worst?,
+    })
+}
+
+/// `ok` plus every custom outcome handled by a state that runs the worker, sorted.
+fn worker_outcomes(scope: &Scope<'_>, worker: &str) -> Vec<String> {
+    let mut outcomes = BTreeSet::from(["ok".to_string()]);
+    for state in &scope.states {
+        if let StateKind::Task(task) = &state.kind {
+            if task.worker.name == worker {
+                outcomes.extend(custom_outcomes(&task.transitions));
+            }
+        }
+    }
+    outcomes.into_iter().collect()
+}
+
+fn signal_outcomes(scope: &Scope<'_>, signal: &str) -> Vec<String> {
+    let mut outcomes = BTreeSet::from(["ok".to_string()]);
+    for state in &scope.states {
+        if let StateKind::Wait(wait) = &state.kind {
+            if wait.signal.name == signal {
+                outcomes.extend(custom_outcomes(&wait.transitions));
+            }
+        }
+    }
+    outcomes.into_iter().collect()
+}
+
+fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = String> + '_ {
+    transitions.iter().filter_map(|t| match &t.event {
+        Event::Outcome { label } => Some(label.name.clone()),
+        _ => None,
+    })
+}
+
+fn docs(docs: &[ast::Doc]) -> String {
+    docs.iter()
+        .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Milliseconds, rounded up so that a positive duration stays positive.
+fn millis(duration: std::time::Duration) -> u64 {
+    let nanos = duration.as_nanos();
+    u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+pub(super) fn retry_policy(retry: &ast::Retry) -> ir::RetryPolicy {
+    let backoff = retry.backoff.as_ref();
+    ir::RetryPolicy {
+        retries: retry.retries.value,
+        initial_ms: backoff.map_or(0, |b| millis(b.initial.value)),
+        multiplier: backoff
+            .and_then(|b| b.multiplier.as_ref())
+            .map_or(1.0, |m| m.value),
+        max_ms: backoff
+            .and_then(|b| b.max.as_ref())
+            .map(|m| millis(m.value)),
+        jitter: backoff.is_some_and(|b| b.jitter),
+    }
+}
+
+fn literal(literal: &Literal) -> serde_json::Value {
+    match literal {
+        Literal::Str(s) => serde_json::Value::String(s.value.clone()),
+        Literal::Number(n) => number(n),
+        Literal::Bool { value, .. } => serde_json::Value::Bool(*value),
+        Literal::Null { .. } => serde_json::Value::Null,
+    }
+}
+
+/// Whole numbers written without a fraction or exponent stay integers.
+fn number(n: &ast::NumLit) -> serde_json::Value {
+    let integral = !n.text.contains(['.', 'e', 'E']);
+    if integral && n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
+        return serde_json::Value::from(n.value as i64);
+    }
+    serde_json::Number::from_f64(n.value).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+struct Builder<'s, 'a> {
+    scope: &'s Scope<'a>,
+    bound_count: usize,
+}
+
+impl Builder<'_, '_> {
+    fn state(&mut self, state: &ast::State) -> Option<ir::State> {
+        let none = Vars::default();
+        let timeout = |t: &Option<ast::Timeout>| t.as_ref().map(|t| millis(t.duration.value));
+        let retry = |r: &Option<ast::Retry>| r.as_ref().map(retry_policy);
+        let kind = match &state.kind {
+            StateKind::Task(task) => ir::StateKind::Task {
+                worker: *self.scope.worker_ids.get(task.worker.name.as_str())?,
+                input: self.with(task.with.as_ref(), none),
+                retry: retry(&task.retry),
+                timeout_ms: timeout(&task.timeout),
+                exits: self.exits(state, &task.transitions)?,
+            },
+            StateKind::Choice(choice) => ir::StateKind::Choice {
+                arms: choice
+                    .arms
+                    .iter()
+                    .map(|arm| Some((self.cond(&arm.condition, none)?, self.edge(&arm.target)?)))
+                    .collect::<Option<_>>()?,
+                otherwise: self.edge(&choice.otherwise.as_ref()?.target)?,
+            },
+            StateKind::Parallel(parallel) => ir::StateKind::Parallel {
+                branches: parallel
+                    .branches
+                    .iter()
+                    .map(|b| {
+                        Some(ir::Branch {
+                            name: b.name.name.clone(),
+                            docs: docs(&b.docs),
+                            worker: *self.scope.worker_ids.get(b.worker.name.as_str())?,
+                            input: self.with(b.with.as_ref(), none),
+                            retry: retry(&b.retry),
+                            timeout_ms: timeout(&b.timeout),
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+                join: match parallel.join.as_ref().map(|j| &j.kind) {
+                    None | Some(JoinKind::All) => ir::Join::All,
+                    Some(JoinKind::Any) => ir::Join::Any,
+                    Some(JoinKind::Count(n)) => ir::Join::Count(n.value),
+                },
+                timeout_ms: timeout(&parallel.timeout),
+                exits: self.exits(state, &parallel.transitions)?,
+            },
+            StateKind::Map(map) => {
+                let vars = Vars {
+                    item: Some(&map.item.name),
+                    loop_var: None,
+                };
+                ir::StateKind::Map {
+                    over: self.path(&map.over, none)?,
+                    item: map.item.name.clone(),
+                    worker: *self.scope.worker_ids.get(map.worker.name.as_str())?,
+                    input: self.with(map.with.as_ref(), vars),
+                    limit: map.limit.as_ref().map(|l| l.value),
+                    retry: retry(&map.retry),
+                    timeout_ms: timeout(&map.timeout),
+                    exits: self.exits(state, &map.transitions)?,
+                }
+            }
+            StateKind::Loop(lp) => {
+                let vars = Vars {
+                    item: None,
+                    loop_var: lp.var.as_ref().map(|v| v.name.as_str()),
+                };
+                let max = lp.max.as_ref()?;
+                let exhausted = match &max.otherwise {
+                    Some(otherwise) => Some(ir::Edge {
+                        to: self.scope.state(&otherwise.name)?,
+                        bound: None,
+                    }),
+                    None => None,
+                };
+                ir::StateKind::Loop {
+                    worker: *self.scope.worker_ids.get(lp.worker.name.as_str())?,
+                    var: lp.var.as_ref().map(|v| v.name.clone()),
+                    input: self.with(lp.with.as_ref(), vars),
+                    until: match &lp.until {
+                        Some(until) => Some(self.cond(until, vars)?),
+                        None => None,
+                    },
+                    max: max.count.value,
+                    exhausted,
+                    retry: retry(&lp.retry),
+                    timeout_ms: timeout(&lp.timeout),
+                    exits: self.exits(state, &lp.transitions)?,
+                }
+            }
+            StateKind::Wait(wait) => ir::StateKind::Wait {
+                signal: *self.scope.signal_ids.get(wait.signal.name.as_str())?,
+                timeout_ms: timeout(&wait.timeout),
+                exits: self.exits(state, &wait.transitions)?,
+            },
+            StateKind::Call(call) => ir::StateKind::Call {
+                workflow: call.workflow.name.clone(),
+                input: self.with(call.with.as_ref(), none),
+                timeout_ms: timeout(&call.timeout),
+                exits: self.exits(state, &call.transitions)?,
+            },
+            StateKind::Succeed(succeed) => ir::StateKind::Succeed {
+                output: match &succeed.output {
+                    Some(v) => Some(self.value(v, none)?),
+                    None => None,
+                },
+            },
+            StateKind::Fail(fail) => ir::StateKind::Fail {
+                error: match &fail.error {
+                    Some(v) => Some(self.value(v, none)?),
+                    None => None,
+                },
+            },
+        };
+        Some(ir::State {
+            name: state.name.name.clone(),
+            docs: docs(&state.docs),
+            kind,
+        })
+    }
+
+    fn exits(&mut self, state: &ast::State, transitions: &[ast::Transition]) -> Option<ir::Exits> {
+        let mut exits = ir::Exits {
+            ok: None,
+            outcomes: Vec::new(),
+            timeout: None,
+            fail: ir::Edge {
+                to: self.scope.state(&self.scope.failure_target(state)?.name)?,
+                bound: None,
+            },
+        };
+        for t in transitions {
+            let edge = self.edge(&t.target)?;
+            match &t.event {
+                Event::Ok { .. } => exits.ok = Some(edge),
+                Event::Fail { .. } => exits.fail = edge,
+                Event::Timeout { .. } => exits.timeout = Some(edge),
+                Event::Outcome { label } => exits.outcomes.push((label.name.clone(), edge)),
+            }
+        }
+        Some(exits)
+    }
+
+    fn edge(&mut self, target: &ast::Target) -> Option<ir::Edge> {
+        let to = self.scope.state(&target.state.name)?;
+        let bound = match &target.bound {
+            Some(bound) => {
+                let id = self.bound_count;
+                self.bound_count += 1;
+                Some(ir::Bound {
+                    id,
+                    max: bound.max.value,
+                    otherwise: self.scope.state(&bound.otherwise.name)?,
+                })
+            }
+            None => None,
+        };
+        Some(ir::Edge { to, bound })
+    }
+
+    fn with(&self, with: Option<&ast::With>, vars: Vars<'_>) -> Option<ir::ValueExpr> {
+        let with = with?;
+        Some(ir::ValueExpr::Object {
+            entries: with
+                .entries
+                .iter()
+                .filter_map(|e| Some((e.key.name.clone(), self.value(&e.value, vars)?)))
+                .collect(),
+        })
+    }
+
+    fn value(&self, value: &Value, vars: Vars<'_>) -> Option<ir::ValueExpr> {
+        Some(match value {
+            Value::Template(template) => ir::ValueExpr::Template {
+                parts: template
+                    .parts
+                    .iter()
+                    .map(|part| {
+                        Some(match part {
+                            TemplatePart::Text(text) => ir::TemplatePart::Text(text.clone()),
+                            TemplatePart::Placeholder(path) => {
+                                ir::TemplatePart::Path(self.path(path, vars)?)
+                            }
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+            },
+            Value::Number(n) => ir::ValueExpr::Literal { value: number(n) },
+            Value::Bool { value, .. } => ir::ValueExpr::Literal {
+                value: serde_json::Value::Bool(*value),
+            },
+            Value::Null { .. } => ir::ValueExpr::Literal {
+                value: serde_json::Value::Null,
+            },
+            Value::List { items, .. } => ir::ValueExpr::List {
+                items: items
+                    .iter()
+                    .map(|v| self.value(v, vars))
+                    .collect::<Option<_>>()?,
+            },
+            Value::Object { entries, .. } => ir::ValueExpr::Object {
+                entries: entries
+                    .iter()
+                    .map(|e| Some((e.key.name.clone(), self.value(&e.value, vars)?)))
+                    .collect::<Option<_>>()?,
+            },
+            Value::Path(path) => ir::ValueExpr::Path {
+                path: self.path(path, vars)?,
+            },
+        })
+    }
+
+    fn path(&self, path: &ast::Path, vars: Vars<'_>) -> Option<ir::PathExpr> {
+        dataflow::resolve(self.scope, path, vars)
+            .ok()
+            .map(|(p, _)| p)
+    }
+
+    fn cond(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<ir::Cond> {
+        Some(match expr {
+            ast::Expr::Binary { op, lhs, rhs, .. } => {
+                let compare = match op {
+                    ast::BinOp::Or => {
+                        return Some(ir::Cond::Or {
+                            lhs: Box::new(self.cond(lhs, vars)?),
+                            rhs: Box::new(self.cond(rhs, vars)?),
+                        });
+                    }
+                    ast::BinOp::And => {
+                        return Some(ir::Cond::And {
+                            lhs: Box::new(self.cond(lhs, vars)?),
+                            rhs: Box::new(self.cond(rhs, vars)?),
+                        });
+                    }
+                    ast::BinOp::Eq => ir::CompareOp::Eq,
+                    ast::BinOp::Ne => ir::CompareOp::Ne,
+                    ast::BinOp::Lt => ir::CompareOp::Lt,
+                    ast::BinOp::Le => ir::CompareOp::Le,
+                    ast::BinOp::Gt => ir::CompareOp::Gt,
+                    ast::BinOp::Ge => ir::CompareOp::Ge,
+                    ast::BinOp::Contains => ir::CompareOp::Contains,
+                };
+                ir::Cond::Compare {
+                    op: compare,
+                    lhs: self.operand(lhs, vars)?,
+                    rhs: self.operand(rhs, vars)?,
+                }
+            }
+            ast::Expr::Not { expr, .. } => ir::Cond::Not {
+                cond: Box::new(self.cond(expr, vars)?),
+            },
+            ast::Expr::Exists { path, .. } => ir::Cond::Exists {
+                path: self.path(path, vars)?,
+            },
+            ast::Expr::Literal(_) | ast::Expr::Path(_) => ir::Cond::Truthy {
+                operand: self.operand(expr, vars)?,
+            },
+        })
+    }
+
+    fn operand(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<ir::Operand> {
+        Some(match expr {
+            ast::Expr::Literal(l) => ir::Operand::Literal { value: literal(l) },
+            ast::Expr::Path(p) => ir::Operand::Path {
+                path: self.path(p, vars)?,
+            },
+            other => ir::Operand::Cond {
+                cond: Box::new(self.cond(other, vars)?),
+            },
+        })
+    }
+}

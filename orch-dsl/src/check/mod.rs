@@ -1,0 +1,232 @@
+//! The checks: AST → checked [`ir`](crate::ir), collecting every diagnostic.
+//!
+//! What the checker proves for an accepted workflow:
+//! - every name resolves (states, workers, signals, workflows), with "did you mean" help;
+//! - every state is reachable from `start`, and from every state a terminal is reachable;
+//! - every fallible state has a failure path, every `wait` with a timeout a timeout path, and
+//!   every `choice` an `else`;
+//! - every cycle passes through a bounded edge, so runs terminate, and the worst-case number of
+//!   steps is known;
+//! - every path in a template or condition starts at a known root and reads a state that has
+//!   definitely completed on every path to the use;
+//! - durations, counts, retry and timeout settings are sane.
+//!
+//! Each phase reports what it finds and leaves the rest to the others, so one run reports
+//! every independent error.
+
+mod dataflow;
+mod graph;
+mod lower_ir;
+mod names;
+mod settings;
+
+use std::collections::HashMap;
+
+use crate::ast::{self, StateKind};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+use crate::span::Span;
+
+pub use names::Signature;
+
+/// A checked program and the warnings found on the way.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub program: ir::Program,
+    pub warnings: Diagnostics,
+}
+
+/// Parses and checks one source text.
+///
+/// On failure the diagnostics hold every error and warning found, in source order.
+///
+/// ```
+/// let source = r#"
+///     workflow Review {
+///         worker Writer;
+///         worker Critic;
+///         start draft;
+///         task draft by Writer { ok -> critique; fail -> failed; }
+///         task critique by Critic {
+///             with { text: "{{draft.output}}" }
+///             on accept -> done;
+///             on revise -> draft max 3 else failed;
+///             fail -> failed;
+///         }
+///         succeed done output "{{draft.output}}";
+///         fail failed;
+///     }
+/// "#;
+/// let compiled = orch_dsl::compile(source).unwrap();
+/// let workflow = &compiled.program.workflows[0];
+/// assert_eq!(workflow.states.len(), 4);
+/// assert_eq!(workflow.worst_case_steps, 11);
+///
+/// let broken = source.replace("draft max 3 else failed", "draft");
+/// let errors = orch_dsl::compile(&broken).unwrap_err();
+/// assert_eq!(errors.iter().next().unwrap().code.as_str(), "E0206");
+/// ```
+pub fn compile(source: &str) -> Result<Compiled, Diagnostics> {
+    let file = crate::parse(source)?;
+    check(&file, &[])
+}
+
+/// Checks a parsed file. `externals` describes workflows defined in other sources compiled
+/// together with this one, which `call` states may name.
+pub fn check(file: &ast::File, externals: &[Signature]) -> Result<Compiled, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut signatures = names::signatures(file);
+    names::check_workflow_names(file, externals, &mut diags);
+    signatures.extend(externals.iter().cloned());
+    names::check_call_cycles(file, &signatures, &mut diags);
+    let mut workflows = Vec::new();
+    for workflow in &file.workflows {
+        let scope = Scope::new(workflow, &signatures, &mut diags);
+        if let Some(ir) = scope.check(&mut diags) {
+            workflows.push(ir);
+        }
+    }
+    let mut diags = Diagnostics::from(diags);
+    diags.sort();
+    if diags.has_errors() || workflows.len() != file.workflows.len() {
+        return Err(diags);
+    }
+    Ok(Compiled {
+        program: ir::Program { workflows },
+        warnings: diags,
+    })
+}
+
+/// How control leaves a state along an edge, for the data-flow analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// The state completed (`ok`, a custom outcome, a loop running out of iterations).
+    Success,
+    /// The state failed or timed out.
+    Failure,
+    /// A choice routed the run; nothing completed.
+    Route,
+}
+
+/// An edge of the state graph, with names resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct GraphEdge {
+    pub from: usize,
+    pub to: usize,
+    pub flow: Flow,
+    /// `Some(max)` for the bounded half of `-> to max N else other`.
+    pub bound: Option<u64>,
+    /// The transition, arm or setting the edge comes from.
+    pub span: Span,
+}
+
+/// The names of one workflow and the edges between its states.
+pub(crate) struct Scope<'a> {
+    pub workflow: &'a ast::Workflow,
+    /// Unique states; a state's index is its id.
+    pub states: Vec<&'a ast::State>,
+    pub state_ids: HashMap<&'a str, usize>,
+    pub workers: Vec<&'a ast::WorkerDecl>,
+    pub worker_ids: HashMap<&'a str, usize>,
+    pub signals: Vec<&'a ast::SignalDecl>,
+    pub signal_ids: HashMap<&'a str, usize>,
+    pub inputs: Vec<&'a ast::InputField>,
+    pub input_ids: HashMap<&'a str, usize>,
+    pub signatures: &'a [Signature],
+    pub start: Option<usize>,
+    pub default_fail: Option<usize>,
+    pub edges: Vec<GraphEdge>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(
+        workflow: &'a ast::Workflow,
+        signatures: &'a [Signature],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Scope<'a> {
+        let mut scope = Scope {
+            workflow,
+            states: Vec::new(),
+            state_ids: HashMap::new(),
+            workers: Vec::new(),
+            worker_ids: HashMap::new(),
+            signals: Vec::new(),
+            signal_ids: HashMap::new(),
+            inputs: Vec::new(),
+            input_ids: HashMap::new(),
+            signatures,
+            start: None,
+            default_fail: None,
+            edges: Vec::new(),
+        };
+        scope.declare(diags);
+        scope.resolve_settings(diags);
+        scope.collect_edges(diags);
+        scope
+    }
+
+    /// Runs every check; returns the IR when the workflow has no errors.
+    fn check(&self, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
+        let before = diags.iter().filter(|d| d.is_error()).count();
+        self.check_state_names(diags);
+        self.check_failure_paths(diags);
+        settings::check(self, diags);
+        let graph = graph::Analysis::new(self);
+        graph.check(self, diags);
+        let flow = dataflow::check(self, &graph, diags);
+        self.warn_unused(&flow, diags);
+        let worst = graph.worst_case_steps(self);
+        graph.warn_step_limit(self, worst, diags);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        if errors > before {
+            return None;
+        }
+        lower_ir::lower(self, worst)
+    }
+
+    pub fn state(&self, name: &str) -> Option<usize> {
+        self.state_ids.get(name).copied()
+    }
+
+    /// A state's name for messages.
+    pub fn name(&self, state: usize) -> &'a str {
+        &self.states[state].name.name
+    }
+
+    /// Resolves a state name, reporting an undefined one with a suggestion.
+    pub fn resolve_state(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) -> Option<usize> {
+        if name.name.is_empty() {
+            return None;
+        }
+        if let Some(id) = self.state(&name.name) {
+            return Some(id);
+        }
+        let mut d = Diagnostic::error(
+            Code::UndefinedState,
+            name.span,
+            format!(
+                "no state named `{name}` in workflow `{}`",
+                self.workflow.name
+            ),
+        )
+        .with_label("not a state of this workflow");
+        let known = self.state_ids.keys().copied();
+        if let Some(best) = crate::suggest::closest(&name.name, known) {
+            d = d.with_help(format!("did you mean `{best}`?"));
+        } else {
+            d = d.with_help(format!(
+                "declare it, for example `fail {name};` or `succeed {name};`"
+            ));
+        }
+        diags.push(d);
+        None
+    }
+
+    /// True when the state is a task, parallel, map, loop, wait or call.
+    pub fn is_fallible(state: &ast::State) -> bool {
+        !matches!(
+            state.kind,
+            StateKind::Choice(_) | StateKind::Succeed(_) | StateKind::Fail(_)
+        )
+    }
+}

@@ -1,0 +1,446 @@
+//! Declarations and name resolution: duplicates, undefined names, `start`, workflow-level
+//! settings, call targets and recursion between workflows.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Flow, GraphEdge, Scope};
+use crate::ast::{self, Event, Item, StateKind, Target};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::suggest;
+
+/// What a `call` needs to know about a workflow: its name, its input fields and the workflows
+/// it calls in turn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub name: String,
+    /// Input fields and whether each is required (has no default).
+    pub inputs: Vec<(String, bool)>,
+    /// Workflows named by its `call` states.
+    pub calls: Vec<String>,
+}
+
+/// The signatures of every workflow of a file.
+pub fn signatures(file: &ast::File) -> Vec<Signature> {
+    file.workflows
+        .iter()
+        .map(|w| Signature {
+            name: w.name.name.clone(),
+            inputs: w
+                .input_fields()
+                .map(|f| (f.name.name.clone(), f.default.is_none()))
+                .collect(),
+            calls: w
+                .states()
+                .filter_map(|s| match &s.kind {
+                    StateKind::Call(call) => Some(call.workflow.name.clone()),
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn duplicate(code: Code, what: &str, name: &ast::Ident, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        name.span,
+        format!("{what} `{name}` is declared twice"),
+    )
+    .with_label("declared again here")
+    .with_secondary(first, "first declared here")
+    .with_help(format!("rename or remove one of the two {what}s"))
+}
+
+pub(super) fn check_workflow_names(
+    file: &ast::File,
+    externals: &[Signature],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for workflow in &file.workflows {
+        let name = &workflow.name;
+        if let Some(first) = seen.get(name.name.as_str()) {
+            diags.push(duplicate(Code::DuplicateName, "workflow", name, *first));
+        } else if externals.iter().any(|e| e.name == name.name) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    name.span,
+                    format!("workflow `{name}` is also defined in another source"),
+                )
+                .with_label("defined again here")
+                .with_help("workflow names must be unique among the sources compiled together"),
+            );
+        } else {
+            seen.insert(&name.name, name.span);
+        }
+    }
+}
+
+/// Reports workflows that call themselves, directly or through others: such runs need not end.
+pub(super) fn check_call_cycles(
+    file: &ast::File,
+    signatures: &[Signature],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let calls: HashMap<&str, &[String]> = signatures
+        .iter()
+        .map(|s| (s.name.as_str(), s.calls.as_slice()))
+        .collect();
+    for workflow in &file.workflows {
+        for state in workflow.states() {
+            let StateKind::Call(call) = &state.kind else {
+                continue;
+            };
+            let Some(chain) = call_chain(&calls, &call.workflow.name, &workflow.name.name) else {
+                continue;
+            };
+            let mut through = vec![format!("`{}`", workflow.name)];
+            through.extend(chain.iter().map(|w| format!("`{w}`")));
+            diags.push(
+                Diagnostic::error(
+                    Code::RecursiveCall,
+                    call.workflow.span,
+                    format!("workflow `{}` calls itself", workflow.name),
+                )
+                .with_label("this call leads back to the calling workflow")
+                .with_note(format!("call chain: {}", through.join(" → ")))
+                .with_help("a run must end; pass the work to a `loop` with a `max` instead"),
+            );
+        }
+    }
+}
+
+/// The chain of calls from `from` back to `target`, if there is one (breadth-first, shortest).
+fn call_chain(calls: &HashMap<&str, &[String]>, from: &str, target: &str) -> Option<Vec<String>> {
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([from]);
+    let mut seen = HashSet::from([from]);
+    while let Some(current) = queue.pop_front() {
+        if current == target {
+            let mut chain = vec![current.to_string()];
+            let mut at = current;
+            while let Some(&p) = parent.get(at) {
+                chain.push(p.to_string());
+                at = p;
+            }
+            chain.reverse();
+            return Some(chain);
+        }
+        for next in calls.get(current).copied().unwrap_or_default() {
+            if seen.insert(next.as_str()) {
+                parent.insert(next.as_str(), current);
+                queue.push_back(next.as_str());
+            }
+        }
+    }
+    None
+}
+
+impl<'a> Scope<'a> {
+    /// Builds the symbol tables, reporting names declared twice.
+    pub(super) fn declare(&mut self, diags: &mut Vec<Diagnostic>) {
+        let workflow = self.workflow;
+        for state in workflow.states() {
+            let name = state.name.name.as_str();
+            match self.state_ids.get(name) {
+                Some(&first) => diags.push(duplicate(
+                    Code::DuplicateName,
+                    "state",
+                    &state.name,
+                    self.states[first].name.span,
+                )),
+                None => {
+                    self.state_ids.insert(name, self.states.len());
+                    self.states.push(state);
+                }
+            }
+        }
+        for worker in workflow.workers() {
+            match self.worker_ids.get(worker.name.name.as_str()) {
+                Some(&first) => diags.push(duplicate(
+                    Code::DuplicateName,
+                    "worker",
+                    &worker.name,
+                    self.workers[first].name.span,
+                )),
+                None => {
+                    self.worker_ids
+                        .insert(&worker.name.name, self.workers.len());
+                    self.workers.push(worker);
+                }
+            }
+        }
+        for signal in workflow.signals() {
+            match self.signal_ids.get(signal.name.name.as_str()) {
+                Some(&first) => diags.push(duplicate(
+                    Code::DuplicateName,
+                    "signal",
+                    &signal.name,
+                    self.signals[first].name.span,
+                )),
+                None => {
+                    self.signal_ids
+                        .insert(&signal.name.name, self.signals.len());
+                    self.signals.push(signal);
+                }
+            }
+        }
+        for field in workflow.input_fields() {
+            match self.input_ids.get(field.name.name.as_str()) {
+                Some(&first) => diags.push(duplicate(
+                    Code::DuplicateName,
+                    "input field",
+                    &field.name,
+                    self.inputs[first].name.span,
+                )),
+                None => {
+                    self.input_ids.insert(&field.name.name, self.inputs.len());
+                    self.inputs.push(field);
+                }
+            }
+        }
+    }
+
+    /// `start`, `on fail`, and workflow-level settings given twice.
+    pub(super) fn resolve_settings(&mut self, diags: &mut Vec<Diagnostic>) {
+        let workflow = self.workflow;
+        let mut first: HashMap<&'static str, Span> = HashMap::new();
+        for item in &workflow.items {
+            let what = match item {
+                Item::Input(_) => "input",
+                Item::Start(_) => "start",
+                Item::Timeout(_) => "timeout",
+                Item::MaxSteps(_) => "max_steps",
+                Item::DefaultFail(_) => "on fail",
+                _ => continue,
+            };
+            if let Some(&at) = first.get(what) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        item.span(),
+                        format!("workflow `{}` has more than one `{what}`", workflow.name),
+                    )
+                    .with_label("given again here")
+                    .with_secondary(at, "first given here")
+                    .with_help(format!("keep one `{what}`")),
+                );
+                continue;
+            }
+            first.insert(what, item.span());
+            match item {
+                Item::Start(start) => self.start = self.resolve_state(&start.state, diags),
+                Item::DefaultFail(default) => {
+                    self.default_fail = self.resolve_state(&default.target, diags);
+                }
+                _ => {}
+            }
+        }
+        if !first.contains_key("start") {
+            let mut d = Diagnostic::error(
+                Code::MissingStart,
+                workflow.name.span,
+                format!("workflow `{}` has no `start`", workflow.name),
+            )
+            .with_label("no `start` in this workflow");
+            if let Some(state) = workflow.states().next() {
+                d = d.with_help(format!("add `start {};`", state.name));
+            }
+            diags.push(d);
+        }
+    }
+
+    /// Resolves every transition, arm and loop exit into graph edges.
+    pub(super) fn collect_edges(&mut self, diags: &mut Vec<Diagnostic>) {
+        let mut edges = Vec::new();
+        for (id, state) in self.states.iter().enumerate() {
+            match &state.kind {
+                StateKind::Choice(choice) => {
+                    for arm in &choice.arms {
+                        self.edge_to(id, &arm.target, Flow::Route, &mut edges, diags);
+                    }
+                    if let Some(otherwise) = &choice.otherwise {
+                        self.edge_to(id, &otherwise.target, Flow::Route, &mut edges, diags);
+                    }
+                }
+                kind => {
+                    for t in kind.transitions() {
+                        let flow = match t.event {
+                            Event::Fail { .. } | Event::Timeout { .. } => Flow::Failure,
+                            _ => Flow::Success,
+                        };
+                        self.edge_to(id, &t.target, flow, &mut edges, diags);
+                    }
+                    if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind {
+                        if let Some(otherwise) = &max.otherwise {
+                            if let Some(to) = self.resolve_state(otherwise, diags) {
+                                edges.push(GraphEdge {
+                                    from: id,
+                                    to,
+                                    flow: Flow::Success,
+                                    bound: None,
+                                    span: max.span,
+                                });
+                            }
+                        }
+                    }
+                    let has_fail = kind
+                        .transitions()
+                        .iter()
+                        .any(|t| matches!(t.event, Event::Fail { .. }));
+                    if Scope::is_fallible(state) && !has_fail {
+                        if let Some(to) = self.default_fail {
+                            edges.push(GraphEdge {
+                                from: id,
+                                to,
+                                flow: Flow::Failure,
+                                bound: None,
+                                span: state.name.span,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        self.edges = edges;
+    }
+
+    fn edge_to(
+        &self,
+        from: usize,
+        target: &Target,
+        flow: Flow,
+        edges: &mut Vec<GraphEdge>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let to = self.resolve_state(&target.state, diags);
+        let bound = target.bound.as_ref();
+        let otherwise = bound.and_then(|b| self.resolve_state(&b.otherwise, diags));
+        if let Some(to) = to {
+            edges.push(GraphEdge {
+                from,
+                to,
+                flow,
+                bound: bound.map(|b| b.max.value),
+                span: target.span,
+            });
+        }
+        if let Some(otherwise) = otherwise {
+            edges.push(GraphEdge {
+                from,
+                to: otherwise,
+                flow,
+                bound: None,
+                span: target.span,
+            });
+        }
+    }
+
+    /// Workers, signals and called workflows named by states, and loop or map variables that
+    /// hide a state of the same name.
+    pub(super) fn check_state_names(&self, diags: &mut Vec<Diagnostic>) {
+        for state in &self.states {
+            match &state.kind {
+                StateKind::Task(ast::Task { worker, .. })
+                | StateKind::Loop(ast::Loop { worker, .. }) => self.resolve_worker(worker, diags),
+                StateKind::Map(map) => {
+                    self.resolve_worker(&map.worker, diags);
+                    self.check_variable(&map.item, diags);
+                }
+                StateKind::Parallel(parallel) => {
+                    for branch in &parallel.branches {
+                        self.resolve_worker(&branch.worker, diags);
+                    }
+                }
+                StateKind::Wait(wait) => self.resolve_signal(&wait.signal, diags),
+                StateKind::Call(call) => self.resolve_workflow(&call.workflow, diags),
+                _ => {}
+            }
+            if let StateKind::Loop(ast::Loop { var: Some(var), .. }) = &state.kind {
+                self.check_variable(var, diags);
+            }
+        }
+    }
+
+    fn resolve_worker(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) {
+        if name.name.is_empty() || self.worker_ids.contains_key(name.name.as_str()) {
+            return;
+        }
+        let mut d = Diagnostic::error(
+            Code::UndefinedWorker,
+            name.span,
+            format!(
+                "no worker named `{name}` in workflow `{}`",
+                self.workflow.name
+            ),
+        )
+        .with_label("not a declared worker");
+        d = match suggest::closest(&name.name, self.worker_ids.keys().copied()) {
+            Some(best) => d.with_help(format!("did you mean `{best}`?")),
+            None => d.with_help(format!("declare it: `worker {name};`")),
+        };
+        diags.push(d);
+    }
+
+    fn resolve_signal(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) {
+        if name.name.is_empty() || self.signal_ids.contains_key(name.name.as_str()) {
+            return;
+        }
+        let mut d = Diagnostic::error(
+            Code::UndefinedSignal,
+            name.span,
+            format!(
+                "no signal named `{name}` in workflow `{}`",
+                self.workflow.name
+            ),
+        )
+        .with_label("not a declared signal");
+        d = match suggest::closest(&name.name, self.signal_ids.keys().copied()) {
+            Some(best) => d.with_help(format!("did you mean `{best}`?")),
+            None => d.with_help(format!("declare it: `signal {name};`")),
+        };
+        diags.push(d);
+    }
+
+    fn resolve_workflow(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) {
+        if name.name.is_empty() || self.signatures.iter().any(|s| s.name == name.name) {
+            return;
+        }
+        let mut d = Diagnostic::error(
+            Code::UndefinedWorkflow,
+            name.span,
+            format!("no workflow named `{name}`"),
+        )
+        .with_label("not a workflow of the sources compiled together");
+        d = match suggest::closest(&name.name, self.signatures.iter().map(|s| s.name.as_str())) {
+            Some(best) => d.with_help(format!("did you mean `{best}`?")),
+            None => d.with_help("define it in this source or in one compiled with it"),
+        };
+        diags.push(d);
+    }
+
+    fn check_variable(&self, var: &ast::Ident, diags: &mut Vec<Diagnostic>) {
+        let clash = if var.name == "input" {
+            Some("the run's input")
+        } else if self.state_ids.contains_key(var.name.as_str()) {
+            Some("a state")
+        } else {
+            None
+        };
+        if let Some(what) = clash {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    var.span,
+                    format!("variable `{var}` has the name of {what}"),
+                )
+                .with_label("this name is already taken")
+                .with_help("choose a variable name that no state uses"),
+            );
+        }
+    }
+}
