@@ -1,0 +1,233 @@
+//! Calling a worker: attempts with a per-attempt timeout, panics caught, retries with
+//! exponential backoff and seeded full jitter.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use orch_dsl::ir::RetryPolicy;
+use tokio::sync::broadcast;
+
+use crate::engine::lock;
+use crate::event::Event;
+use crate::trail::{Attempt, AttemptStatus};
+use crate::worker::{Call, Reply, Worker, WorkerError};
+
+/// Why a state's work failed after its attempts.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub error: String,
+    /// The last attempt timed out.
+    pub timed_out: bool,
+}
+
+/// Attempts under way, so that a run stopped mid-call still records them.
+#[derive(Default)]
+pub(crate) struct Flights {
+    next: AtomicU64,
+    attempts: Mutex<BTreeMap<u64, Attempt>>,
+}
+
+impl Flights {
+    fn start(&self, attempt: Attempt) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.attempts).insert(id, attempt);
+        id
+    }
+
+    fn land(&self, id: u64) -> Option<Attempt> {
+        lock(&self.attempts).remove(&id)
+    }
+
+    /// Takes every attempt still under way, in the order they started.
+    pub fn drain(&self) -> Vec<Attempt> {
+        std::mem::take(&mut *lock(&self.attempts))
+            .into_values()
+            .collect()
+    }
+}
+
+/// Everything needed to call one worker for one state (or branch, or item).
+pub(crate) struct Spec {
+    pub worker: Arc<dyn Worker>,
+    pub call: Call,
+    pub retry: Option<RetryPolicy>,
+    pub timeout: Option<Duration>,
+    pub seed: u64,
+    pub flights: Arc<Flights>,
+    pub events: Option<broadcast::Sender<Event>>,
+}
+
+/// Calls the worker until it replies or the retries are used up.
+pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure>) {
+    let mut records = Vec::new();
+    let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
+    let mut number: u32 = 1;
+    loop {
+        let mut call = spec.call.clone();
+        call.attempt = number;
+        let (record, result) = attempt(&spec, call).await;
+        let timed_out = record.status == AttemptStatus::TimedOut;
+        records.push(record);
+        let error = match result {
+            Ok(reply) => return (records, Ok(reply)),
+            Err(error) => error,
+        };
+        if !error.retryable || u64::from(number) > retries {
+            let failure = Failure {
+                error: error.message,
+                timed_out,
+            };
+            return (records, Err(failure));
+        }
+        let delay = spec
+            .retry
+            .as_ref()
+            .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec));
+        if let Some(events) = &spec.events {
+            let _ = events.send(Event::Retrying {
+                run: spec.call.run_id.clone(),
+                step: spec.call.step,
+                state: spec.call.state.clone(),
+                branch: spec.call.branch.clone(),
+                item: spec.call.item,
+                attempt: number,
+                delay_ms: delay,
+                error: error.message.clone(),
+            });
+        }
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        number += 1;
+    }
+}
+
+/// One call of the worker, recorded.
+async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError>) {
+    let record = Attempt {
+        step: call.step,
+        state: call.state.clone(),
+        worker: call.worker.clone(),
+        branch: call.branch.clone(),
+        item: call.item,
+        iteration: call.iteration,
+        attempt: call.attempt,
+        input: call.input.clone(),
+        status: AttemptStatus::Cancelled,
+        outcome: None,
+        output: None,
+        error: None,
+        started_at_ms: now_ms(),
+        duration_us: 0,
+    };
+    let began = Instant::now();
+    let flight = spec.flights.start(record);
+    let worker = spec.worker.clone();
+    let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
+    let (status, result) = match future {
+        Err(panic) => panicked(panic),
+        Ok(future) => {
+            let guarded = AssertUnwindSafe(future).catch_unwind();
+            let finished = match spec.timeout {
+                Some(limit) => tokio::time::timeout(limit, guarded).await.ok(),
+                None => Some(guarded.await),
+            };
+            match finished {
+                None => {
+                    let limit = spec.timeout.unwrap_or_default().as_millis() as u64;
+                    let message = format!("timed out after {}", super::show_ms(limit));
+                    (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
+                }
+                Some(Err(panic)) => panicked(panic),
+                Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
+                Some(Ok(Ok(reply))) => (AttemptStatus::Ok, Ok(reply)),
+            }
+        }
+    };
+    let mut record = spec
+        .flights
+        .land(flight)
+        .unwrap_or_else(|| unreachable_record(spec));
+    record.status = status;
+    record.duration_us = began.elapsed().as_micros() as u64;
+    match &result {
+        Ok(reply) => {
+            record.outcome = Some(reply.outcome.clone());
+            record.output = Some(reply.output.clone());
+        }
+        Err(error) => record.error = Some(error.message.clone()),
+    }
+    (record, result)
+}
+
+/// A record for an attempt the registry lost track of; only reachable if a run's flights were
+/// drained while its own attempt was still being awaited, which `finish` prevents.
+fn unreachable_record(spec: &Spec) -> Attempt {
+    Attempt {
+        step: spec.call.step,
+        state: spec.call.state.clone(),
+        worker: spec.call.worker.clone(),
+        branch: spec.call.branch.clone(),
+        item: spec.call.item,
+        iteration: spec.call.iteration,
+        attempt: spec.call.attempt,
+        input: spec.call.input.clone(),
+        status: AttemptStatus::Cancelled,
+        outcome: None,
+        output: None,
+        error: None,
+        started_at_ms: now_ms(),
+        duration_us: 0,
+    }
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> (AttemptStatus, Result<Reply, WorkerError>) {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    (
+        AttemptStatus::Panicked,
+        Err(WorkerError::new(format!("the worker panicked: {message}"))),
+    )
+}
+
+/// The delay before retry `retry`: the policy's delay, or with jitter a value drawn uniformly
+/// from `0..=delay` by a generator seeded from the engine seed and the attempt's place in the
+/// run, so that a run repeats exactly.
+fn delay_ms(policy: &RetryPolicy, retry: u64, spec: &Spec) -> u64 {
+    let delay = policy.delay_ms(retry);
+    if !policy.jitter || delay == 0 {
+        return delay;
+    }
+    let call = &spec.call;
+    let mut h = spec.seed ^ splitmix(call.step) ^ splitmix(retry.wrapping_mul(0x9e37));
+    for byte in call
+        .state
+        .bytes()
+        .chain(call.branch.iter().flat_map(|b| b.bytes()))
+    {
+        h = splitmix(h ^ u64::from(byte));
+    }
+    h = splitmix(h ^ call.item.map_or(u64::MAX, |i| i as u64));
+    h % (delay + 1)
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

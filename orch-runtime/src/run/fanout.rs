@@ -1,0 +1,264 @@
+//! `parallel` branches and `map` items: concurrent worker calls inside one run.
+//!
+//! Branches and items are futures polled together by the run's task, so they run concurrently
+//! and a decided join or a cancelled run drops (and so cancels) whatever is still running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use orch_dsl::ir::{self, PathExpr, RetryPolicy, ValueExpr};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{self, Failure};
+use super::{Next, Run};
+use crate::data::{Locals, StepData, kind_of};
+use crate::event::Event;
+use crate::trail::{Attempt, AttemptStatus, Entry};
+use crate::worker::Reply;
+
+type Finished = (usize, (Vec<Attempt>, Result<Reply, Failure>));
+
+/// How a fan-out ended.
+enum Verdict {
+    Success,
+    Failure(String),
+    TimedOut(u64),
+}
+
+pub(super) struct MapSpec<'w> {
+    pub over: &'w PathExpr,
+    pub worker: usize,
+    pub input: Option<&'w ValueExpr>,
+    pub limit: Option<u64>,
+    pub retry: Option<&'w RetryPolicy>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// The next completion, or `None` when the deadline passed first.
+async fn next_before(
+    pending: &mut FuturesUnordered<impl Future<Output = Finished>>,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<Option<Finished>> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, pending.next()).await.ok(),
+        None => Some(pending.next().await),
+    }
+}
+
+impl Run {
+    pub(super) async fn parallel<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        branches: &'w [ir::Branch],
+        join: ir::Join,
+        timeout_ms: Option<u64>,
+        exits: &'w ir::Exits,
+    ) -> Next<'w> {
+        let required = join.required(branches.len());
+        let mut pending = FuturesUnordered::new();
+        let mut tokens = Vec::with_capacity(branches.len());
+        for (i, branch) in branches.iter().enumerate() {
+            let name: Arc<str> = Arc::from(branch.name.as_str());
+            let mut call = self.call(
+                id,
+                step,
+                branch.worker,
+                self.eval(branch.input.as_ref(), Locals::default()),
+            );
+            call.branch = Some(name.clone());
+            tokens.push(call.cancel.clone());
+            let spec = self.spec(
+                branch.worker,
+                call,
+                branch.retry.as_ref(),
+                branch.timeout_ms,
+            );
+            pending.push(async move { (i, attempt::attempts(spec).await) });
+            self.emit(|run| Event::BranchSpawned {
+                run,
+                step,
+                state: self.names[id].clone(),
+                branch: name,
+            });
+        }
+        let deadline = timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let mut results: Vec<Option<Finished>> = (0..branches.len()).map(|_| None).collect();
+        let (mut succeeded, mut failed) = (0, 0);
+        let verdict = loop {
+            let Some(next) = next_before(&mut pending, deadline).await else {
+                break Verdict::TimedOut(timeout_ms.unwrap_or_default());
+            };
+            let Some((i, outcome)) = next else {
+                break Verdict::Failure("no branch to run".into());
+            };
+            let ok = outcome.1.is_ok();
+            let branch: Arc<str> = Arc::from(branches[i].name.as_str());
+            self.emit(|run| Event::BranchJoined {
+                run,
+                step,
+                state: self.names[id].clone(),
+                branch,
+                ok,
+            });
+            if ok {
+                succeeded += 1
+            } else {
+                failed += 1
+            }
+            results[i] = Some((i, outcome));
+            if succeeded >= required {
+                break Verdict::Success;
+            }
+            if branches.len() - failed < required {
+                break Verdict::Failure(format!(
+                    "{failed} of {} branches failed; {required} had to succeed",
+                    branches.len()
+                ));
+            }
+        };
+        drop(pending);
+        self.settle(&tokens);
+        let mut output = serde_json::Map::new();
+        let mut data = vec![StepData::default(); branches.len()];
+        for (i, (records, result)) in results.into_iter().flatten() {
+            self.trail.extend(records.into_iter().map(Entry::Attempt));
+            match result {
+                Ok(reply) => {
+                    output.insert(branches[i].name.clone(), reply.output.clone());
+                    data[i].output = Some(reply.output);
+                    data[i].outcome = Some(reply.outcome);
+                }
+                Err(failure) => data[i].error = Some(failure.error),
+            }
+        }
+        self.trail_cancelled();
+        self.data.steps[id].branches = data;
+        self.conclude(id, exits, verdict, Value::Object(output))
+    }
+
+    pub(super) async fn map<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        spec: MapSpec<'w>,
+        exits: &'w ir::Exits,
+    ) -> Next<'w> {
+        let items = match self.data.lookup(spec.over, Locals::default()) {
+            Value::Array(items) => items,
+            other => {
+                let error = format!("`{}` is {}, not a list", spec.over.text, kind_of(&other));
+                return self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error,
+                        timed_out: false,
+                    },
+                );
+            }
+        };
+        let limit = spec
+            .limit
+            .map_or(items.len(), |l| usize::try_from(l).unwrap_or(usize::MAX))
+            .max(1);
+        let deadline = spec
+            .timeout_ms
+            .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let mut pending = FuturesUnordered::new();
+        let mut tokens = Vec::new();
+        let mut outputs: Vec<Option<Value>> = vec![None; items.len()];
+        let mut records: Vec<(usize, Vec<Attempt>)> = Vec::new();
+        let mut started = 0;
+        let verdict = loop {
+            while started < items.len() && pending.len() < limit {
+                let locals = Locals {
+                    item: Some(&items[started]),
+                    ..Locals::default()
+                };
+                let mut call = self.call(id, step, spec.worker, self.eval(spec.input, locals));
+                call.item = Some(started);
+                tokens.push(call.cancel.clone());
+                let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
+                let i = started;
+                pending.push(async move { (i, attempt::attempts(attempt_spec).await) });
+                started += 1;
+            }
+            let Some(next) = next_before(&mut pending, deadline).await else {
+                break Verdict::TimedOut(spec.timeout_ms.unwrap_or_default());
+            };
+            let Some((i, (attempts, result))) = next else {
+                break Verdict::Success;
+            };
+            records.push((i, attempts));
+            match result {
+                Ok(reply) => outputs[i] = Some(reply.output),
+                Err(failure) => break Verdict::Failure(format!("item {i}: {}", failure.error)),
+            }
+        };
+        drop(pending);
+        self.settle(&tokens);
+        records.sort_by_key(|(i, _)| *i);
+        for (_, attempts) in records {
+            self.trail.extend(attempts.into_iter().map(Entry::Attempt));
+        }
+        self.trail_cancelled();
+        let output = Value::Array(
+            outputs
+                .into_iter()
+                .map(|o| o.unwrap_or(Value::Null))
+                .collect(),
+        );
+        self.conclude(id, exits, verdict, output)
+    }
+
+    /// Cancels the calls still running after a fan-out was decided.
+    fn settle(&self, tokens: &[CancellationToken]) {
+        for token in tokens {
+            token.cancel();
+        }
+    }
+
+    /// Records the calls that were cut off, in the order they started.
+    fn trail_cancelled(&mut self) {
+        for mut attempt in self.flights.drain() {
+            attempt.status = AttemptStatus::Cancelled;
+            attempt.error = Some("cancelled: no longer needed".into());
+            self.trail.push(Entry::Attempt(attempt));
+        }
+    }
+
+    fn conclude<'w>(
+        &mut self,
+        id: usize,
+        exits: &'w ir::Exits,
+        verdict: Verdict,
+        output: Value,
+    ) -> Next<'w> {
+        match verdict {
+            Verdict::Success => self.exit(id, exits, Ok(Reply::ok(output))),
+            Verdict::Failure(error) => self.fail(
+                id,
+                exits,
+                Failure {
+                    error,
+                    timed_out: false,
+                },
+            ),
+            Verdict::TimedOut(ms) => {
+                let error = format!("timed out after {}", super::show_ms(ms));
+                self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error,
+                        timed_out: true,
+                    },
+                )
+            }
+        }
+    }
+}

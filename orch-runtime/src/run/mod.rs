@@ -1,0 +1,442 @@
+//! One run of a workflow: the loop over states, driven by the checked IR.
+
+mod attempt;
+mod fanout;
+mod steps;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch_dsl::ir::{self, EdgeEvent, StateKind};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::data::{Locals, RunData};
+use crate::engine::{Engine, RunControl};
+use crate::event::Event;
+use crate::result::{RunResult, RunStatus};
+use crate::trail::{AttemptStatus, Entry};
+use crate::worker::{BoxFuture, Call, Worker};
+
+pub(crate) use attempt::Flights;
+
+/// Why the loop over states stopped.
+pub(crate) enum End {
+    Terminal(usize),
+    StepLimit(u64),
+    TimedOut(u64),
+    Cancelled,
+}
+
+/// What a state decided.
+pub(crate) enum Next<'w> {
+    /// Take this edge.
+    Edge(EdgeEvent, &'w ir::Edge),
+    /// Stop the run.
+    Stop(End),
+}
+
+pub(crate) struct Run {
+    engine: Engine,
+    pub id: Arc<str>,
+    workflow: Arc<ir::Workflow>,
+    names: Vec<Arc<str>>,
+    worker_names: Vec<Arc<str>>,
+    workers: Vec<Arc<dyn Worker>>,
+    pub control: Arc<RunControl>,
+    data: RunData,
+    counters: Vec<u64>,
+    steps: u64,
+    trail: Vec<Entry>,
+    flights: Arc<Flights>,
+    /// The last failure, shown by a `fail` state that gives no error of its own.
+    last_error: Option<String>,
+    started: Instant,
+}
+
+impl Run {
+    pub fn new(
+        engine: Engine,
+        workflow: Arc<ir::Workflow>,
+        id: Arc<str>,
+        input: Value,
+        workers: Vec<Arc<dyn Worker>>,
+        control: Arc<RunControl>,
+    ) -> Run {
+        Run {
+            names: workflow
+                .states
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
+            worker_names: workflow
+                .workers
+                .iter()
+                .map(|w| Arc::from(w.name.as_str()))
+                .collect(),
+            data: RunData::new(input, workflow.states.len()),
+            counters: vec![0; workflow.bound_count],
+            steps: 0,
+            trail: Vec::new(),
+            flights: Arc::new(Flights::default()),
+            last_error: None,
+            started: Instant::now(),
+            engine,
+            id,
+            workflow,
+            workers,
+            control,
+        }
+    }
+
+    /// Runs to the end. Boxed so that `call` states can run child workflows inside a run.
+    pub fn drive(mut self) -> BoxFuture<RunResult> {
+        Box::pin(async move {
+            let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
+            self.emit(|run| Event::RunStarted {
+                run,
+                workflow: Arc::from(self.workflow.name.as_str()),
+            });
+            let cancel = self.control.cancel.clone();
+            let limit = self.workflow.timeout_ms;
+            let end = {
+                let body = self.body().instrument(span);
+                tokio::pin!(body);
+                let deadline = async {
+                    match limit {
+                        Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => End::Cancelled,
+                    _ = deadline => End::TimedOut(limit.unwrap_or_default()),
+                    end = &mut body => end,
+                }
+            };
+            self.finish(end)
+        })
+    }
+
+    async fn body(&mut self) -> End {
+        let workflow = self.workflow.clone();
+        let mut current = workflow.start;
+        loop {
+            if let Some(end) = self.count_step() {
+                return end;
+            }
+            let step = self.steps;
+            let name = self.names[current].clone();
+            self.emit(|run| Event::StepStarted {
+                run,
+                step,
+                state: name.clone(),
+            });
+            let span = tracing::info_span!("step", state = %name, step);
+            let next = self
+                .state(current, step, &workflow.states[current].kind)
+                .instrument(span)
+                .await;
+            match next {
+                Next::Edge(event, edge) => current = self.take(current, step, event, edge),
+                Next::Stop(end) => return end,
+            }
+        }
+    }
+
+    /// Counts a step; stops the run when `max_steps` is used up.
+    fn count_step(&mut self) -> Option<End> {
+        if let Some(limit) = self.workflow.max_steps {
+            if self.steps >= limit {
+                return Some(End::StepLimit(limit));
+            }
+        }
+        self.steps += 1;
+        None
+    }
+
+    async fn state<'w>(&mut self, id: usize, step: u64, kind: &'w StateKind) -> Next<'w> {
+        match kind {
+            StateKind::Succeed { .. } | StateKind::Fail { .. } => Next::Stop(End::Terminal(id)),
+            StateKind::Choice { arms, otherwise } => self.choose(id, step, arms, otherwise),
+            StateKind::Task {
+                worker,
+                input,
+                retry,
+                timeout_ms,
+                exits,
+            } => {
+                self.task(
+                    id,
+                    step,
+                    *worker,
+                    input.as_ref(),
+                    retry.as_ref(),
+                    *timeout_ms,
+                    exits,
+                )
+                .await
+            }
+            StateKind::Parallel {
+                branches,
+                join,
+                timeout_ms,
+                exits,
+            } => {
+                self.parallel(id, step, branches, *join, *timeout_ms, exits)
+                    .await
+            }
+            StateKind::Map {
+                over,
+                worker,
+                input,
+                limit,
+                retry,
+                timeout_ms,
+                exits,
+                ..
+            } => {
+                let spec = fanout::MapSpec {
+                    over,
+                    worker: *worker,
+                    input: input.as_ref(),
+                    limit: *limit,
+                    retry: retry.as_ref(),
+                    timeout_ms: *timeout_ms,
+                };
+                self.map(id, step, spec, exits).await
+            }
+            StateKind::Loop { .. } => self.repeat(id, step, kind).await,
+            StateKind::Wait {
+                signal,
+                timeout_ms,
+                exits,
+            } => self.wait(id, step, *signal, *timeout_ms, exits).await,
+            StateKind::Call {
+                workflow,
+                input,
+                timeout_ms,
+                exits,
+            } => {
+                self.call_workflow(id, step, workflow, input.as_ref(), *timeout_ms, exits)
+                    .await
+            }
+        }
+    }
+
+    /// Follows an edge, counting bounded edges, and records the transition.
+    fn take(&mut self, from: usize, step: u64, event: EdgeEvent, edge: &ir::Edge) -> usize {
+        let to = match &edge.bound {
+            Some(bound) => {
+                let taken = self.counters[bound.id];
+                self.counters[bound.id] = taken.saturating_add(1);
+                edge.destination(taken)
+            }
+            None => edge.to,
+        };
+        let label = event.label();
+        let next = self.names[to].clone();
+        self.emit(|run| Event::StepFinished {
+            run,
+            step,
+            state: self.names[from].clone(),
+            event: label.clone(),
+            next: next.clone(),
+        });
+        self.trail.push(Entry::Transition {
+            step,
+            from: self.names[from].clone(),
+            event: label,
+            to: next,
+        });
+        to
+    }
+
+    fn choose<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        arms: &'w [(ir::Cond, ir::Edge)],
+        otherwise: &'w ir::Edge,
+    ) -> Next<'w> {
+        let arm = arms
+            .iter()
+            .position(|(cond, _)| self.data.test(cond, Locals::default()));
+        self.trail.push(Entry::Choice {
+            step,
+            state: self.names[id].clone(),
+            arm,
+        });
+        match arm {
+            Some(i) => Next::Edge(EdgeEvent::When(i), &arms[i].1),
+            None => Next::Edge(EdgeEvent::Else, otherwise),
+        }
+    }
+
+    /// A worker call for state `id`, before its attempt number is set.
+    fn call(&self, id: usize, step: u64, worker: usize, input: Value) -> Call {
+        Call {
+            input,
+            run_id: self.id.clone(),
+            workflow: Arc::from(self.workflow.name.as_str()),
+            state: self.names[id].clone(),
+            worker: self.worker_names[worker].clone(),
+            step,
+            branch: None,
+            item: None,
+            iteration: None,
+            attempt: 1,
+            cancel: self.control.cancel.child_token(),
+        }
+    }
+
+    /// Where a reply or failure of a fallible state leads, recording the state's data.
+    fn exit<'w>(
+        &mut self,
+        id: usize,
+        exits: &'w ir::Exits,
+        result: Result<crate::Reply, attempt::Failure>,
+    ) -> Next<'w> {
+        match result {
+            Ok(reply) => match exits.for_outcome(&reply.outcome) {
+                Some(edge) => {
+                    let event = if reply.outcome == "ok" {
+                        EdgeEvent::Ok
+                    } else {
+                        EdgeEvent::Outcome(reply.outcome.clone())
+                    };
+                    let data = &mut self.data.steps[id];
+                    data.output = Some(reply.output);
+                    data.outcome = Some(reply.outcome);
+                    Next::Edge(event, edge)
+                }
+                None => {
+                    let error = if reply.outcome == "ok" {
+                        format!("state `{}` has no `ok` transition", self.names[id])
+                    } else {
+                        format!(
+                            "the reply's outcome `{}` is not handled by state `{}`",
+                            reply.outcome, self.names[id]
+                        )
+                    };
+                    self.fail(
+                        id,
+                        exits,
+                        attempt::Failure {
+                            error,
+                            timed_out: false,
+                        },
+                    )
+                }
+            },
+            Err(failure) => self.fail(id, exits, failure),
+        }
+    }
+
+    fn fail<'w>(&mut self, id: usize, exits: &'w ir::Exits, failure: attempt::Failure) -> Next<'w> {
+        self.last_error = Some(format!("{}: {}", self.names[id], failure.error));
+        self.data.steps[id].error = Some(failure.error);
+        match (&exits.timeout, failure.timed_out) {
+            (Some(edge), true) => Next::Edge(EdgeEvent::Timeout, edge),
+            _ => Next::Edge(EdgeEvent::Fail, &exits.fail),
+        }
+    }
+
+    fn emit(&self, make: impl FnOnce(Arc<str>) -> Event) {
+        let events = &self.engine.inner.events;
+        if events.receiver_count() > 0 {
+            let _ = events.send(make(self.id.clone()));
+        }
+    }
+
+    fn finish(mut self, end: End) -> RunResult {
+        self.control.cancel.cancel();
+        for mut attempt in self.flights.drain() {
+            attempt.status = AttemptStatus::Cancelled;
+            self.trail.push(Entry::Attempt(attempt));
+        }
+        let locals = Locals::default();
+        let (status, terminal, output, error) = match end {
+            End::Terminal(id) => match &self.workflow.states[id].kind {
+                StateKind::Succeed { output } => (
+                    RunStatus::Succeeded,
+                    Some(id),
+                    Some(
+                        output
+                            .as_ref()
+                            .map_or(Value::Null, |o| self.data.eval(o, locals)),
+                    ),
+                    None,
+                ),
+                StateKind::Fail { error } => {
+                    let error =
+                        match error {
+                            Some(e) => self.data.eval(e, locals),
+                            None => Value::String(self.last_error.clone().unwrap_or_else(|| {
+                                format!("the run reached `{}`", self.names[id])
+                            })),
+                        };
+                    (RunStatus::Failed, Some(id), None, Some(error))
+                }
+                _ => (RunStatus::Failed, Some(id), None, None),
+            },
+            End::StepLimit(limit) => (
+                RunStatus::Failed,
+                None,
+                None,
+                Some(Value::String(format!(
+                    "the run was stopped after `max_steps {limit}`"
+                ))),
+            ),
+            End::TimedOut(ms) => (
+                RunStatus::TimedOut,
+                None,
+                None,
+                Some(Value::String(format!(
+                    "the run timed out after {}",
+                    show_ms(ms)
+                ))),
+            ),
+            End::Cancelled => (
+                RunStatus::Cancelled,
+                None,
+                None,
+                Some(Value::String("the run was cancelled".into())),
+            ),
+        };
+        self.emit(|run| Event::RunFinished { run, status });
+        let states = self
+            .workflow
+            .states
+            .iter()
+            .zip(std::mem::take(&mut self.data.steps))
+            .filter(|(_, data)| *data != Default::default())
+            .map(|(state, data)| (state.name.clone(), data))
+            .collect();
+        RunResult {
+            run_id: self.id.to_string(),
+            workflow: self.workflow.name.clone(),
+            status,
+            terminal: terminal.map(|id| self.names[id].to_string()),
+            output,
+            error,
+            states,
+            steps: self.steps,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            trail: std::mem::take(&mut self.trail),
+        }
+    }
+}
+
+pub(crate) fn show_ms(ms: u64) -> String {
+    if ms % 3_600_000 == 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}

@@ -1,0 +1,313 @@
+//! Tasks, loops, waits and calls of child workflows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orch_dsl::ir::{self, EdgeEvent, RetryPolicy, StateKind, ValueExpr};
+use serde_json::Value;
+
+use super::attempt::{self, Failure, Spec};
+use super::{End, Next, Run};
+use crate::data::Locals;
+use crate::engine::{SignalReply, lock};
+use crate::event::Event;
+use crate::result::RunStatus;
+use crate::trail::Entry;
+use crate::worker::Call;
+
+impl Run {
+    pub(super) fn spec(
+        &self,
+        worker: usize,
+        call: Call,
+        retry: Option<&RetryPolicy>,
+        timeout_ms: Option<u64>,
+    ) -> Spec {
+        let events = &self.engine.inner.events;
+        Spec {
+            worker: self.workers[worker].clone(),
+            call,
+            retry: retry.cloned(),
+            timeout: timeout_ms.map(Duration::from_millis),
+            seed: self.engine.inner.options.seed,
+            flights: self.flights.clone(),
+            events: (events.receiver_count() > 0).then(|| events.clone()),
+        }
+    }
+
+    pub(super) fn eval(&self, input: Option<&ValueExpr>, locals: Locals<'_>) -> Value {
+        input.map_or(Value::Null, |expr| self.data.eval(expr, locals))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn task<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        worker: usize,
+        input: Option<&ValueExpr>,
+        retry: Option<&RetryPolicy>,
+        timeout_ms: Option<u64>,
+        exits: &'w ir::Exits,
+    ) -> Next<'w> {
+        let call = self.call(id, step, worker, self.eval(input, Locals::default()));
+        let (records, result) = attempt::attempts(self.spec(worker, call, retry, timeout_ms)).await;
+        self.trail.extend(records.into_iter().map(Entry::Attempt));
+        self.exit(id, exits, result)
+    }
+
+    /// A `loop`: iterations until the condition holds or `max` is reached.
+    pub(super) async fn repeat<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        kind: &'w StateKind,
+    ) -> Next<'w> {
+        let StateKind::Loop {
+            worker,
+            input,
+            until,
+            max,
+            exhausted,
+            retry,
+            timeout_ms,
+            exits,
+            ..
+        } = kind
+        else {
+            unreachable!("repeat runs loop states only")
+        };
+        let mut previous = Value::Null;
+        for iteration in 1..=*max {
+            let step = if iteration == 1 {
+                step
+            } else {
+                match self.count_step() {
+                    Some(end) => return Next::Stop(end),
+                    None => self.steps,
+                }
+            };
+            let locals = Locals {
+                index: Some(iteration),
+                previous: Some(&previous),
+                item: None,
+            };
+            let mut call = self.call(id, step, *worker, self.eval(input.as_ref(), locals));
+            call.iteration = Some(iteration);
+            let (records, result) =
+                attempt::attempts(self.spec(*worker, call, retry.as_ref(), *timeout_ms)).await;
+            self.trail.extend(records.into_iter().map(Entry::Attempt));
+            let reply = match result {
+                Ok(reply) if reply.outcome == "ok" => reply,
+                other => return self.exit(id, exits, other),
+            };
+            let data = &mut self.data.steps[id];
+            data.output = Some(reply.output.clone());
+            data.outcome = Some(reply.outcome);
+            let locals = Locals {
+                index: Some(iteration),
+                ..Locals::default()
+            };
+            if until.as_ref().is_some_and(|c| self.data.test(c, locals)) {
+                return self.exit_ok(id, exits);
+            }
+            previous = reply.output;
+        }
+        match exhausted {
+            Some(edge) => Next::Edge(EdgeEvent::Exhausted, edge),
+            None => self.exit_ok(id, exits),
+        }
+    }
+
+    fn exit_ok<'w>(&mut self, id: usize, exits: &'w ir::Exits) -> Next<'w> {
+        match &exits.ok {
+            Some(edge) => Next::Edge(EdgeEvent::Ok, edge),
+            None => {
+                let error = format!("state `{}` has no `ok` transition", self.names[id]);
+                self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error,
+                        timed_out: false,
+                    },
+                )
+            }
+        }
+    }
+
+    /// A `wait`: the first matching signal, or the timeout.
+    pub(super) async fn wait<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        signal: usize,
+        timeout_ms: Option<u64>,
+        exits: &'w ir::Exits,
+    ) -> Next<'w> {
+        let name: Arc<str> = Arc::from(self.workflow.signals[signal].name.as_str());
+        self.emit(|run| Event::Waiting {
+            run,
+            step,
+            state: self.names[id].clone(),
+            signal: name.clone(),
+        });
+        let deadline = timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let control = self.control.clone();
+        let reply = loop {
+            let arrived = control.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let taken = {
+                let mut queue = lock(&control.signals);
+                let at = queue.iter().position(|s| *s.name == *name);
+                at.and_then(|at| queue.remove(at))
+            };
+            if let Some(signal) = taken {
+                break Some(signal.reply);
+            }
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                        break None;
+                    }
+                }
+                None => arrived.await,
+            }
+        };
+        let mut entry = Entry::Signal {
+            step,
+            state: self.names[id].clone(),
+            signal: name,
+            outcome: None,
+            payload: None,
+            rejected: None,
+            timed_out: reply.is_none(),
+            at_ms: attempt::now_ms(),
+        };
+        let next = match reply {
+            None => {
+                let error = format!(
+                    "no signal within {}",
+                    super::show_ms(timeout_ms.unwrap_or_default())
+                );
+                self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error,
+                        timed_out: true,
+                    },
+                )
+            }
+            Some(SignalReply::Reject(reason)) => {
+                if let Entry::Signal { rejected, .. } = &mut entry {
+                    *rejected = Some(reason.clone());
+                }
+                self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error: reason,
+                        timed_out: false,
+                    },
+                )
+            }
+            Some(SignalReply::Outcome(label, payload)) => {
+                if let Entry::Signal {
+                    outcome,
+                    payload: p,
+                    ..
+                } = &mut entry
+                {
+                    *outcome = Some(label.clone());
+                    *p = Some(payload.clone());
+                }
+                self.exit(
+                    id,
+                    exits,
+                    Ok(crate::Reply {
+                        outcome: label,
+                        output: payload,
+                    }),
+                )
+            }
+        };
+        self.trail.push(entry);
+        next
+    }
+
+    /// A `call`: the child workflow runs inside this run, with its own trail.
+    pub(super) async fn call_workflow<'w>(
+        &mut self,
+        id: usize,
+        step: u64,
+        workflow: &str,
+        input: Option<&ValueExpr>,
+        timeout_ms: Option<u64>,
+        exits: &'w ir::Exits,
+    ) -> Next<'w> {
+        let input = self.eval(input, Locals::default());
+        let token = self.control.cancel.child_token();
+        let child = match self.engine.prepare(workflow, input, token.clone()) {
+            Ok(child) => child,
+            Err(error) => {
+                return self.fail(
+                    id,
+                    exits,
+                    Failure {
+                        error: error.to_string(),
+                        timed_out: false,
+                    },
+                );
+            }
+        };
+        let result = match timeout_ms {
+            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), child.drive())
+                .await
+                .ok(),
+            None => Some(child.drive().await),
+        };
+        let Some(result) = result else {
+            token.cancel();
+            let error = format!(
+                "workflow `{workflow}` did not finish within {}",
+                super::show_ms(timeout_ms.unwrap_or_default())
+            );
+            return self.fail(
+                id,
+                exits,
+                Failure {
+                    error,
+                    timed_out: true,
+                },
+            );
+        };
+        let status = result.status;
+        let output = result.output.clone();
+        let error = result.error.clone();
+        self.trail.push(Entry::Child {
+            step,
+            state: self.names[id].clone(),
+            run: Box::new(result),
+        });
+        match status {
+            RunStatus::Succeeded => self.exit(
+                id,
+                exits,
+                Ok(crate::Reply::ok(output.unwrap_or(Value::Null))),
+            ),
+            RunStatus::Cancelled => Next::Stop(End::Cancelled),
+            other => {
+                let detail = error.map_or(String::new(), |e| match e {
+                    Value::String(s) => format!(": {s}"),
+                    other => format!(": {other}"),
+                });
+                let timed_out = other == RunStatus::TimedOut;
+                let what = if timed_out { "timed out" } else { "failed" };
+                let error = format!("workflow `{workflow}` {what}{detail}");
+                self.fail(id, exits, Failure { error, timed_out })
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The audit trail: every attempt, choice, signal, child run and transition of a run, in order.
+//!
+//! Same input and same worker replies give the same trail, apart from times: compare trails
+//! with [`Trail::without_times`].
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::result::RunResult;
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    /// The worker replied.
+    Ok,
+    /// The worker returned an error.
+    Failed,
+    /// The attempt ran past its timeout and was stopped.
+    TimedOut,
+    /// The worker panicked; the panic was caught.
+    Panicked,
+    /// The run no longer needed it (cancelled, timed out, or a join was decided).
+    Cancelled,
+}
+
+/// One call of a worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub step: u64,
+    pub state: Arc<str>,
+    pub worker: Arc<str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u64>,
+    pub attempt: u32,
+    pub input: Value,
+    pub status: AttemptStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Start, in milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    pub duration_us: u64,
+}
+
+/// An entry of the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum Entry {
+    Attempt(Attempt),
+    /// A `choice` picked an arm (`None` for `else`).
+    Choice {
+        step: u64,
+        state: Arc<str>,
+        arm: Option<usize>,
+    },
+    /// A `wait` received a signal, or timed out.
+    Signal {
+        step: u64,
+        state: Arc<str>,
+        signal: Arc<str>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejected: Option<String>,
+        timed_out: bool,
+        at_ms: u64,
+    },
+    /// A `call` ran a child workflow, with its own trail.
+    Child {
+        step: u64,
+        state: Arc<str>,
+        run: Box<RunResult>,
+    },
+    /// The run left a state.
+    Transition {
+        step: u64,
+        from: Arc<str>,
+        event: String,
+        to: Arc<str>,
+    },
+}
+
+impl Entry {
+    /// The entry with its times set to zero, for comparing runs.
+    pub fn without_times(&self) -> Entry {
+        let mut entry = self.clone();
+        match &mut entry {
+            Entry::Attempt(a) => {
+                a.started_at_ms = 0;
+                a.duration_us = 0;
+            }
+            Entry::Signal { at_ms, .. } => *at_ms = 0,
+            Entry::Child { run, .. } => {
+                **run = run.without_times();
+            }
+            Entry::Choice { .. } | Entry::Transition { .. } => {}
+        }
+        entry
+    }
+}
+
+/// Helpers on a run's trail.
+pub trait Trail {
+    /// The trail with every time set to zero.
+    fn without_times(&self) -> Vec<Entry>;
+    /// The states entered, in order.
+    fn path(&self) -> Vec<Arc<str>>;
+}
+
+impl Trail for [Entry] {
+    fn without_times(&self) -> Vec<Entry> {
+        self.iter().map(Entry::without_times).collect()
+    }
+
+    fn path(&self) -> Vec<Arc<str>> {
+        let mut path: Vec<Arc<str>> = Vec::new();
+        for entry in self {
+            if let Entry::Transition { from, to, .. } = entry {
+                if path.is_empty() {
+                    path.push(from.clone());
+                }
+                path.push(to.clone());
+            }
+        }
+        path
+    }
+}
