@@ -115,8 +115,9 @@ impl Scanner<'_> {
         }
     }
 
+    // Compares bytes: inside a block comment `pos` moves byte by byte, off character boundaries.
     fn starts_with(&self, s: &str) -> bool {
-        self.src[self.pos..].starts_with(s)
+        self.bytes[self.pos..].starts_with(s.as_bytes())
     }
 
     fn push(&mut self, kind: TokenKind, start: usize) {
