@@ -367,7 +367,7 @@ fn insert_comments(text: &str, comments: &[(prop::sample::Index, &str)]) -> Stri
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 384,
+        cases: 512,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
