@@ -5,6 +5,7 @@ mod ast_gen;
 
 use orch_dsl::ast::File;
 use proptest::prelude::*;
+use proptest::sample::Index;
 use serde_json::Value;
 
 /// A syntax tree as JSON without any `span`, so trees of different texts compare equal.
@@ -128,12 +129,11 @@ fn conditions_get_the_fewest_parentheses() {
 
 #[test]
 fn strings_are_escaped_canonically() {
-    let body = format_body(
-        "worker A \"tab\\there \\x41 \\u{e9} \\u{1} \\u{7f} \\0 \\' \\\"q\\\" \\\\ \\r\\n é😀\";\n",
-    );
+    let body =
+        format_body(r#"worker A "tab\there \x41 \u{e9} \u{1} \u{7f} \0 \' \"q\" \\ \r\n é😀";"#);
     assert_eq!(
         body,
-        "worker A \"tab\\there A é \\u{1} \\u{7f} \\0 ' \\\"q\\\" \\\\ \\r\\n é😀\";"
+        r#"worker A "tab\there A é \u{1} \u{7f} \0 ' \"q\" \\ \r\n é😀";"#
     );
     let continued = format_body("worker A \"one \\\n      two\";\n");
     assert_eq!(continued, "worker A \"one two\";");
@@ -335,7 +335,7 @@ fn string_and_doc_spans(file: &File) -> Vec<(usize, usize)> {
 }
 
 /// Puts each comment at one of the spaces or line breaks of `text` outside strings and docs.
-fn insert_comments(text: &str, comments: &[(prop::sample::Index, &str)]) -> String {
+fn insert_comments(text: &str, comments: &[(Index, &str)]) -> String {
     let file = parse(text);
     let forbidden = string_and_doc_spans(&file);
     let places: Vec<usize> = text
@@ -390,7 +390,7 @@ proptest! {
     #[test]
     fn comments_survive_formatting(
         file in ast_gen::file(),
-        comments in prop::collection::vec((any::<prop::sample::Index>(), ast_gen::comment_text()), 1..6),
+        comments in prop::collection::vec((any::<Index>(), ast_gen::comment_text()), 1..6),
     ) {
         let printed = orch_dsl::print(&file);
         let source = insert_comments(&printed, &comments);

@@ -1,8 +1,9 @@
 //! The canonical layout of orch source text, used by `orch fmt`.
 //!
-//! [`print`] lays out a syntax tree; [`format`] parses a text and lays it out again, also keeping
-//! the blank lines and end-of-line comments of the original. Both keep every plain comment of
-//! the file, placed by its span, and both produce text that parses back to the same tree.
+//! [`print()`] lays out a syntax tree; [`format()`] parses a text and lays it out again, also
+//! keeping the blank lines and end-of-line comments of the original. Both keep every plain
+//! comment of the file, placed by its span, and both produce text that parses back to the same
+//! tree.
 
 use std::fmt::Write as _;
 
@@ -23,7 +24,7 @@ const INDENT: &str = "    ";
 ///
 /// Every comment of `file.comments` appears in the output once, on its own line before the item
 /// it precedes (or before the `}` of its block). A syntax tree does not record where lines
-/// ended, so a comment that ended a line in the source is printed on the next line; [`format`]
+/// ended, so a comment that ended a line in the source is printed on the next line; [`format()`]
 /// keeps it at the end of its line.
 ///
 /// ```
@@ -47,10 +48,10 @@ pub fn print(file: &File) -> String {
     Printer::new(&file.comments, None).file(file)
 }
 
-/// Parses `source` and prints it in the canonical layout of [`print`], or returns the parse
+/// Parses `source` and prints it in the canonical layout of [`print()`], or returns the parse
 /// errors.
 ///
-/// Unlike [`print`], `format` sees the original text, so it also keeps the blank lines between
+/// Unlike [`print()`], `format` sees the original text, so it also keeps the blank lines between
 /// items (at most one in a row, none just inside a `{` or before a `}`) and leaves a comment that
 /// ended a line at the end of that line. Formatting formatted text changes nothing.
 ///
