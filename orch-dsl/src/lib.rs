@@ -24,6 +24,7 @@
 pub mod ast;
 mod check;
 mod diagnostic;
+pub mod emit;
 pub mod ir;
 mod printer;
 mod render;
