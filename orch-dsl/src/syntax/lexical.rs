@@ -32,7 +32,10 @@ pub(crate) struct Scan {
     pub errors: Vec<Diagnostic>,
 }
 
-const MULTI_PUNCT: [&str; 7] = ["->", "==", "!=", "<=", ">=", "&&", "||"];
+const MULTI_PUNCT: [&str; 8] = ["->", "=>", "==", "!=", "<=", ">=", "&&", "||"];
+
+/// At most this many mismatched closers are checked by scanning the rest of the text.
+const MAX_LOOKAHEADS: usize = 8;
 
 pub(crate) fn scan(source: &str) -> Scan {
     let mut scanner = Scanner {
@@ -44,9 +47,11 @@ pub(crate) fn scan(source: &str) -> Scan {
             comments: Vec::new(),
             errors: Vec::new(),
         },
-        open: Vec::new(),
+        swallowed: false,
     };
     scanner.run();
+    let mut delimiter_errors = check_delimiters(source, &scanner.out.tokens, scanner.swallowed);
+    scanner.out.errors.append(&mut delimiter_errors);
     scanner.out
 }
 
@@ -55,7 +60,8 @@ struct Scanner<'a> {
     bytes: &'a [u8],
     pos: usize,
     out: Scan,
-    open: Vec<(char, Span)>,
+    /// An unterminated string or comment ran to the end of the text.
+    swallowed: bool,
 }
 
 impl Scanner<'_> {
@@ -88,11 +94,19 @@ impl Scanner<'_> {
                 self.push(TokenKind::Semi, start);
             } else if matches!(c, '(' | '[' | '{') {
                 self.pos += 1;
-                self.open.push((c, Span::new(start, self.pos)));
                 self.push(TokenKind::Open(c), start);
             } else if matches!(c, ')' | ']' | '}') {
                 self.pos += 1;
-                self.close(c, Span::new(start, self.pos));
+                self.push(TokenKind::Close(c), start);
+            } else if c == '\'' {
+                // Not a token of the language; taken whole so an error can show it as written.
+                let line_end = self.src[start + 1..]
+                    .find('\n')
+                    .map_or(self.bytes.len(), |i| start + 1 + i);
+                self.pos = self.src[start + 1..line_end]
+                    .find('\'')
+                    .map_or(start + 1, |i| start + i + 2);
+                self.push(TokenKind::Punct, start);
             } else {
                 let len = MULTI_PUNCT
                     .iter()
@@ -101,17 +115,6 @@ impl Scanner<'_> {
                 self.pos += len;
                 self.push(TokenKind::Punct, start);
             }
-        }
-        for (c, span) in std::mem::take(&mut self.open).into_iter().rev() {
-            self.out.errors.push(
-                Diagnostic::error(
-                    Code::Unterminated,
-                    span,
-                    format!("unclosed delimiter `{c}`"),
-                )
-                .with_label("this delimiter is never closed")
-                .with_help(format!("add the matching `{}`", closer_of(c))),
-            );
         }
     }
 
@@ -158,9 +161,11 @@ impl Scanner<'_> {
 
     fn block_comment(&mut self, start: usize) {
         let mut depth = 0usize;
+        let mut nested = false;
         while self.pos < self.bytes.len() {
             if self.starts_with("/*") {
                 depth += 1;
+                nested |= depth > 1;
                 self.pos += 2;
             } else if self.starts_with("*/") {
                 depth -= 1;
@@ -173,15 +178,18 @@ impl Scanner<'_> {
                 self.pos += 1;
             }
         }
-        self.out.errors.push(
-            Diagnostic::error(
-                Code::Unterminated,
-                Span::new(start, start + 2),
-                "unterminated block comment",
-            )
-            .with_label("this comment is never closed")
-            .with_help("close it with `*/`"),
-        );
+        self.swallowed = true;
+        let mut error = Diagnostic::error(
+            Code::Unterminated,
+            Span::new(start, start + 2),
+            "unterminated block comment",
+        )
+        .with_label("this comment is never closed");
+        if nested {
+            error = error
+                .with_note("block comments nest: each `/*` inside a comment needs its own `*/`");
+        }
+        self.out.errors.push(error.with_help("close it with `*/`"));
     }
 
     fn string(&mut self, start: usize) {
@@ -198,7 +206,16 @@ impl Scanner<'_> {
             }
         }
         self.pos = self.bytes.len();
-        self.unterminated_string(start);
+        self.swallowed = true;
+        self.out.errors.push(
+            Diagnostic::error(
+                Code::Unterminated,
+                Span::new(start, start + 1),
+                "unterminated string",
+            )
+            .with_label("this string is never closed")
+            .with_help("close it with `\"`; write `\\\"` for a quote inside a string"),
+        );
     }
 
     fn raw_string_ahead(&self) -> bool {
@@ -222,56 +239,21 @@ impl Scanner<'_> {
             }
             None => {
                 self.pos = self.bytes.len();
-                self.unterminated_string(start);
+                self.swallowed = true;
+                self.out.errors.push(
+                    Diagnostic::error(
+                        Code::Unterminated,
+                        Span::new(start, start + hashes + 2),
+                        "unterminated raw string",
+                    )
+                    .with_label("this raw string is never closed")
+                    .with_help(format!(
+                        "close it with `{closer}`: a raw string ends with a quote and as many `#` \
+                         as it starts with"
+                    )),
+                );
             }
         }
-    }
-
-    fn unterminated_string(&mut self, start: usize) {
-        self.out.errors.push(
-            Diagnostic::error(
-                Code::Unterminated,
-                Span::new(start, start + 1),
-                "unterminated string",
-            )
-            .with_label("this string is never closed")
-            .with_help("close it with `\"`; write `\\\"` for a quote inside a string"),
-        );
-    }
-
-    fn close(&mut self, c: char, span: Span) {
-        let Some(matching) = self
-            .open
-            .iter()
-            .rposition(|&(open, _)| closer_of(open) == c)
-        else {
-            self.out.errors.push(
-                Diagnostic::error(
-                    Code::Unterminated,
-                    span,
-                    format!("unexpected closing delimiter `{c}`"),
-                )
-                .with_label("no delimiter is open here"),
-            );
-            return;
-        };
-        // Openers inside the one this closes were never closed.
-        for (open, open_span) in self.open.drain(matching + 1..).rev() {
-            self.out.errors.push(
-                Diagnostic::error(
-                    Code::Unterminated,
-                    open_span,
-                    format!("unclosed delimiter `{open}`"),
-                )
-                .with_label("this delimiter is never closed")
-                .with_secondary(span, format!("expected `{}` before this", closer_of(open))),
-            );
-        }
-        self.open.pop();
-        self.out.tokens.push(Token {
-            kind: TokenKind::Close(c),
-            span,
-        });
     }
 }
 
@@ -281,6 +263,153 @@ fn closer_of(open: char) -> char {
         '[' => ']',
         _ => '}',
     }
+}
+
+fn opener_of(close: char) -> char {
+    match close {
+        ')' => '(',
+        ']' => '[',
+        _ => '{',
+    }
+}
+
+/// Matches brackets, reporting every unclosed, mismatched or stray delimiter. When an
+/// unterminated string or comment ran to the end (`swallowed`), delimiters still open at the end
+/// are its consequence and are not reported.
+fn check_delimiters(source: &str, tokens: &[Token], swallowed: bool) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let mut open: Vec<(char, Span)> = Vec::new();
+    // The last matched pair whose closer is not indented like its opener's line: the likeliest
+    // place for a brace that is missing or extra.
+    let mut misindented: Option<(Span, Span)> = None;
+    let mut lookaheads = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        match token.kind {
+            TokenKind::Open(c) => open.push((c, token.span)),
+            TokenKind::Close(c) => {
+                let Some(&(top, top_span)) = open.last() else {
+                    errors.push(stray_closer(c, token.span, misindented));
+                    continue;
+                };
+                if closer_of(top) == c {
+                    open.pop();
+                    if !same_indent(source, top_span, token.span) {
+                        misindented = Some((top_span, token.span));
+                    }
+                    continue;
+                }
+                // A typo for the right closer if the rest of the text balances without it.
+                let rest_balances = lookaheads < MAX_LOOKAHEADS && {
+                    lookaheads += 1;
+                    balances(&tokens[i + 1..], &open[..open.len() - 1])
+                };
+                if rest_balances {
+                    open.pop();
+                    errors.push(
+                        Diagnostic::error(
+                            Code::Unterminated,
+                            token.span,
+                            format!("mismatched closing delimiter `{c}`"),
+                        )
+                        .with_label(format!("expected `{}`", closer_of(top)))
+                        .with_secondary(top_span, "unclosed delimiter"),
+                    );
+                } else if let Some(matching) = open.iter().rposition(|&(o, _)| closer_of(o) == c) {
+                    // Openers inside the one this closes were never closed.
+                    for (o, span) in open.drain(matching + 1..).rev() {
+                        errors.push(
+                            Diagnostic::error(
+                                Code::Unterminated,
+                                span,
+                                format!("unclosed delimiter `{o}`"),
+                            )
+                            .with_label("this delimiter is never closed")
+                            .with_secondary(
+                                token.span,
+                                format!("expected `{}` before this", closer_of(o)),
+                            ),
+                        );
+                    }
+                    open.pop();
+                } else {
+                    errors.push(stray_closer(c, token.span, None));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !swallowed {
+        for (c, span) in open.into_iter().rev() {
+            let mut error = Diagnostic::error(
+                Code::Unterminated,
+                span,
+                format!("unclosed delimiter `{c}`"),
+            )
+            .with_label("this delimiter is never closed");
+            if let Some((first, second)) = misindented.filter(|(first, _)| first.start > span.start)
+            {
+                error = error
+                    .with_secondary(first, "this delimiter might not be properly closed…")
+                    .with_secondary(
+                        second,
+                        "…as it matches this but it has different indentation",
+                    );
+            }
+            errors.push(error.with_help(format!("add the matching `{}`", closer_of(c))));
+        }
+    }
+    errors
+}
+
+fn stray_closer(c: char, span: Span, misindented: Option<(Span, Span)>) -> Diagnostic {
+    let error = Diagnostic::error(
+        Code::Unterminated,
+        span,
+        format!("unexpected closing delimiter `{c}`"),
+    );
+    match misindented {
+        Some((first, second)) => error
+            .with_label("unexpected closing delimiter")
+            .with_secondary(first, "this delimiter might not be properly closed…")
+            .with_secondary(
+                second,
+                "…as it matches this but it has different indentation",
+            ),
+        None => error.with_label(format!("this `{c}` has no matching `{}`", opener_of(c))),
+    }
+}
+
+/// True when `tokens`, read after the delimiters `open`, close every one of them in order.
+fn balances(tokens: &[Token], open: &[(char, Span)]) -> bool {
+    let mut stack: Vec<char> = open.iter().map(|&(c, _)| c).collect();
+    for token in tokens {
+        match token.kind {
+            TokenKind::Open(c) => stack.push(c),
+            TokenKind::Close(c) if stack.pop().map(closer_of) != Some(c) => return false,
+            _ => {}
+        }
+    }
+    stack.is_empty()
+}
+
+/// True unless `close` starts its line (after other closers at most) at a different column than
+/// the line of `open` starts.
+fn same_indent(source: &str, open: Span, close: Span) -> bool {
+    let line_start = |at: usize| source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = |start: usize| {
+        source[start..]
+            .find(|c: char| c != ' ' && c != '\t')
+            .unwrap_or(0)
+    };
+    let close_start = line_start(close.start);
+    let before = &source[close_start..close.start];
+    if !before
+        .chars()
+        .all(|c| c.is_whitespace() || matches!(c, '}' | ')' | ']'))
+    {
+        return true;
+    }
+    indent(line_start(open.start)) == indent(close_start)
 }
 
 /// The token that starts at or after `offset`, if any.
