@@ -259,11 +259,29 @@ fn assert_diagnostics_fit(diagnostics: &Diagnostics, source: &str) {
     assert!(rendered.contains("error"), "{rendered}");
 }
 
+/// Every span of a syntax tree, as JSON, points inside the text on character boundaries.
+fn assert_tree_spans_fit(value: &serde_json::Value, source: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(span) = map.get("span") {
+                let at = |key: &str| span[key].as_u64().expect("an offset") as usize;
+                assert_span_in(Span::new(at("start"), at("end")), source, "syntax tree");
+            }
+            map.values().for_each(|v| assert_tree_spans_fit(v, source));
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|v| assert_tree_spans_fit(v, source))
+        }
+        _ => {}
+    }
+}
+
 /// Parses and formats `source`: errors must fit the text; formatted text must parse back to
 /// the same tree and format to itself.
 fn check(source: &str) {
     match orch_dsl::parse(source) {
         Ok(file) => {
+            assert_tree_spans_fit(&serde_json::to_value(&file).expect("serializes"), source);
             let formatted = orch_dsl::format(source).expect("parsed text formats");
             let reparsed = orch_dsl::parse(&formatted)
                 .unwrap_or_else(|errors| panic!("{errors}\nin formatted text\n{formatted}"));
