@@ -136,6 +136,8 @@ impl Workflow {
 }
 
 /// An item of a workflow body, in source order.
+// States dominate the items of a workflow, so boxing them would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
 pub enum Item {

@@ -22,9 +22,12 @@
 //! ```
 
 pub mod ast;
+pub mod build;
 mod check;
+pub mod codegen;
 mod diagnostic;
 pub mod emit;
+pub mod expand;
 pub mod ir;
 mod printer;
 mod render;
@@ -32,10 +35,10 @@ mod span;
 pub mod suggest;
 mod syntax;
 
-pub use check::{Compiled, Signature, check, compile};
+pub use check::{Compiled, Signature, check, compile, signatures};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use printer::{format, print};
 pub use span::{LineCol, LineIndex, Span};
-pub use syntax::{RESERVED_WORDS, parse};
+pub use syntax::{RESERVED_WORDS, parse, parse_recovering};
 
 pub use render::render;

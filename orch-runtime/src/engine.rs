@@ -351,13 +351,13 @@ impl RunHandle {
         if self.join.is_finished() {
             return Err(SignalError::Finished);
         }
-        if let Some(workflow) = &self.workflow {
-            if !workflow.signals.iter().any(|s| s.name == signal) {
-                return Err(SignalError::UnknownSignal {
-                    workflow: workflow.name.clone(),
-                    signal: signal.to_string(),
-                });
-            }
+        if let Some(workflow) = &self.workflow
+            && !workflow.signals.iter().any(|s| s.name == signal)
+        {
+            return Err(SignalError::UnknownSignal {
+                workflow: workflow.name.clone(),
+                signal: signal.to_string(),
+            });
         }
         lock(&self.control.signals).push_back(Signal {
             name: signal.to_string(),

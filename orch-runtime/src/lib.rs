@@ -58,6 +58,42 @@ mod worker;
 pub use data::{RunData, StepData};
 pub use engine::{Engine, LoadError, Options, RunHandle, SignalError, StartError};
 pub use event::Event;
+/// Compiles workflows written inline into typed Rust modules, checked when the crate compiles.
+///
+/// Each workflow becomes a module (`BuildWebsite` → `build_website`) with a `State` enum, the
+/// `Event` and `Outcome` enums, a `transition` function, an `Input` struct, a `Workers` trait
+/// with one method per worker, the `DOT` and `MERMAID` diagrams, and `bind`, `engine` and
+/// `run`. An error in the workflow is a compile error that points into it.
+///
+/// ```
+/// orch_runtime::workflow! {
+///     /// Greets someone.
+///     workflow Hello {
+///         input { name: string }
+///         worker Greeter "says hello";
+///         start greet;
+///         task greet by Greeter { with { name: "{{input.name}}" } ok -> done; fail -> failed; }
+///         succeed done output "{{greet.output}}";
+///         fail failed;
+///     }
+/// }
+///
+/// struct Polite;
+///
+/// impl hello::Workers for Polite {
+///     async fn greeter(&self, call: orch_runtime::Call) -> orch_runtime::WorkerResult<serde_json::Value> {
+///         Ok(format!("Hello, {}!", call.input["name"].as_str().unwrap_or("you")).into())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let result = hello::run(Polite, hello::Input { name: "Ada".into() }).await.unwrap();
+/// assert_eq!(result.output, Some("Hello, Ada!".into()));
+/// assert_eq!(hello::State::START, hello::State::Greet);
+/// assert!(hello::DOT.starts_with("digraph"));
+/// # });
+/// ```
+pub use orch_macros::workflow;
 pub use result::{RunResult, RunStatus};
 pub use trail::{Attempt, AttemptStatus, Entry, Trail};
 pub use worker::{BoxFuture, Call, Reply, Worker, WorkerError, WorkerResult, Workers};

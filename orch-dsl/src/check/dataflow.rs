@@ -297,11 +297,11 @@ impl Checker<'_, '_, '_> {
                 (x, x)
             }
             Need::Branch(p, b) => {
-                if let StateKind::Parallel(parallel) = &scope.states[p].kind {
-                    if !joins_all(parallel) {
-                        self.diags.push(partial_join(scope, path, p, b, parallel));
-                        return;
-                    }
+                if let StateKind::Parallel(parallel) = &scope.states[p].kind
+                    && !joins_all(parallel)
+                {
+                    self.diags.push(partial_join(scope, path, p, b, parallel));
+                    return;
                 }
                 (p, dominance.done(p))
             }
@@ -440,6 +440,8 @@ fn partial_join(
 }
 
 /// Resolves a path's root and first segments, without checking definite completion.
+// Diagnostics are built only on the error path, which is rare.
+#[allow(clippy::result_large_err)]
 pub(super) fn resolve(
     scope: &Scope<'_>,
     path: &ast::Path,
@@ -523,32 +525,31 @@ pub(super) fn resolve(
         }
         _ => {}
     }
-    if let (StateKind::Parallel(parallel), Some(first)) = (kind, field(0)) {
-        if let Some(b) = parallel
+    if let (StateKind::Parallel(parallel), Some(first)) = (kind, field(0))
+        && let Some(b) = parallel
             .branches
             .iter()
             .position(|b| b.name.name == first.name)
-        {
-            let root_of = match field(1).map(|f| f.name.as_str()) {
-                Some("output") => Root::BranchOutput { state, branch: b },
-                Some("outcome") => Root::BranchOutcome { state, branch: b },
-                Some("error") => Root::BranchError { state, branch: b },
-                _ => {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "read branch `{first}` through `{root}.{first}.output`, `.outcome` or `.error`"
-                        ),
-                    ));
-                }
-            };
-            let need = if matches!(root_of, Root::BranchError { .. }) {
-                Need::Finished(state)
-            } else {
-                Need::Branch(state, b)
-            };
-            return Ok((make(root_of, 2), need));
-        }
+    {
+        let root_of = match field(1).map(|f| f.name.as_str()) {
+            Some("output") => Root::BranchOutput { state, branch: b },
+            Some("outcome") => Root::BranchOutcome { state, branch: b },
+            Some("error") => Root::BranchError { state, branch: b },
+            _ => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "read branch `{first}` through `{root}.{first}.output`, `.outcome` or `.error`"
+                    ),
+                ));
+            }
+        };
+        let need = if matches!(root_of, Root::BranchError { .. }) {
+            Need::Finished(state)
+        } else {
+            Need::Branch(state, b)
+        };
+        return Ok((make(root_of, 2), need));
     }
     match field(0).map(|f| f.name.as_str()) {
         Some("output") => Ok((make(Root::Output { state }, 1), Need::Completed(state))),
@@ -558,10 +559,10 @@ pub(super) fn resolve(
             let mut message = format!(
                 "read state `{root}` through `{root}.output`, `{root}.outcome` or `{root}.error`"
             );
-            if let StateKind::Parallel(parallel) = kind {
-                if let Some(b) = parallel.branches.first() {
-                    message.push_str(&format!(", or a branch such as `{root}.{}.output`", b.name));
-                }
+            if let StateKind::Parallel(parallel) = kind
+                && let Some(b) = parallel.branches.first()
+            {
+                message.push_str(&format!(", or a branch such as `{root}.{}.output`", b.name));
             }
             Err(invalid(path, message))
         }

@@ -74,10 +74,10 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
 fn worker_outcomes(scope: &Scope<'_>, worker: &str) -> Vec<String> {
     let mut outcomes = BTreeSet::from(["ok".to_string()]);
     for state in &scope.states {
-        if let StateKind::Task(task) = &state.kind {
-            if task.worker.name == worker {
-                outcomes.extend(custom_outcomes(&task.transitions));
-            }
+        if let StateKind::Task(task) = &state.kind
+            && task.worker.name == worker
+        {
+            outcomes.extend(custom_outcomes(&task.transitions));
         }
     }
     outcomes.into_iter().collect()
@@ -86,10 +86,10 @@ fn worker_outcomes(scope: &Scope<'_>, worker: &str) -> Vec<String> {
 fn signal_outcomes(scope: &Scope<'_>, signal: &str) -> Vec<String> {
     let mut outcomes = BTreeSet::from(["ok".to_string()]);
     for state in &scope.states {
-        if let StateKind::Wait(wait) = &state.kind {
-            if wait.signal.name == signal {
-                outcomes.extend(custom_outcomes(&wait.transitions));
-            }
+        if let StateKind::Wait(wait) = &state.kind
+            && wait.signal.name == signal
+        {
+            outcomes.extend(custom_outcomes(&wait.transitions));
         }
     }
     outcomes.into_iter().collect()

@@ -27,7 +27,8 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir;
 use crate::span::Span;
 
-pub use names::Signature;
+pub(crate) use names::signatures as signatures_of;
+pub use names::{Signature, signatures};
 
 /// A checked program and the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -60,7 +61,7 @@ pub struct Compiled {
 /// let compiled = orch_dsl::compile(source).unwrap();
 /// let workflow = &compiled.program.workflows[0];
 /// assert_eq!(workflow.states.len(), 4);
-/// assert_eq!(workflow.worst_case_steps, 11);
+/// assert_eq!(workflow.worst_case_steps, 12); // an upper bound: the longest run takes 9
 ///
 /// let broken = source.replace("draft max 3 else failed", "draft");
 /// let errors = orch_dsl::compile(&broken).unwrap_err();

@@ -275,33 +275,33 @@ impl<'a> Scope<'a> {
                         };
                         self.edge_to(id, &t.target, flow, &mut edges, diags);
                     }
-                    if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind {
-                        if let Some(otherwise) = &max.otherwise {
-                            if let Some(to) = self.resolve_state(otherwise, diags) {
-                                edges.push(GraphEdge {
-                                    from: id,
-                                    to,
-                                    flow: Flow::Success,
-                                    bound: None,
-                                    span: max.span,
-                                });
-                            }
-                        }
+                    if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind
+                        && let Some(otherwise) = &max.otherwise
+                        && let Some(to) = self.resolve_state(otherwise, diags)
+                    {
+                        edges.push(GraphEdge {
+                            from: id,
+                            to,
+                            flow: Flow::Success,
+                            bound: None,
+                            span: max.span,
+                        });
                     }
                     let has_fail = kind
                         .transitions()
                         .iter()
                         .any(|t| matches!(t.event, Event::Fail { .. }));
-                    if Scope::is_fallible(state) && !has_fail {
-                        if let Some(to) = self.default_fail {
-                            edges.push(GraphEdge {
-                                from: id,
-                                to,
-                                flow: Flow::Failure,
-                                bound: None,
-                                span: state.name.span,
-                            });
-                        }
+                    if Scope::is_fallible(state)
+                        && !has_fail
+                        && let Some(to) = self.default_fail
+                    {
+                        edges.push(GraphEdge {
+                            from: id,
+                            to,
+                            flow: Flow::Failure,
+                            bound: None,
+                            span: state.name.span,
+                        });
                     }
                 }
             }

@@ -94,18 +94,17 @@ fn parallel(
         kind: JoinKind::Count(n),
         span,
     }) = &parallel.join
+        && (n.value == 0 || n.value as usize > count)
     {
-        if n.value == 0 || n.value as usize > count {
-            diags.push(
-                Diagnostic::error(
-                    Code::JoinOutOfRange,
-                    *span,
-                    format!("`join {}` with {count} branches", n.value),
-                )
-                .with_label(format!("must be between 1 and {count}"))
-                .with_help("use `join all` to wait for every branch, `join any` for the first"),
-            );
-        }
+        diags.push(
+            Diagnostic::error(
+                Code::JoinOutOfRange,
+                *span,
+                format!("`join {}` with {count} branches", n.value),
+            )
+            .with_label(format!("must be between 1 and {count}"))
+            .with_help("use `join all` to wait for every branch, `join any` for the first"),
+        );
     }
     let limit = parallel
         .timeout
@@ -147,35 +146,35 @@ fn retry(retry: Option<&Retry>, limit: Option<(&DurationLit, &str)>, diags: &mut
         return;
     };
     positive(&backoff.initial, "a backoff delay", diags);
-    if let Some(multiplier) = &backoff.multiplier {
-        if multiplier.value < 1.0 {
-            diags.push(
-                Diagnostic::error(
-                    Code::MultiplierBelowOne,
-                    multiplier.span,
-                    format!("backoff multiplier `{}` is below one", multiplier.text),
-                )
-                .with_label("delays would shrink")
-                .with_help("use `x1` for constant delays or a larger factor such as `x2`"),
-            );
-        }
+    if let Some(multiplier) = &backoff.multiplier
+        && multiplier.value < 1.0
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::MultiplierBelowOne,
+                multiplier.span,
+                format!("backoff multiplier `{}` is below one", multiplier.text),
+            )
+            .with_label("delays would shrink")
+            .with_help("use `x1` for constant delays or a larger factor such as `x2`"),
+        );
     }
-    if let Some(max) = &backoff.max {
-        if max.value < backoff.initial.value {
-            diags.push(
-                Diagnostic::error(
-                    Code::BackoffCapBelowDelay,
-                    max.span,
-                    format!(
-                        "backoff cap `{}` is below the first delay `{}`",
-                        max.text, backoff.initial.text
-                    ),
-                )
-                .with_label("every delay would be cut to this")
-                .with_secondary(backoff.initial.span, "first delay")
-                .with_help("raise the cap, or lower the first delay"),
-            );
-        }
+    if let Some(max) = &backoff.max
+        && max.value < backoff.initial.value
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::BackoffCapBelowDelay,
+                max.span,
+                format!(
+                    "backoff cap `{}` is below the first delay `{}`",
+                    max.text, backoff.initial.text
+                ),
+            )
+            .with_label("every delay would be cut to this")
+            .with_secondary(backoff.initial.span, "first delay")
+            .with_help("raise the cap, or lower the first delay"),
+        );
     }
     let Some((limit, whose)) = limit else { return };
     let policy = super::lower_ir::retry_policy(retry);
@@ -200,7 +199,7 @@ fn retry(retry: Option<&Retry>, limit: Option<(&DurationLit, &str)>, diags: &mut
 
 fn show(duration: Duration) -> String {
     let ms = duration.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -40,12 +40,21 @@ const MAX_SYNTAX_ERRORS: usize = 30;
 /// assert_eq!(file.workflows[0].states().count(), 3);
 /// ```
 pub fn parse(source: &str) -> Result<File, Diagnostics> {
+    match parse_recovering(source) {
+        (Some(file), diags) if diags.is_empty() => Ok(file),
+        (_, diags) => Err(diags),
+    }
+}
+
+/// Parses as much as it can: the syntax tree of the text with every statement that has a
+/// syntax error left out (when one could be built), and every diagnostic found.
+pub fn parse_recovering(source: &str) -> (Option<File>, Diagnostics) {
     pest::set_error_detail(true);
     let scan = lexical::scan(source);
     if !scan.errors.is_empty() {
         let mut diags = Diagnostics::from(scan.errors);
         diags.sort();
-        return Err(diags);
+        return (None, diags);
     }
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut blanked: Option<String> = None;
@@ -77,14 +86,9 @@ pub fn parse(source: &str) -> Result<File, Diagnostics> {
         let text = blanked.get_or_insert_with(|| source.to_string());
         blank(text, region);
     };
-    match file {
-        Some(file) if diags.is_empty() => Ok(file),
-        _ => {
-            let mut diags = Diagnostics::from(diags);
-            diags.sort();
-            Err(diags)
-        }
-    }
+    let mut diags = Diagnostics::from(diags);
+    diags.sort();
+    (file, diags)
 }
 
 /// Replaces the text of `region` with spaces, keeping line breaks and byte offsets.

@@ -147,10 +147,10 @@ impl Run {
 
     /// Counts a step; stops the run when `max_steps` is used up.
     fn count_step(&mut self) -> Option<End> {
-        if let Some(limit) = self.workflow.max_steps {
-            if self.steps >= limit {
-                return Some(End::StepLimit(limit));
-            }
+        if let Some(limit) = self.workflow.max_steps
+            && self.steps >= limit
+        {
+            return Some(End::StepLimit(limit));
         }
         self.steps += 1;
         None
@@ -430,11 +430,11 @@ impl Run {
 }
 
 pub(crate) fn show_ms(ms: u64) -> String {
-    if ms % 3_600_000 == 0 {
+    if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
