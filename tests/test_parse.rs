@@ -277,7 +277,7 @@ fn valid_fixtures_cover_every_construct() {
         "type:list",
         "type:object",
         "type:path",
-        "type:str",
+        "kind:str",
         "type:binary",
         "type:not",
         "type:exists",
@@ -1083,30 +1083,6 @@ fn docs_and_comments() {
 // Invalid fixtures
 // ---------------------------------------------------------------------------------------------
 
-/// Fixtures whose error is not reported yet, each with the reason. The test below fails once the
-/// error is reported, so the entry goes away with the fix.
-const NOT_YET_REPORTED: [(&str, &str); 1] = [(
-    "duplicate_branch.orch",
-    "lowering compares branch names as `Ident`s, spans included, so a repeated name never matches",
-)];
-
-fn reported(path: &FsPath) -> bool {
-    !NOT_YET_REPORTED
-        .iter()
-        .any(|(name, _)| *name == file_name(path))
-}
-
-#[test]
-fn unreported_fixtures_are_still_unreported() {
-    for (name, reason) in NOT_YET_REPORTED {
-        let source = fs::read_to_string(fixture_dir("invalid").join(name)).unwrap();
-        assert!(
-            orch_dsl::parse(&source).is_ok(),
-            "{name} is reported now ({reason} was fixed): remove it from NOT_YET_REPORTED"
-        );
-    }
-}
-
 /// The code named on the first line of a fixture: `// E0004: …`.
 fn expected_code(source: &str, name: &str) -> Code {
     let first = source.lines().next().unwrap_or("");
@@ -1126,7 +1102,7 @@ fn invalid_fixtures_fail_with_their_code() {
     let paths = fixtures("invalid");
     assert!(paths.len() >= 45, "only {} invalid fixtures", paths.len());
     let mut codes_seen = BTreeSet::new();
-    for path in paths.into_iter().filter(|p| reported(p)) {
+    for path in paths {
         let name = file_name(&path);
         let (source, errors) = invalid(name);
         let code = expected_code(&source, name);
@@ -1177,7 +1153,7 @@ fn invalid_fixture_messages_follow_the_house_style() {
         "COMMENT",
         "Rule",
     ];
-    for path in fixtures("invalid").into_iter().filter(|p| reported(p)) {
+    for path in fixtures("invalid") {
         let name = file_name(&path);
         let (_, errors) = invalid(name);
         for diagnostic in &errors {
@@ -1209,9 +1185,6 @@ fn invalid_fixture_messages_follow_the_house_style() {
 #[test]
 fn invalid_fixtures_render() {
     insta::glob!("fixtures/invalid/*.orch", |path| {
-        if !reported(path) {
-            return;
-        }
         let source = fs::read_to_string(path).unwrap();
         let errors = orch_dsl::parse(&source).unwrap_err();
         insta::assert_snapshot!(orch_dsl::render(&errors, file_name(path), &source));

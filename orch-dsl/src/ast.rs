@@ -613,7 +613,7 @@ impl Value {
 
 /// A literal in a condition or an input default.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Literal {
     Str(StrLit),
     Number(NumLit),

@@ -69,6 +69,7 @@ pub(crate) struct Lowerer {
 
 impl Lowerer {
     pub fn file(&mut self, pair: P<'_>, comments: Vec<Comment>) -> File {
+        let mut reported = std::collections::HashSet::new();
         for name in pair
             .clone()
             .into_inner()
@@ -76,7 +77,7 @@ impl Lowerer {
             .filter(|p| p.as_rule() == Rule::name)
         {
             let word = name.as_str();
-            if super::errors::RESERVED_WORDS.contains(&word) {
+            if super::errors::RESERVED_WORDS.contains(&word) && reported.insert(word) {
                 self.diags.push(
                     Diagnostic::error(
                         Code::ReservedName,
@@ -84,7 +85,7 @@ impl Lowerer {
                         format!("`{word}` is a reserved word and cannot be used as a name"),
                     )
                     .with_label("reserved word")
-                    .with_help(format!("choose another name, such as `{word}_step`")),
+                    .with_help("choose another name; docs/language.md lists the reserved words"),
                 );
             }
         }
@@ -427,7 +428,11 @@ impl Lowerer {
                 }
                 Rule::branch => {
                     let branch = self.branch(p);
-                    if let Some(first) = body.branches.iter().find(|b| b.name == branch.name) {
+                    if let Some(first) = body
+                        .branches
+                        .iter()
+                        .find(|b| b.name.name == branch.name.name)
+                    {
                         let first = first.name.span;
                         self.diags.push(
                             Diagnostic::error(
