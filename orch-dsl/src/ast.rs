@@ -215,22 +215,39 @@ impl ValueType {
     }
 }
 
-/// `worker Name "description";`.
+/// `worker Name "description" [outcomes [a, b]];`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkerDecl {
     pub docs: Vec<Doc>,
     pub name: Ident,
     pub description: Option<StrLit>,
+    /// The complete set of outcomes the worker reports, when declared.
+    pub outcomes: Option<Outcomes>,
     pub span: Span,
 }
 
-/// `signal Name "description";` — something a running workflow can `wait` for.
+/// `signal Name "description" [outcomes [a, b]];` — something a running workflow can `wait` for.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignalDecl {
     pub docs: Vec<Doc>,
     pub name: Ident,
     pub description: Option<StrLit>,
+    /// The complete set of outcomes the signal carries, when declared.
+    pub outcomes: Option<Outcomes>,
     pub span: Span,
+}
+
+/// `outcomes [approved, changes_requested]`; `ok` may be listed for a plain success.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcomes {
+    pub labels: Vec<Ident>,
+    pub span: Span,
+}
+
+impl Outcomes {
+    pub fn contains(&self, label: &str) -> bool {
+        self.labels.iter().any(|l| l.name == label)
+    }
 }
 
 /// `start state;`.

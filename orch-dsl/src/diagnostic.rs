@@ -74,12 +74,16 @@ codes! {
     E0106 MissingStart = "missing `start`",
     /// A workflow calls itself, directly or through others.
     E0107 RecursiveCall = "recursive workflow call",
+    /// A transition for an outcome that the worker or signal does not declare.
+    E0108 UndeclaredOutcome = "outcome not declared",
     /// A state that no run can reach.
     E0201 Unreachable = "unreachable state",
     /// A state from which no terminal state can be reached.
     E0202 NoWayOut = "no way to a terminal state",
     /// A fallible state without a failure transition and without a workflow default.
     E0203 MissingFailurePath = "missing failure path",
+    /// A declared outcome of a worker or signal that a state does not handle.
+    E0204 UnhandledOutcome = "declared outcome not handled",
     /// A `wait` with a `timeout` but no `timeout ->`.
     E0205 MissingTimeoutPath = "missing timeout path",
     /// A cycle without a bounded edge.

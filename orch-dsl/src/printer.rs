@@ -292,11 +292,21 @@ impl<'a> Printer<'a> {
         match item {
             Item::Input(input) => self.input(input),
             Item::Worker(worker) => {
-                let text = declaration("worker", &worker.name, worker.description.as_ref());
+                let text = declaration(
+                    "worker",
+                    &worker.name,
+                    worker.description.as_ref(),
+                    worker.outcomes.as_ref(),
+                );
                 self.leaf(&worker.docs, worker.span, &text);
             }
             Item::Signal(signal) => {
-                let text = declaration("signal", &signal.name, signal.description.as_ref());
+                let text = declaration(
+                    "signal",
+                    &signal.name,
+                    signal.description.as_ref(),
+                    signal.outcomes.as_ref(),
+                );
                 self.leaf(&signal.docs, signal.span, &text);
             }
             Item::Start(start) => self.leaf(&[], start.span, &format!("start {};", start.state)),
@@ -555,12 +565,23 @@ fn state_header(state: &State) -> String {
     }
 }
 
-/// `worker Name;` or `worker Name "description";`.
-fn declaration(keyword: &str, name: &Ident, description: Option<&StrLit>) -> String {
-    match description {
-        Some(description) => format!("{keyword} {name} {};", string_literal(description)),
-        None => format!("{keyword} {name};"),
+/// `worker Name;`, `worker Name "description";`, `worker Name outcomes [a, b];`.
+fn declaration(
+    keyword: &str,
+    name: &Ident,
+    description: Option<&StrLit>,
+    outcomes: Option<&Outcomes>,
+) -> String {
+    let mut text = format!("{keyword} {name}");
+    if let Some(description) = description {
+        let _ = write!(text, " {}", string_literal(description));
     }
+    if let Some(outcomes) = outcomes {
+        let labels: Vec<&str> = outcomes.labels.iter().map(|l| l.name.as_str()).collect();
+        let _ = write!(text, " outcomes [{}]", labels.join(", "));
+    }
+    text.push(';');
+    text
 }
 
 fn input_field(field: &InputField) -> String {

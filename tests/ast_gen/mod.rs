@@ -772,15 +772,37 @@ fn input_block() -> BoxedStrategy<Item> {
         .boxed()
 }
 
+/// `outcomes [ok, approved]`: distinct labels, `ok` allowed.
+fn outcomes() -> BoxedStrategy<Outcomes> {
+    let label = prop_oneof![1 => Just("ok".to_string()), 4 => ident().prop_map(|i| i.name)];
+    vec(label, 0..4)
+        .prop_map(|labels| {
+            let mut seen = std::collections::BTreeSet::new();
+            let labels = labels
+                .into_iter()
+                .filter(|l| seen.insert(l.clone()))
+                .map(|name| Ident {
+                    name,
+                    span: NO_SPAN,
+                })
+                .collect();
+            Outcomes {
+                labels,
+                span: NO_SPAN,
+            }
+        })
+        .boxed()
+}
+
 fn item() -> BoxedStrategy<Item> {
     let description = || maybe(str_lit());
     prop_oneof![
         1 => input_block(),
-        1 => (docs(), ident(), description()).prop_map(|(docs, name, description)| {
-            Item::Worker(WorkerDecl { docs, name, description, span: NO_SPAN })
+        1 => (docs(), ident(), description(), maybe(outcomes())).prop_map(|(docs, name, description, outcomes)| {
+            Item::Worker(WorkerDecl { docs, name, description, outcomes, span: NO_SPAN })
         }),
-        1 => (docs(), ident(), description()).prop_map(|(docs, name, description)| {
-            Item::Signal(SignalDecl { docs, name, description, span: NO_SPAN })
+        1 => (docs(), ident(), description(), maybe(outcomes())).prop_map(|(docs, name, description, outcomes)| {
+            Item::Signal(SignalDecl { docs, name, description, outcomes, span: NO_SPAN })
         }),
         1 => ident().prop_map(|state| Item::Start(StartDecl { state, span: NO_SPAN })),
         1 => duration().prop_map(|duration| Item::Timeout(RunTimeout { duration, span: NO_SPAN })),

@@ -42,8 +42,9 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
                     .map(|d| d.value.clone())
                     .unwrap_or_default(),
                 docs: docs(&w.docs),
-                outcomes: worker_outcomes(scope, &w.name.name),
-                outcomes_declared: false,
+                outcomes: declared(w.outcomes.as_ref())
+                    .unwrap_or_else(|| worker_outcomes(scope, &w.name.name)),
+                outcomes_declared: w.outcomes.is_some(),
             })
             .collect(),
         signals: scope
@@ -57,8 +58,9 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
                     .map(|d| d.value.clone())
                     .unwrap_or_default(),
                 docs: docs(&s.docs),
-                outcomes: signal_outcomes(scope, &s.name.name),
-                outcomes_declared: false,
+                outcomes: declared(s.outcomes.as_ref())
+                    .unwrap_or_else(|| signal_outcomes(scope, &s.name.name)),
+                outcomes_declared: s.outcomes.is_some(),
             })
             .collect(),
         states,
@@ -68,6 +70,11 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
         bound_count: builder.bound_count,
         worst_case_steps: worst?,
     })
+}
+
+/// Declared outcomes, in the order written.
+fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<String>> {
+    outcomes.map(|o| o.labels.iter().map(|l| l.name.clone()).collect())
 }
 
 /// `ok` plus every custom outcome handled by a state that runs the worker, sorted.

@@ -170,6 +170,7 @@ impl<'a> Scope<'a> {
     fn check(&self, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
         let before = diags.iter().filter(|d| d.is_error()).count();
         self.check_state_names(diags);
+        self.check_outcomes(diags);
         self.check_failure_paths(diags);
         settings::check(self, diags);
         let graph = graph::Analysis::new(self);

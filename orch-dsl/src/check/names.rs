@@ -443,4 +443,98 @@ impl<'a> Scope<'a> {
             );
         }
     }
+
+    /// Tasks and waits against the outcomes their worker or signal declares: every
+    /// transition names a declared outcome, and every declared outcome has a transition.
+    pub(super) fn check_outcomes(&self, diags: &mut Vec<Diagnostic>) {
+        for state in &self.states {
+            let (source, kind, transitions) = match &state.kind {
+                StateKind::Task(task) => {
+                    let Some(&w) = self.worker_ids.get(task.worker.name.as_str()) else {
+                        continue;
+                    };
+                    let worker = self.workers[w];
+                    (
+                        ("worker", &worker.name, worker.outcomes.as_ref()),
+                        "task",
+                        &task.transitions,
+                    )
+                }
+                StateKind::Wait(wait) => {
+                    let Some(&s) = self.signal_ids.get(wait.signal.name.as_str()) else {
+                        continue;
+                    };
+                    let signal = self.signals[s];
+                    (
+                        ("signal", &signal.name, signal.outcomes.as_ref()),
+                        "wait",
+                        &wait.transitions,
+                    )
+                }
+                _ => continue,
+            };
+            let (what, name, Some(declared)) = source else {
+                continue;
+            };
+            let label_of = |event: &Event| match event {
+                Event::Ok { .. } => Some("ok".to_string()),
+                Event::Outcome { label } => Some(label.name.clone()),
+                _ => None,
+            };
+            // A declared outcome suggested as the fix of a misspelt one is not reported again.
+            let mut suggested = Vec::new();
+            for t in transitions {
+                let Some(label) = label_of(&t.event) else {
+                    continue;
+                };
+                if declared.contains(&label) {
+                    continue;
+                }
+                let mut d = Diagnostic::error(
+                    Code::UndeclaredOutcome,
+                    t.event.span(),
+                    format!("{what} `{name}` has no outcome `{label}`"),
+                )
+                .with_label("not among the declared outcomes")
+                .with_secondary(declared.span, "the outcomes it declares");
+                let labels = declared.labels.iter().map(|l| l.name.as_str());
+                d = match suggest::closest(&label, labels) {
+                    Some(best) => {
+                        suggested.push(best);
+                        d.with_help(format!("did you mean `{best}`?"))
+                    }
+                    None => d.with_help(format!(
+                        "add `{label}` to the outcomes of `{name}`, or remove this transition"
+                    )),
+                };
+                diags.push(d);
+            }
+            for label in &declared.labels {
+                let handled = transitions
+                    .iter()
+                    .any(|t| label_of(&t.event).as_deref() == Some(label.name.as_str()));
+                if handled || suggested.contains(&label.name.as_str()) {
+                    continue;
+                }
+                let arrow = if label.name == "ok" {
+                    "ok ->".to_string()
+                } else {
+                    format!("on {label} ->")
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnhandledOutcome,
+                        state.name.span,
+                        format!(
+                            "{kind} `{}` does not handle outcome `{label}` of `{name}`",
+                            state.name
+                        ),
+                    )
+                    .with_label(format!("no `{arrow}` here"))
+                    .with_secondary(label.span, "declared here")
+                    .with_help(format!("add `{arrow} <state>;`")),
+                );
+            }
+        }
+    }
 }

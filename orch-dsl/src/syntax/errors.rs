@@ -428,6 +428,7 @@ fn describe_rule(rule: Rule, wanted: &mut Wanted) {
         Rule::path => "a path such as `input.goal`",
         Rule::value => "a value",
         Rule::literal => "a literal",
+        Rule::outcome => "an outcome such as `approved`",
         Rule::condition | Rule::conjunct | Rule::comparison | Rule::unary | Rule::primary => {
             CONDITION
         }

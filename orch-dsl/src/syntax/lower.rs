@@ -144,20 +144,22 @@ impl Lowerer {
                     })
                 }
                 Rule::worker_decl => {
-                    let (name, description) = self.declaration(&p);
+                    let (name, description, outcomes) = self.declaration(&p);
                     Item::Worker(WorkerDecl {
                         docs,
                         name,
                         description,
+                        outcomes,
                         span: item_span,
                     })
                 }
                 Rule::signal_decl => {
-                    let (name, description) = self.declaration(&p);
+                    let (name, description, outcomes) = self.declaration(&p);
                     Item::Signal(SignalDecl {
                         docs,
                         name,
                         description,
+                        outcomes,
                         span: item_span,
                     })
                 }
@@ -215,10 +217,36 @@ impl Lowerer {
         }
     }
 
-    fn declaration(&mut self, pair: &P<'_>) -> (Ident, Option<StrLit>) {
+    fn declaration(&mut self, pair: &P<'_>) -> (Ident, Option<StrLit>, Option<Outcomes>) {
         let name = self.name_in(pair, span(pair));
         let description = child(pair, Rule::string).map(|s| self.string(s).0);
-        (name, description)
+        let outcomes = child(pair, Rule::outcomes).map(|o| self.outcomes(o));
+        (name, description, outcomes)
+    }
+
+    fn outcomes(&mut self, pair: P<'_>) -> Outcomes {
+        let mut labels: Vec<Ident> = Vec::new();
+        for label in children(&pair, Rule::outcome).map(ident) {
+            if let Some(first) = labels.iter().find(|l| l.name == label.name) {
+                let first = first.span;
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateSetting,
+                        label.span,
+                        format!("outcome `{label}` is listed twice"),
+                    )
+                    .with_label("listed again here")
+                    .with_secondary(first, "first listed here")
+                    .with_help("list each outcome once"),
+                );
+                continue;
+            }
+            labels.push(label);
+        }
+        Outcomes {
+            labels,
+            span: span(&pair),
+        }
     }
 
     fn name_in(&mut self, pair: &P<'_>, fallback: Span) -> Ident {

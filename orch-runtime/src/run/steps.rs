@@ -97,9 +97,10 @@ impl Run {
             let (records, result) =
                 attempt::attempts(self.spec(*worker, call, retry.as_ref(), *timeout_ms)).await;
             self.trail.extend(records.into_iter().map(Entry::Attempt));
+            // Any outcome completes an iteration; `until` can read it as `<loop>.outcome`.
             let reply = match result {
-                Ok(reply) if reply.outcome == "ok" => reply,
-                other => return self.exit(id, exits, other),
+                Ok(reply) => reply,
+                Err(failure) => return self.fail(id, exits, failure),
             };
             let data = &mut self.data.steps[id];
             data.output = Some(reply.output.clone());
