@@ -384,6 +384,7 @@ impl RunHandle {
             Err(error) => RunResult {
                 run_id: id,
                 workflow,
+                input: Value::Null,
                 status: if error.is_cancelled() {
                     RunStatus::Cancelled
                 } else {

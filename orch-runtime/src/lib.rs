@@ -50,6 +50,8 @@
 mod data;
 mod engine;
 mod event;
+mod pool;
+mod replay;
 mod result;
 mod run;
 mod trail;
@@ -94,6 +96,8 @@ pub use event::Event;
 /// # });
 /// ```
 pub use orch_macros::workflow;
+pub use pool::Pool;
+pub use replay::{Divergence, Replay};
 pub use result::{RunResult, RunStatus};
 pub use trail::{Attempt, AttemptStatus, Entry, Trail};
 pub use worker::{BoxFuture, Call, Reply, Worker, WorkerError, WorkerResult, Workers};

@@ -27,6 +27,8 @@ pub enum RunStatus {
 pub struct RunResult {
     pub run_id: String,
     pub workflow: String,
+    /// The run's input, defaults applied.
+    pub input: Value,
     pub status: RunStatus,
     /// The terminal state reached, if any.
     pub terminal: Option<String>,

@@ -138,6 +138,10 @@ pub struct WorkerError {
     pub message: String,
     /// False for failures that retrying cannot fix (a rejected request, a missing file).
     pub retryable: bool,
+    /// The worker gave up waiting on something (its own deadline); recorded as a timeout, so
+    /// a state with `timeout ->` takes that path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 impl WorkerError {
@@ -146,6 +150,7 @@ impl WorkerError {
         WorkerError {
             message: message.into(),
             retryable: true,
+            timed_out: false,
         }
     }
 
@@ -154,6 +159,16 @@ impl WorkerError {
         WorkerError {
             message: message.into(),
             retryable: false,
+            timed_out: false,
+        }
+    }
+
+    /// A retryable failure that counts as a timeout.
+    pub fn timed_out(message: impl Into<String>) -> WorkerError {
+        WorkerError {
+            message: message.into(),
+            retryable: true,
+            timed_out: true,
         }
     }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Spec {
     pub seed: u64,
     pub flights: Arc<Flights>,
     pub events: Option<broadcast::Sender<Event>>,
+    /// Replaying a recorded run: backoff delays are skipped.
+    pub replaying: bool,
 }
 
 /// Calls the worker until it replies or the retries are used up.
@@ -100,7 +102,7 @@ pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure
                 error: error.message.clone(),
             });
         }
-        if delay > 0 {
+        if delay > 0 && !spec.replaying {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         number += 1;
@@ -144,6 +146,7 @@ async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError
                     (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
                 }
                 Some(Err(panic)) => panicked(panic),
+                Some(Ok(Err(error))) if error.timed_out => (AttemptStatus::TimedOut, Err(error)),
                 Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
                 Some(Ok(Ok(reply))) => (AttemptStatus::Ok, Ok(reply)),
             }

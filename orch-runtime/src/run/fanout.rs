@@ -37,6 +37,48 @@ pub(super) struct MapSpec<'w> {
     pub timeout_ms: Option<u64>,
 }
 
+/// Branches polled together in rounds: each round polls every unfinished branch once and yields
+/// all that finished, in branch order. So every branch starts before a join decides, and
+/// branches that finish together are counted in a fixed order.
+struct Rounds<F: Future> {
+    futures: Vec<Option<std::pin::Pin<Box<F>>>>,
+}
+
+impl<F: Future> Default for Rounds<F> {
+    fn default() -> Self {
+        Rounds {
+            futures: Vec::new(),
+        }
+    }
+}
+
+impl<F: Future> Rounds<F> {
+    fn push(&mut self, future: F) {
+        self.futures.push(Some(Box::pin(future)));
+    }
+
+    /// The branches that finished in the next round; empty when none is left.
+    async fn next(&mut self) -> Vec<(usize, F::Output)> {
+        std::future::poll_fn(|cx| {
+            let mut done = Vec::new();
+            for (i, slot) in self.futures.iter_mut().enumerate() {
+                if let Some(future) = slot {
+                    if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+                        done.push((i, output));
+                        *slot = None;
+                    }
+                }
+            }
+            if done.is_empty() && self.futures.iter().any(Option::is_some) {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(done)
+            }
+        })
+        .await
+    }
+}
+
 /// The next completion, or `None` when the deadline passed first.
 async fn next_before(
     pending: &mut FuturesUnordered<impl Future<Output = Finished>>,
@@ -59,16 +101,12 @@ impl Run {
         exits: &'w ir::Exits,
     ) -> Next<'w> {
         let required = join.required(branches.len());
-        let mut pending = FuturesUnordered::new();
+        let mut rounds = Rounds::default();
         let mut tokens = Vec::with_capacity(branches.len());
-        for (i, branch) in branches.iter().enumerate() {
+        for branch in branches {
             let name: Arc<str> = Arc::from(branch.name.as_str());
-            let mut call = self.call(
-                id,
-                step,
-                branch.worker,
-                self.eval(branch.input.as_ref(), Locals::default()),
-            );
+            let input = self.eval(branch.input.as_ref(), Locals::default());
+            let mut call = self.call(id, step, branch.worker, input);
             call.branch = Some(name.clone());
             tokens.push(call.cancel.clone());
             let spec = self.spec(
@@ -77,11 +115,12 @@ impl Run {
                 branch.retry.as_ref(),
                 branch.timeout_ms,
             );
-            pending.push(async move { (i, attempt::attempts(spec).await) });
+            rounds.push(async move { attempt::attempts(spec).await });
+            let state = self.names[id].clone();
             self.emit(|run| Event::BranchSpawned {
                 run,
                 step,
-                state: self.names[id].clone(),
+                state,
                 branch: name,
             });
         }
@@ -89,27 +128,34 @@ impl Run {
         let mut results: Vec<Option<Finished>> = (0..branches.len()).map(|_| None).collect();
         let (mut succeeded, mut failed) = (0, 0);
         let verdict = loop {
-            let Some(next) = next_before(&mut pending, deadline).await else {
-                break Verdict::TimedOut(timeout_ms.unwrap_or_default());
+            let round = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, rounds.next()).await {
+                    Ok(round) => round,
+                    Err(_) => break Verdict::TimedOut(timeout_ms.unwrap_or_default()),
+                },
+                None => rounds.next().await,
             };
-            let Some((i, outcome)) = next else {
+            if round.is_empty() {
                 break Verdict::Failure("no branch to run".into());
-            };
-            let ok = outcome.1.is_ok();
-            let branch: Arc<str> = Arc::from(branches[i].name.as_str());
-            self.emit(|run| Event::BranchJoined {
-                run,
-                step,
-                state: self.names[id].clone(),
-                branch,
-                ok,
-            });
-            if ok {
-                succeeded += 1
-            } else {
-                failed += 1
             }
-            results[i] = Some((i, outcome));
+            for (i, outcome) in round {
+                let ok = outcome.1.is_ok();
+                let branch: Arc<str> = Arc::from(branches[i].name.as_str());
+                let state = self.names[id].clone();
+                self.emit(|run| Event::BranchJoined {
+                    run,
+                    step,
+                    state,
+                    branch,
+                    ok,
+                });
+                if ok {
+                    succeeded += 1
+                } else {
+                    failed += 1
+                }
+                results[i] = Some((i, outcome));
+            }
             if succeeded >= required {
                 break Verdict::Success;
             }
@@ -120,7 +166,7 @@ impl Run {
                 ));
             }
         };
-        drop(pending);
+        drop(rounds);
         self.settle(&tokens);
         let mut output = serde_json::Map::new();
         let mut data = vec![StepData::default(); branches.len()];

@@ -49,6 +49,8 @@ pub(crate) struct Run {
     steps: u64,
     trail: Vec<Entry>,
     flights: Arc<Flights>,
+    /// What a replay answers instead of the workers, signals and child runs.
+    pub(crate) replay: Option<Arc<crate::replay::Book>>,
     /// The last failure, shown by a `fail` state that gives no error of its own.
     last_error: Option<String>,
     started: Instant,
@@ -80,6 +82,7 @@ impl Run {
             trail: Vec::new(),
             flights: Arc::new(Flights::default()),
             last_error: None,
+            replay: None,
             started: Instant::now(),
             engine,
             id,
@@ -417,6 +420,7 @@ impl Run {
         RunResult {
             run_id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
+            input: std::mem::take(&mut self.data.input),
             status,
             terminal: terminal.map(|id| self.names[id].to_string()),
             output,

@@ -32,6 +32,7 @@ impl Run {
             seed: self.engine.inner.options.seed,
             flights: self.flights.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
+            replaying: self.replay.is_some(),
         }
     }
 
@@ -167,6 +168,13 @@ impl Run {
             if let Some(signal) = taken {
                 break Some(signal.reply);
             }
+            if self.replay.is_some() {
+                // The recorded run got no signal here: it timed out, or it was stopped.
+                if deadline.is_none() {
+                    return Next::Stop(End::Cancelled);
+                }
+                break None;
+            }
             match deadline {
                 Some(deadline) => {
                     if tokio::time::timeout_at(deadline, arrived).await.is_err() {
@@ -250,24 +258,44 @@ impl Run {
     ) -> Next<'w> {
         let input = self.eval(input, Locals::default());
         let token = self.control.cancel.child_token();
-        let child = match self.engine.prepare(workflow, input, token.clone()) {
+        let child = match &self.replay {
+            Some(book) => book.child(&self.names[id], step).map_or_else(
+                || {
+                    Err(format!(
+                        "the recorded run has no child run of `{}` at step {step}",
+                        self.names[id]
+                    ))
+                },
+                |recorded| {
+                    self.engine
+                        .replay_run(recorded, token.clone())
+                        .map_err(|e| e.to_string())
+                },
+            ),
+            None => self
+                .engine
+                .prepare(workflow, input, token.clone())
+                .map(Run::drive)
+                .map_err(|e| e.to_string()),
+        };
+        let child = match child {
             Ok(child) => child,
             Err(error) => {
                 return self.fail(
                     id,
                     exits,
                     Failure {
-                        error: error.to_string(),
+                        error,
                         timed_out: false,
                     },
                 );
             }
         };
         let result = match timeout_ms {
-            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), child.drive())
+            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), child)
                 .await
                 .ok(),
-            None => Some(child.drive().await),
+            None => Some(child.await),
         };
         let Some(result) = result else {
             token.cancel();
