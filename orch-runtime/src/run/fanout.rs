@@ -62,12 +62,11 @@ impl<F: Future> Rounds<F> {
         std::future::poll_fn(|cx| {
             let mut done = Vec::new();
             for (i, slot) in self.futures.iter_mut().enumerate() {
-                if let Some(future) = slot {
-                    if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+                if let Some(future) = slot
+                    && let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
                         done.push((i, output));
                         *slot = None;
                     }
-                }
             }
             if done.is_empty() && self.futures.iter().any(Option::is_some) {
                 std::task::Poll::Pending
