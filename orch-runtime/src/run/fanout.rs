@@ -63,10 +63,11 @@ impl<F: Future> Rounds<F> {
             let mut done = Vec::new();
             for (i, slot) in self.futures.iter_mut().enumerate() {
                 if let Some(future) = slot
-                    && let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
-                        done.push((i, output));
-                        *slot = None;
-                    }
+                    && let std::task::Poll::Ready(output) = future.as_mut().poll(cx)
+                {
+                    done.push((i, output));
+                    *slot = None;
+                }
             }
             if done.is_empty() && self.futures.iter().any(Option::is_some) {
                 std::task::Poll::Pending
@@ -107,6 +108,7 @@ impl Run {
             let input = self.eval(branch.input.as_ref(), Locals::default());
             let mut call = self.call(id, step, branch.worker, input);
             call.branch = Some(name.clone());
+            call.cancel = self.control.cancel.child_token();
             tokens.push(call.cancel.clone());
             let spec = self.spec(
                 branch.worker,
@@ -226,6 +228,7 @@ impl Run {
                 };
                 let mut call = self.call(id, step, spec.worker, self.eval(spec.input, locals));
                 call.item = Some(started);
+                call.cancel = self.control.cancel.child_token();
                 tokens.push(call.cancel.clone());
                 let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
                 let i = started;

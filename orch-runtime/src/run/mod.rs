@@ -40,6 +40,7 @@ pub(crate) struct Run {
     engine: Engine,
     pub id: Arc<str>,
     workflow: Arc<ir::Workflow>,
+    workflow_name: Arc<str>,
     names: Vec<Arc<str>>,
     worker_names: Vec<Arc<str>>,
     workers: Vec<Arc<dyn Worker>>,
@@ -66,6 +67,7 @@ impl Run {
         control: Arc<RunControl>,
     ) -> Run {
         Run {
+            workflow_name: Arc::from(workflow.name.as_str()),
             names: workflow
                 .states
                 .iter()
@@ -98,7 +100,7 @@ impl Run {
             let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             self.emit(|run| Event::RunStarted {
                 run,
-                workflow: Arc::from(self.workflow.name.as_str()),
+                workflow: self.workflow_name.clone(),
             });
             let cancel = self.control.cancel.clone();
             let limit = self.workflow.timeout_ms;
@@ -282,7 +284,7 @@ impl Run {
         Call {
             input,
             run_id: self.id.clone(),
-            workflow: Arc::from(self.workflow.name.as_str()),
+            workflow: self.workflow_name.clone(),
             state: self.names[id].clone(),
             worker: self.worker_names[worker].clone(),
             step,
@@ -290,7 +292,8 @@ impl Run {
             item: None,
             iteration: None,
             attempt: 1,
-            cancel: self.control.cancel.child_token(),
+            // Single calls share the run's token; branches and items get their own.
+            cancel: self.control.cancel.clone(),
         }
     }
 
