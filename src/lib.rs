@@ -1,7 +1,7 @@
-//! orch: deterministic workflows over probabilistic workers.
+#![doc = include_str!("../README.md")]
 //!
-//! This crate re-exports [`orch_runtime`], the engine, its `workflow!` macro and its
-//! `include_workflow!`. The compiler is [`orch_dsl`]; use it from `build.rs` to compile
+//! This crate re-exports [`orch_runtime`]: the engine, its `workflow!` macro and its
+//! `include_workflow!`. The compiler is the `orch-dsl` crate; use it from `build.rs` to compile
 //! `.orch` files.
 
 pub use orch_runtime::*;
