@@ -54,6 +54,7 @@ mod pool;
 mod replay;
 mod result;
 mod run;
+pub mod store;
 mod trail;
 mod worker;
 
