@@ -143,7 +143,12 @@ impl Analysis {
         let unbounded =
             EdgeFiltered::from_fn(&self.graph, |e| scope.edges[*e.weight()].bound.is_none());
         for group in tarjan_scc(&unbounded) {
-            let cyclic = group.len() > 1 || self.graph.contains_edge(group[0], group[0]);
+            // A state repeating itself through a bounded edge is not an unbounded cycle.
+            let cyclic = group.len() > 1
+                || self
+                    .graph
+                    .edges_connecting(group[0], group[0])
+                    .any(|e| scope.edges[*e.weight()].bound.is_none());
             let all_reported = group
                 .iter()
                 .all(|n| !self.reachable[n.index()] || !self.productive[n.index()]);
