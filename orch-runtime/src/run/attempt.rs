@@ -6,11 +6,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
 use orch_dsl::ir::RetryPolicy;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 use crate::engine::lock;
 use crate::event::Event;
@@ -25,26 +26,44 @@ pub(crate) struct Failure {
     pub timed_out: bool,
 }
 
-/// Attempts under way, so that a run stopped mid-call still records them.
+/// The attempts of the current state that are not in the trail yet — under way, or finished
+/// but held by the state until it writes them — so that a run stopped mid-state still records
+/// every one of them.
 #[derive(Default)]
 pub(crate) struct Flights {
     next: AtomicU64,
-    attempts: Mutex<BTreeMap<u64, Attempt>>,
+    attempts: Mutex<BTreeMap<u64, Flight>>,
+}
+
+pub(crate) struct Flight {
+    pub attempt: Attempt,
+    /// The attempt finished; its record is complete.
+    pub landed: bool,
 }
 
 impl Flights {
     fn start(&self, attempt: Attempt) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.attempts).insert(id, attempt);
+        let flight = Flight {
+            attempt,
+            landed: false,
+        };
+        lock(&self.attempts).insert(id, flight);
         id
     }
 
-    fn land(&self, id: u64) -> Option<Attempt> {
-        lock(&self.attempts).remove(&id)
+    /// Completes the record of a finished attempt and returns it; the record stays here until
+    /// the state writes it to the trail.
+    fn land(&self, id: u64, finish: impl FnOnce(&mut Attempt)) -> Option<Attempt> {
+        let mut flights = lock(&self.attempts);
+        let flight = flights.get_mut(&id)?;
+        finish(&mut flight.attempt);
+        flight.landed = true;
+        Some(flight.attempt.clone())
     }
 
-    /// Takes every attempt still under way, in the order they started.
-    pub fn drain(&self) -> Vec<Attempt> {
+    /// Takes every attempt not yet in the trail, in the order they started.
+    pub fn drain(&self) -> Vec<Flight> {
         std::mem::take(&mut *lock(&self.attempts))
             .into_values()
             .collect()
@@ -110,7 +129,7 @@ pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure
 }
 
 /// One call of the worker, recorded.
-async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError>) {
+async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerError>) {
     let record = Attempt {
         step: call.step,
         state: call.state.clone(),
@@ -127,6 +146,14 @@ async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError
         started_at_ms: now_ms(),
         duration_us: 0,
     };
+    // An attempt that can time out gets a token of its own, cancelled when it does, so that
+    // the call learns it is no longer needed while the run goes on.
+    let own_token = spec.timeout.map(|_| {
+        let token = call.cancel.child_token();
+        call.cancel = token.clone();
+        token
+    });
+    // Measured on tokio's clock, the clock of the timeouts.
     let began = Instant::now();
     let flight = spec.flights.start(record);
     let worker = spec.worker.clone();
@@ -141,6 +168,9 @@ async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError
             };
             match finished {
                 None => {
+                    if let Some(token) = &own_token {
+                        token.cancel();
+                    }
                     let limit = spec.timeout.unwrap_or_default().as_millis() as u64;
                     let message = format!("timed out after {}", super::show_ms(limit));
                     (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
@@ -152,19 +182,23 @@ async fn attempt(spec: &Spec, call: Call) -> (Attempt, Result<Reply, WorkerError
             }
         }
     };
-    let mut record = spec
-        .flights
-        .land(flight)
-        .unwrap_or_else(|| unreachable_record(spec));
-    record.status = status;
-    record.duration_us = began.elapsed().as_micros() as u64;
-    match &result {
-        Ok(reply) => {
-            record.outcome = Some(reply.outcome.clone());
-            record.output = Some(reply.output.clone());
+    let duration_us = began.elapsed().as_micros() as u64;
+    let finish = |record: &mut Attempt| {
+        record.status = status;
+        record.duration_us = duration_us;
+        match &result {
+            Ok(reply) => {
+                record.outcome = Some(reply.outcome.clone());
+                record.output = Some(reply.output.clone());
+            }
+            Err(error) => record.error = Some(error.message.clone()),
         }
-        Err(error) => record.error = Some(error.message.clone()),
-    }
+    };
+    let record = spec.flights.land(flight, finish).unwrap_or_else(|| {
+        let mut record = unreachable_record(spec);
+        finish(&mut record);
+        record
+    });
     (record, result)
 }
 

@@ -16,7 +16,7 @@ use super::attempt::{self, Failure};
 use super::{Next, Run};
 use crate::data::{Locals, StepData, kind_of};
 use crate::event::Event;
-use crate::trail::{Attempt, AttemptStatus, Entry};
+use crate::trail::Attempt;
 use crate::worker::Reply;
 
 type Finished = (usize, (Vec<Attempt>, Result<Reply, Failure>));
@@ -25,7 +25,8 @@ type Finished = (usize, (Vec<Attempt>, Result<Reply, Failure>));
 enum Verdict {
     Success,
     Failure(String),
-    TimedOut(u64),
+    /// The state's time ran out, or a map item's last attempt timed out.
+    TimedOut(String),
 }
 
 pub(super) struct MapSpec<'w> {
@@ -79,17 +80,6 @@ impl<F: Future> Rounds<F> {
     }
 }
 
-/// The next completion, or `None` when the deadline passed first.
-async fn next_before(
-    pending: &mut FuturesUnordered<impl Future<Output = Finished>>,
-    deadline: Option<tokio::time::Instant>,
-) -> Option<Option<Finished>> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, pending.next()).await.ok(),
-        None => Some(pending.next().await),
-    }
-}
-
 impl Run {
     pub(super) async fn parallel<'w>(
         &mut self,
@@ -132,7 +122,10 @@ impl Run {
             let round = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, rounds.next()).await {
                     Ok(round) => round,
-                    Err(_) => break Verdict::TimedOut(timeout_ms.unwrap_or_default()),
+                    Err(_) => {
+                        let ms = timeout_ms.unwrap_or_default();
+                        break Verdict::TimedOut(format!("timed out after {}", super::show_ms(ms)));
+                    }
                 },
                 None => rounds.next().await,
             };
@@ -171,8 +164,9 @@ impl Run {
         self.settle(&tokens);
         let mut output = serde_json::Map::new();
         let mut data = vec![StepData::default(); branches.len()];
+        let mut attempts = Vec::new();
         for (i, (records, result)) in results.into_iter().flatten() {
-            self.trail.extend(records.into_iter().map(Entry::Attempt));
+            attempts.extend(records);
             match result {
                 Ok(reply) => {
                     output.insert(branches[i].name.clone(), reply.output.clone());
@@ -182,7 +176,7 @@ impl Run {
                 Err(failure) => data[i].error = Some(failure.error),
             }
         }
-        self.trail_cancelled();
+        self.record(attempts);
         self.data.steps[id].branches = data;
         self.conclude(id, exits, verdict, Value::Object(output))
     }
@@ -212,9 +206,6 @@ impl Run {
             .limit
             .map_or(items.len(), |l| usize::try_from(l).unwrap_or(usize::MAX))
             .max(1);
-        let deadline = spec
-            .timeout_ms
-            .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
         let mut pending = FuturesUnordered::new();
         let mut tokens = Vec::new();
         let mut outputs: Vec<Option<Value>> = vec![None; items.len()];
@@ -235,25 +226,32 @@ impl Run {
                 pending.push(async move { (i, attempt::attempts(attempt_spec).await) });
                 started += 1;
             }
-            let Some(next) = next_before(&mut pending, deadline).await else {
-                break Verdict::TimedOut(spec.timeout_ms.unwrap_or_default());
-            };
-            let Some((i, (attempts, result))) = next else {
+            // A map's `timeout` limits each attempt of an item, not the whole state.
+            let Some((i, (attempts, result))) = pending.next().await else {
                 break Verdict::Success;
             };
             records.push((i, attempts));
             match result {
                 Ok(reply) => outputs[i] = Some(reply.output),
-                Err(failure) => break Verdict::Failure(format!("item {i}: {}", failure.error)),
+                Err(failure) => {
+                    let error = format!("item {i}: {}", failure.error);
+                    break if failure.timed_out {
+                        Verdict::TimedOut(error)
+                    } else {
+                        Verdict::Failure(error)
+                    };
+                }
             }
         };
         drop(pending);
         self.settle(&tokens);
         records.sort_by_key(|(i, _)| *i);
-        for (_, attempts) in records {
-            self.trail.extend(attempts.into_iter().map(Entry::Attempt));
-        }
-        self.trail_cancelled();
+        self.record(
+            records
+                .into_iter()
+                .flat_map(|(_, attempts)| attempts)
+                .collect(),
+        );
         let output = Value::Array(
             outputs
                 .into_iter()
@@ -267,15 +265,6 @@ impl Run {
     fn settle(&self, tokens: &[CancellationToken]) {
         for token in tokens {
             token.cancel();
-        }
-    }
-
-    /// Records the calls that were cut off, in the order they started.
-    fn trail_cancelled(&mut self) {
-        for mut attempt in self.flights.drain() {
-            attempt.status = AttemptStatus::Cancelled;
-            attempt.error = Some("cancelled: no longer needed".into());
-            self.trail.push(Entry::Attempt(attempt));
         }
     }
 
@@ -296,17 +285,14 @@ impl Run {
                     timed_out: false,
                 },
             ),
-            Verdict::TimedOut(ms) => {
-                let error = format!("timed out after {}", super::show_ms(ms));
-                self.fail(
-                    id,
-                    exits,
-                    Failure {
-                        error,
-                        timed_out: true,
-                    },
-                )
-            }
+            Verdict::TimedOut(error) => self.fail(
+                id,
+                exits,
+                Failure {
+                    error,
+                    timed_out: true,
+                },
+            ),
         }
     }
 }

@@ -5,17 +5,18 @@ mod fanout;
 mod steps;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch_dsl::ir::{self, EdgeEvent, StateKind};
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::data::{Locals, RunData};
 use crate::engine::{Engine, RunControl};
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus};
-use crate::trail::{AttemptStatus, Entry};
+use crate::trail::{Attempt, AttemptStatus, Entry};
 use crate::worker::{BoxFuture, Call, Worker};
 
 pub(crate) use attempt::Flights;
@@ -349,6 +350,21 @@ impl Run {
         }
     }
 
+    /// Writes a state's attempts to the trail, followed by those it cut off (started, never
+    /// finished), as cancelled.
+    fn record(&mut self, attempts: Vec<Attempt>) {
+        self.trail.extend(attempts.into_iter().map(Entry::Attempt));
+        for flight in self.flights.drain() {
+            if flight.landed {
+                continue;
+            }
+            let mut attempt = flight.attempt;
+            attempt.status = AttemptStatus::Cancelled;
+            attempt.error = Some("cancelled: no longer needed".into());
+            self.trail.push(Entry::Attempt(attempt));
+        }
+    }
+
     fn emit(&self, make: impl FnOnce(Arc<str>) -> Event) {
         let events = &self.engine.inner.events;
         if events.receiver_count() > 0 {
@@ -358,8 +374,13 @@ impl Run {
 
     fn finish(mut self, end: End) -> RunResult {
         self.control.cancel.cancel();
-        for mut attempt in self.flights.drain() {
-            attempt.status = AttemptStatus::Cancelled;
+        // The state the run stopped in had not written its attempts yet: the finished ones
+        // keep their records, the ones under way were cut off.
+        for flight in self.flights.drain() {
+            let mut attempt = flight.attempt;
+            if !flight.landed {
+                attempt.status = AttemptStatus::Cancelled;
+            }
             self.trail.push(Entry::Attempt(attempt));
         }
         let locals = Locals::default();

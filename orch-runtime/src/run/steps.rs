@@ -53,7 +53,7 @@ impl Run {
     ) -> Next<'w> {
         let call = self.call(id, step, worker, self.eval(input, Locals::default()));
         let (records, result) = attempt::attempts(self.spec(worker, call, retry, timeout_ms)).await;
-        self.trail.extend(records.into_iter().map(Entry::Attempt));
+        self.record(records);
         self.exit(id, exits, result)
     }
 
@@ -97,7 +97,7 @@ impl Run {
             call.iteration = Some(iteration);
             let (records, result) =
                 attempt::attempts(self.spec(*worker, call, retry.as_ref(), *timeout_ms)).await;
-            self.trail.extend(records.into_iter().map(Entry::Attempt));
+            self.record(records);
             // Any outcome completes an iteration; `until` can read it as `<loop>.outcome`.
             let reply = match result {
                 Ok(reply) => reply,
