@@ -1,0 +1,437 @@
+//! The embedded durable store: one SQLite file, written by one thread that commits the writes
+//! waiting for it together (group commit), and read through a small pool of connections.
+//!
+//! `schema` opens and checks the file, `runs` and `definitions` hold the SQL of each trait.
+
+mod definitions;
+mod runs;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, ErrorCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use crate::engine::lock;
+use crate::worker::BoxFuture;
+use schema::{check_header, configure_writer, open_connection, prepare_schema};
+
+/// The most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Read connections kept open between reads.
+const IDLE_READERS: usize = 4;
+
+/// How far a committed write survives. Both settings keep the store consistent: a crash at any
+/// moment leaves every transaction either wholly applied or not at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Write-ahead log with `synchronous = NORMAL`. A write is acknowledged once its
+    /// transaction is committed to the log in the operating system's file cache, without waiting
+    /// for the disk: it survives the process exiting, panicking or being killed. If the machine
+    /// loses power or the operating system crashes, the transactions committed since the log was
+    /// last synced (at its periodic checkpoints into the database file) may be lost, and runs
+    /// resume from an earlier checkpoint, running the lost steps again.
+    #[default]
+    Normal,
+    /// Write-ahead log with `synchronous = FULL` (and `F_FULLFSYNC` on macOS): the log is
+    /// flushed to the storage device before a commit is acknowledged, so an acknowledged write
+    /// also survives power failure, as far as the device honours flushes. Costs one flush per
+    /// transaction, shared by every write in it.
+    Full,
+}
+
+/// What the writer has committed since the store was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SqliteStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Checkpoints appended to runs' logs (by `create`, `checkpoint` and `finish`).
+    pub checkpoints: u64,
+}
+
+/// Runs and definitions in one SQLite file: the embedded durable store.
+///
+/// Writes go to one writer thread, which takes every write waiting, applies them in one
+/// transaction (each in its own savepoint, so a failing write leaves the others alone), commits,
+/// and only then answers each caller: concurrent runs share transactions, and a checkpoint's
+/// future resolves once it is durable in the sense of the [`Durability`] chosen. A write is
+/// queued when its method is called, in the order of the calls, and is applied even if its
+/// future is dropped. Reads run on tokio's blocking threads (their futures need a tokio runtime)
+/// over their own connections, and see committed data only.
+///
+/// Opening checks that the file is an orch store: another program's SQLite database, a file
+/// that is not a database, a damaged file or a store written by a newer orch is refused with
+/// [`StoreError::Foreign`], [`StoreError::Corrupt`] or [`StoreError::Version`], and is not
+/// modified. A new or empty file becomes an empty store. Opening blocks while it reads the file.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use orch_runtime::RunData;
+/// use orch_runtime::store::{Checkpoint, NewRun, SqliteStore, Store};
+/// let path = std::env::temp_dir().join(format!("orch-doc-{}.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let checkpoint = Checkpoint {
+///     state: "start".into(),
+///     steps: 0,
+///     counters: vec![],
+///     data: RunData::default(),
+///     last_error: None,
+///     trail: vec![],
+///     consumed: vec![],
+///     deadline_ms: None,
+/// };
+/// let store = SqliteStore::open(&path).unwrap();
+/// let run = NewRun {
+///     id: "r1".into(),
+///     workflow: "A".into(),
+///     definition: "0".into(),
+///     input: serde_json::json!({}),
+///     created_ms: 0,
+///     checkpoint,
+/// };
+/// store.create(run).await.unwrap();
+/// drop(store);
+///
+/// let store = SqliteStore::open(&path).unwrap();
+/// let loaded = store.load("r1").await.unwrap().unwrap();
+/// assert_eq!(loaded.checkpoint.state, "start");
+/// # drop(store);
+/// # let _ = std::fs::remove_file(&path);
+/// # });
+/// ```
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    path: PathBuf,
+    label: Arc<str>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    checkpoints: AtomicU64,
+}
+
+/// A write for the writer thread: given the open transaction (or why none could be begun), it
+/// applies itself and returns how to answer its caller once the commit is known.
+type Job = Box<dyn FnOnce(Result<&Connection, &DbFailure>) -> Done + Send>;
+
+struct Done {
+    appended: bool,
+    answer: Box<dyn FnOnce(Result<(), DbFailure>) + Send>,
+}
+
+/// A failure of SQLite itself, kept as text so that one failed commit can answer every write.
+#[derive(Clone, Debug)]
+struct DbFailure {
+    corrupt: bool,
+    reason: String,
+}
+
+impl DbFailure {
+    fn rolled_back() -> DbFailure {
+        DbFailure {
+            corrupt: false,
+            reason: "the transaction was rolled back by an earlier failure".into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DbFailure {
+    fn from(error: rusqlite::Error) -> DbFailure {
+        let corrupt = matches!(
+            error.sqlite_error_code(),
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+        );
+        DbFailure {
+            corrupt,
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// Why an operation failed, before the store's path is attached.
+enum Failure {
+    Store(StoreError),
+    Db(DbFailure),
+    /// Stored text that does not decode: the file was damaged or edited.
+    Decode(String),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(error: rusqlite::Error) -> Failure {
+        Failure::Db(error.into())
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for Failure {
+    fn from(error: rusqlite::types::FromSqlError) -> Failure {
+        Failure::Decode(error.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure::Store(error)
+    }
+}
+
+impl Failure {
+    fn into_store(self, path: &str) -> StoreError {
+        let path = path.to_string();
+        match self {
+            Failure::Store(error) => error,
+            Failure::Db(DbFailure {
+                corrupt: true,
+                reason,
+            })
+            | Failure::Decode(reason) => StoreError::Corrupt { path, reason },
+            Failure::Db(DbFailure { reason, .. }) => {
+                StoreError::Backend(format!("`{path}`: {reason}"))
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` with [`Durability::Normal`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, Durability::Normal)
+    }
+
+    /// Opens (or creates) the store at `path`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        durability: Durability,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let label: Arc<str> = path.display().to_string().into();
+        check_header(&path, &label)?;
+        let conn = open_connection(&path, true).map_err(|f| f.into_store(&label))?;
+        prepare_schema(&conn, &label)?;
+        configure_writer(&conn, durability).map_err(|f| f.into_store(&label))?;
+        let counters = Arc::new(Counters::default());
+        let (jobs, queue) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("orch-store-writer".into())
+            .spawn({
+                let counters = counters.clone();
+                move || run_writer(&conn, &queue, &counters)
+            })
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot start the writer of `{label}`: {e}"))
+            })?;
+        Ok(SqliteStore {
+            shared: Arc::new(Shared {
+                path,
+                label,
+                readers: Mutex::new(Vec::new()),
+            }),
+            counters,
+            jobs: Some(jobs),
+            writer: Some(writer),
+        })
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// What the writer has committed since the store was opened.
+    pub fn stats(&self) -> SqliteStats {
+        SqliteStats {
+            transactions: self.counters.transactions.load(Ordering::Acquire),
+            checkpoints: self.counters.checkpoints.load(Ordering::Acquire),
+        }
+    }
+
+    /// Queues a write for the writer thread; it is applied even if the future is dropped.
+    fn write<T: Send + 'static>(
+        &self,
+        appends: bool,
+        op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> BoxFuture<Result<T, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let label = self.shared.label.clone();
+        let job: Job = Box::new(move |conn| {
+            let result = conn
+                .map_err(|e| Failure::Db(e.clone()))
+                .and_then(|conn| in_savepoint(conn, op));
+            Done {
+                appended: appends && result.is_ok(),
+                answer: Box::new(move |committed| {
+                    let outcome = committed.map_err(Failure::Db).and(result);
+                    let _ = reply.send(outcome.map_err(|f| f.into_store(&label)));
+                }),
+            }
+        });
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
+        Box::pin(async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(StoreError::Backend(
+                    "the run store's writer has stopped".into(),
+                ))
+            })
+        })
+    }
+
+    /// Runs `op` in one read transaction on a blocking thread.
+    fn read<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> BoxFuture<Result<T, StoreError>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || shared.read(op))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(StoreError::Backend(format!(
+                        "a read of the run store failed: {e}"
+                    )))
+                })
+        })
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.shared.path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Lets the writer finish the writes already queued, then closes the file.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Shared {
+    fn read<T>(&self, op: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, StoreError> {
+        let idle = lock(&self.readers).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.path, false).map_err(|f| f.into_store(&self.label))?,
+        };
+        let result = read_snapshot(&conn, op);
+        if conn.is_autocommit() {
+            let mut idle = lock(&self.readers);
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result.map_err(|f| f.into_store(&self.label))
+    }
+}
+
+fn read_snapshot<T>(
+    conn: &Connection,
+    op: impl FnOnce(&Connection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    conn.execute_batch("BEGIN")?;
+    let result = op(conn);
+    let ended = conn.execute_batch("COMMIT");
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+/// Runs one write in its own savepoint, so that a failing write leaves the others of its
+/// transaction alone.
+fn in_savepoint<T>(
+    conn: &Connection,
+    op: impl FnOnce(&Connection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let result = op(conn).and_then(|value| {
+        conn.execute_batch("RELEASE job")?;
+        Ok(value)
+    });
+    // When the write cannot be undone alone, the whole transaction is given up.
+    if result.is_err()
+        && conn.execute_batch("ROLLBACK TO job; RELEASE job").is_err()
+        && !conn.is_autocommit()
+    {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// The writer thread: one transaction per batch of waiting writes, answered after the commit.
+fn run_writer(conn: &Connection, queue: &mpsc::Receiver<Job>, counters: &Counters) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let begun = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(DbFailure::from);
+        let done: Vec<Done> = batch
+            .into_iter()
+            .map(|job| match &begun {
+                // SQLite rolls a whole transaction back on some failures (a full disk, an I/O
+                // error): the writes after it must not run outside a transaction.
+                Ok(()) if conn.is_autocommit() => job(Err(&DbFailure::rolled_back())),
+                Ok(()) => job(Ok(conn)),
+                Err(failure) => job(Err(failure)),
+            })
+            .collect();
+        let committed = match begun {
+            Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
+            Ok(()) => conn.execute_batch("COMMIT").map_err(DbFailure::from),
+            Err(failure) => Err(failure),
+        };
+        if committed.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if committed.is_ok() {
+            let appended = done.iter().filter(|d| d.appended).count() as u64;
+            counters.checkpoints.fetch_add(appended, Ordering::AcqRel);
+            counters.transactions.fetch_add(1, Ordering::AcqRel);
+        }
+        for d in done {
+            (d.answer)(committed.clone());
+        }
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode for the run store: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Failure> {
+    serde_json::from_str(text).map_err(|e| Failure::Decode(format!("{what} does not decode: {e}")))
+}
+
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn uint(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn ready<T: Send + 'static>(result: Result<T, StoreError>) -> BoxFuture<Result<T, StoreError>> {
+    Box::pin(async move { result })
+}

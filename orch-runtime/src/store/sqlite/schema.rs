@@ -1,0 +1,275 @@
+//! Opening a store file: what it holds, refusing what is not an orch store, creating and
+//! upgrading the schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{DbFailure, Durability, Failure};
+use crate::store::StoreError;
+
+/// `PRAGMA application_id` of an orch store: `orch` in ASCII.
+const APPLICATION_ID: i32 = 0x6f72_6368;
+/// `PRAGMA user_version`: the schema version this code reads and writes.
+const SCHEMA_VERSION: i64 = 1;
+/// The schema, one script per version: `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1];
+const TABLES: [&str; 5] = ["runs", "steps", "signals", "named", "definitions"];
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Version 1 of the schema. JSON columns hold the serialized runtime types.
+///
+/// - `runs`: one row per run: the summary, the input, the latest checkpoint without its trail,
+///   the result once finished, and the lease (owner, expiry in ms since the Unix epoch).
+/// - `steps`: the append-only log, one row per checkpoint: the trail entries it added (a JSON
+///   array) and how many. A run's trail is its rows' entries in `seq` order.
+/// - `signals`: signals kept for runs, numbered per store (`AUTOINCREMENT`: never reused).
+/// - `named`: saved checkpoints: a copy of the run's checkpoint and its trail length then.
+/// - `definitions`: workflow text by name and version, with tags and the active flag.
+const SCHEMA_V1: &str = "
+CREATE TABLE runs (
+    id          TEXT PRIMARY KEY,
+    workflow    TEXT NOT NULL,
+    definition  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    steps       INTEGER NOT NULL,
+    checkpoint  TEXT NOT NULL,
+    result      TEXT,
+    lease_owner TEXT,
+    lease_until INTEGER
+);
+CREATE INDEX runs_by_created ON runs (created_ms, id);
+CREATE TABLE steps (
+    run     TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    state   TEXT NOT NULL,
+    steps   INTEGER NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    trail   TEXT NOT NULL,
+    PRIMARY KEY (run, seq)
+);
+CREATE TABLE signals (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    run   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    reply TEXT NOT NULL
+);
+CREATE INDEX signals_by_run ON signals (run, seq);
+CREATE TABLE named (
+    run        TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    entries    INTEGER NOT NULL,
+    PRIMARY KEY (run, name)
+);
+CREATE TABLE definitions (
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    tags       TEXT NOT NULL,
+    active     INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+/// Refuses, before SQLite reads it, a file that is not a SQLite database at all.
+pub(super) fn check_header(path: &Path, label: &str) -> Result<(), StoreError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(100);
+    match std::fs::File::open(path) {
+        Ok(file) => file
+            .take(100)
+            .read_to_end(&mut head)
+            .map_err(|e| StoreError::Backend(format!("cannot read `{label}`: {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::Backend(format!("cannot open `{label}`: {e}"))),
+    };
+    let shared = head.len().min(SQLITE_MAGIC.len());
+    if head.is_empty() {
+        Ok(())
+    } else if head[..shared] != SQLITE_MAGIC[..shared] {
+        Err(StoreError::Foreign {
+            path: label.to_string(),
+            reason: "it is not a SQLite database".into(),
+        })
+    } else if head.len() < 100 {
+        Err(StoreError::Corrupt {
+            path: label.to_string(),
+            reason: format!(
+                "the file is truncated to {} bytes, shorter than a database header",
+                head.len()
+            ),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn open_connection(path: &Path, create: bool) -> Result<Connection, Failure> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    // SQLite reads a name starting with `file:` as a URI; a path is a path.
+    let path = if path.to_string_lossy().starts_with("file:") {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    if !create {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    Ok(conn)
+}
+
+pub(super) fn configure_writer(conn: &Connection, durability: Durability) -> Result<(), Failure> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Failure::Db(DbFailure {
+            corrupt: false,
+            reason: format!("cannot use a write-ahead log (journal mode `{mode}`)"),
+        }));
+    }
+    let full = durability == Durability::Full;
+    // `synchronous`: 1 is NORMAL, 2 is FULL; `temp_store` 2 keeps savepoint journals in memory.
+    conn.pragma_update(None, "synchronous", if full { 2 } else { 1 })?;
+    conn.pragma_update(None, "fullfsync", full)?;
+    conn.pragma_update(None, "checkpoint_fullfsync", full)?;
+    conn.pragma_update(None, "temp_store", 2)?;
+    Ok(())
+}
+
+/// What a file holds before it is used.
+struct Found {
+    application_id: i32,
+    version: i64,
+    tables: Vec<String>,
+}
+
+fn inspect(conn: &Connection) -> Result<Found, Failure> {
+    let application_id = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let version = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let mut statement = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )?;
+    let tables = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(Found {
+        application_id,
+        version,
+        tables,
+    })
+}
+
+/// Whether `found` is an orch store (`Ok(true)`), a new file (`Ok(false)`), or neither.
+fn classify(found: &Found, label: &str) -> Result<bool, StoreError> {
+    let path = label.to_string();
+    match found {
+        Found {
+            application_id: 0,
+            version: 0,
+            tables,
+        } if tables.is_empty() => Ok(false),
+        Found {
+            application_id: APPLICATION_ID,
+            version,
+            ..
+        } if *version > SCHEMA_VERSION => Err(StoreError::Version {
+            path,
+            found: *version,
+            supported: SCHEMA_VERSION,
+        }),
+        Found {
+            application_id: APPLICATION_ID,
+            ..
+        } => Ok(true),
+        Found {
+            application_id: 0,
+            tables,
+            ..
+        } if !tables.is_empty() => {
+            let names: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
+            Err(StoreError::Foreign {
+                path,
+                reason: format!(
+                    "it is another program's database (tables {})",
+                    names.join(", ")
+                ),
+            })
+        }
+        Found { application_id, .. } => Err(StoreError::Foreign {
+            path,
+            reason: format!(
+                "its application id is {application_id:#010x}, not orch's {APPLICATION_ID:#010x}"
+            ),
+        }),
+    }
+}
+
+/// Checks that the file is an orch store of a version this code reads, creating or upgrading
+/// the schema when needed.
+pub(super) fn prepare_schema(conn: &Connection, label: &str) -> Result<(), StoreError> {
+    let found = inspect(conn).map_err(|f| f.into_store(label))?;
+    let ours = classify(&found, label)?;
+    let found = if !ours || found.version < SCHEMA_VERSION {
+        migrate(conn, label).map_err(|f| f.into_store(label))?
+    } else {
+        found
+    };
+    let missing: Vec<&str> = TABLES
+        .iter()
+        .filter(|t| !found.tables.iter().any(|f| f == *t))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            path: label.to_string(),
+            reason: format!("tables are missing: {}", missing.join(", ")),
+        })
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction, looking again under the write
+/// lock in case another process did it first.
+fn migrate(conn: &Connection, label: &str) -> Result<Found, Failure> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let found = inspect(conn)?;
+        classify(&found, label)?;
+        let from = usize::try_from(found.version).unwrap_or(0);
+        if from as i64 == SCHEMA_VERSION {
+            return Ok(found);
+        }
+        for script in MIGRATIONS.get(from..).unwrap_or_default() {
+            conn.execute_batch(script)?;
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        inspect(conn)
+    })();
+    match result {
+        Ok(found) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(found)
+        }
+        Err(failure) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(failure)
+        }
+    }
+}

@@ -1,0 +1,875 @@
+//! Run stores: one conformance suite run against `MemoryStore` and `SqliteStore`, then what
+//! only the SQLite store does: durability across reopening, group commit, and refusing files
+//! that are not orch stores.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use orch::store::{
+    Checkpoint, Definitions, Durability, Lifecycle, LoadedRun, MemoryStore, NewRun, RunFilter,
+    SqliteStore, Store, StoreError, StoredSignal,
+};
+use orch::{Entry, RunData, RunResult, RunStatus, StepData};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "orch-test-store-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn transition(step: u64, from: &str, to: &str) -> Entry {
+    Entry::Transition {
+        step,
+        from: from.into(),
+        event: "ok".into(),
+        to: to.into(),
+    }
+}
+
+fn checkpoint(state: &str, steps: u64, trail: Vec<Entry>) -> Checkpoint {
+    Checkpoint {
+        state: state.into(),
+        steps,
+        counters: vec![steps, 0],
+        data: RunData {
+            input: json!({"topic": "rust"}),
+            steps: vec![StepData {
+                output: Some(json!({"steps": steps, "ratio": 0.1 + 0.2, "tiny": 5e-324})),
+                outcome: Some("ok".into()),
+                error: None,
+                branches: vec![],
+            }],
+        },
+        last_error: None,
+        trail,
+        consumed: vec![],
+        deadline_ms: None,
+    }
+}
+
+fn new_run(id: &str, workflow: &str, created_ms: u64) -> NewRun {
+    NewRun {
+        id: id.into(),
+        workflow: workflow.into(),
+        definition: "00000000000000aa".into(),
+        input: json!({"topic": "rust", "n": 3}),
+        created_ms,
+        checkpoint: checkpoint("plan", 0, vec![]),
+    }
+}
+
+fn result(run: &str, status: RunStatus, trail: Vec<Entry>) -> RunResult {
+    RunResult {
+        run_id: run.into(),
+        workflow: "A".into(),
+        input: json!({"topic": "rust", "n": 3}),
+        status,
+        terminal: Some("done".into()),
+        output: Some(json!("written")),
+        error: None,
+        states: BTreeMap::from([("plan".to_string(), StepData::default())]),
+        steps: 3,
+        duration_ms: 12,
+        trail,
+    }
+}
+
+fn tags(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+async fn loaded(store: &impl Store, run: &str) -> LoadedRun {
+    store.load(run).await.unwrap().expect("the run is stored")
+}
+
+fn ids(runs: &[orch::store::RunSummary]) -> Vec<&str> {
+    runs.iter().map(|r| r.id.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The conformance suite, written once
+
+async fn round_trip(store: &(impl Store + Definitions)) {
+    let mut run = new_run("r1", "A", 10);
+    run.checkpoint.trail = vec![transition(0, "start", "plan")];
+    store.create(run).await.unwrap();
+    let first = store
+        .push_signal("r1", "Approve", Ok(("ok".into(), json!({"by": "ann"}))))
+        .await
+        .unwrap();
+    let second = store
+        .push_signal("r1", "Approve", Err("too late".into()))
+        .await
+        .unwrap();
+    assert!(second > first);
+
+    let trail = vec![
+        transition(1, "plan", "write"),
+        transition(2, "write", "review"),
+    ];
+    store
+        .checkpoint("r1", checkpoint("review", 2, trail))
+        .await
+        .unwrap();
+    let mut last = checkpoint("approval", 3, vec![transition(3, "review", "approval")]);
+    last.consumed = vec![first];
+    last.last_error = Some("the editor timed out".into());
+    last.deadline_ms = Some(123_456);
+    store.checkpoint("r1", last.clone()).await.unwrap();
+
+    let run = loaded(store, "r1").await;
+    let expected_trail = vec![
+        transition(0, "start", "plan"),
+        transition(1, "plan", "write"),
+        transition(2, "write", "review"),
+        transition(3, "review", "approval"),
+    ];
+    assert_eq!(
+        run.checkpoint,
+        Checkpoint {
+            trail: expected_trail,
+            ..last
+        }
+    );
+    assert_eq!(run.input, json!({"topic": "rust", "n": 3}));
+    assert_eq!(run.result, None);
+    assert_eq!(run.summary.status, Lifecycle::Running);
+    assert_eq!(
+        (run.summary.state.as_str(), run.summary.steps),
+        ("approval", 3)
+    );
+    assert_eq!(
+        (run.summary.workflow.as_str(), run.summary.created_ms),
+        ("A", 10)
+    );
+    let remaining = StoredSignal {
+        seq: second,
+        name: "Approve".into(),
+        reply: Err("too late".into()),
+    };
+    assert_eq!(
+        run.signals,
+        vec![remaining],
+        "the consumed signal went with its checkpoint"
+    );
+
+    assert_eq!(store.load("nobody").await.unwrap(), None);
+    let unknown = store.checkpoint("nobody", checkpoint("x", 1, vec![])).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownRun(r)) if r == "nobody"));
+}
+
+async fn finish_with_result(store: &(impl Store + Definitions)) {
+    store.create(new_run("r1", "A", 10)).await.unwrap();
+    store
+        .push_signal("r1", "Approve", Ok(("ok".into(), Value::Null)))
+        .await
+        .unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("write", 1, vec![transition(1, "plan", "write")]),
+        )
+        .await
+        .unwrap();
+    let done = result(
+        "r1",
+        RunStatus::Succeeded,
+        vec![
+            transition(1, "plan", "write"),
+            transition(2, "write", "done"),
+        ],
+    );
+    let last = checkpoint("done", 2, vec![transition(2, "write", "done")]);
+    store.finish("r1", last, done.clone()).await.unwrap();
+
+    let run = loaded(store, "r1").await;
+    assert_eq!(
+        run.summary.status,
+        Lifecycle::Finished(RunStatus::Succeeded)
+    );
+    assert_eq!(run.summary.state, "done");
+    assert_eq!(run.result, Some(done.clone()));
+    assert_eq!(run.checkpoint.trail, done.trail);
+    assert!(run.signals.is_empty(), "a finished run keeps no signals");
+    let failed = store
+        .finish("nobody", checkpoint("done", 1, vec![]), done)
+        .await;
+    assert!(matches!(failed, Err(StoreError::UnknownRun(_))));
+}
+
+async fn list_by_status_and_workflow(store: &(impl Store + Definitions)) {
+    store.create(new_run("b", "A", 20)).await.unwrap();
+    store.create(new_run("a", "A", 20)).await.unwrap();
+    store.create(new_run("c", "B", 5)).await.unwrap();
+    store.create(new_run("d", "B", 30)).await.unwrap();
+    store
+        .finish(
+            "d",
+            checkpoint("done", 1, vec![]),
+            result("d", RunStatus::Failed, vec![]),
+        )
+        .await
+        .unwrap();
+    store.set_status("a", Lifecycle::Paused).await.unwrap();
+
+    let all = store.list(RunFilter::default()).await.unwrap();
+    assert_eq!(ids(&all), ["c", "a", "b", "d"], "oldest first, then by id");
+    let of_a = RunFilter {
+        workflow: Some("A".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&store.list(of_a).await.unwrap()), ["a", "b"]);
+    let running = RunFilter {
+        status: Some(Lifecycle::Running),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&store.list(running).await.unwrap()), ["c", "b"]);
+    let failed_b = RunFilter {
+        status: Some(Lifecycle::Finished(RunStatus::Failed)),
+        workflow: Some("B".into()),
+    };
+    let failed = store.list(failed_b).await.unwrap();
+    assert_eq!(ids(&failed), ["d"]);
+    assert_eq!((failed[0].state.as_str(), failed[0].steps), ("done", 1));
+    let none = RunFilter {
+        status: Some(Lifecycle::Paused),
+        workflow: Some("B".into()),
+    };
+    assert!(store.list(none).await.unwrap().is_empty());
+
+    store.set_status("a", Lifecycle::Running).await.unwrap();
+    assert_eq!(loaded(store, "a").await.summary.status, Lifecycle::Running);
+    let unknown = store.set_status("nobody", Lifecycle::Paused).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownRun(_))));
+}
+
+async fn delete_removes_everything(store: &(impl Store + Definitions)) {
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    store.create(new_run("r2", "A", 2)).await.unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("write", 1, vec![transition(1, "plan", "write")]),
+        )
+        .await
+        .unwrap();
+    store
+        .push_signal("r1", "Approve", Ok(("ok".into(), Value::Null)))
+        .await
+        .unwrap();
+    let kept = store
+        .push_signal("r2", "Approve", Ok(("ok".into(), Value::Null)))
+        .await
+        .unwrap();
+    store.save_named("r1", "before").await.unwrap();
+
+    assert!(store.delete("r1").await.unwrap());
+    assert_eq!(store.load("r1").await.unwrap(), None);
+    assert!(!store.delete("r1").await.unwrap());
+    assert_eq!(
+        ids(&store.list(RunFilter::default()).await.unwrap()),
+        ["r2"]
+    );
+    assert_eq!(loaded(store, "r2").await.signals[0].seq, kept);
+
+    // A run created again under the same id starts from nothing.
+    store.create(new_run("r1", "A", 3)).await.unwrap();
+    let again = loaded(store, "r1").await;
+    assert!(again.checkpoint.trail.is_empty() && again.signals.is_empty());
+    let restored = store.restore_named("r1", "before").await;
+    assert!(matches!(
+        restored,
+        Err(StoreError::UnknownCheckpoint { .. })
+    ));
+}
+
+async fn signals_wait_for_their_run(store: &(impl Store + Definitions)) {
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    store.create(new_run("r2", "A", 2)).await.unwrap();
+    let mut pushed = Vec::new();
+    for (run, name) in [("r1", "Approve"), ("r2", "Approve"), ("r1", "Cancel")] {
+        let reply = Ok(("ok".to_string(), json!({"to": run})));
+        pushed.push(store.push_signal(run, name, reply).await.unwrap());
+    }
+    assert!(
+        pushed.windows(2).all(|w| w[0] < w[1]),
+        "sequence numbers rise: {pushed:?}"
+    );
+
+    let run = loaded(store, "r1").await;
+    let names: Vec<(u64, &str)> = run
+        .signals
+        .iter()
+        .map(|s| (s.seq, s.name.as_str()))
+        .collect();
+    assert_eq!(names, [(pushed[0], "Approve"), (pushed[2], "Cancel")]);
+    assert_eq!(
+        run.signals[0].reply,
+        Ok(("ok".to_string(), json!({"to": "r1"})))
+    );
+
+    // Sequence numbers are never reused, even after their run is deleted.
+    store.delete("r2").await.unwrap();
+    let next = store
+        .push_signal("r1", "Approve", Err("no".into()))
+        .await
+        .unwrap();
+    assert!(next > pushed[2]);
+    let unknown = store
+        .push_signal("nobody", "Approve", Err("no".into()))
+        .await;
+    assert!(matches!(unknown, Err(StoreError::UnknownRun(_))));
+}
+
+async fn named_checkpoints(store: &(impl Store + Definitions)) {
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("write", 1, vec![transition(1, "plan", "write")]),
+        )
+        .await
+        .unwrap();
+    store.save_named("r1", "drafted").await.unwrap();
+    let saved = loaded(store, "r1").await;
+    let trail = vec![
+        transition(2, "write", "review"),
+        transition(2, "review", "write"),
+    ];
+    store
+        .checkpoint("r1", checkpoint("write", 2, trail))
+        .await
+        .unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("review", 3, vec![transition(3, "write", "review")]),
+        )
+        .await
+        .unwrap();
+    let last = checkpoint("done", 4, vec![transition(4, "review", "done")]);
+    store
+        .finish("r1", last, result("r1", RunStatus::Succeeded, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(loaded(store, "r1").await.checkpoint.trail.len(), 5);
+
+    store.restore_named("r1", "drafted").await.unwrap();
+    let restored = loaded(store, "r1").await;
+    assert_eq!(
+        restored.checkpoint, saved.checkpoint,
+        "the trail is cut back to the save"
+    );
+    assert_eq!(restored.summary.status, Lifecycle::Paused);
+    assert_eq!(
+        (restored.summary.state.as_str(), restored.summary.steps),
+        ("write", 1)
+    );
+    assert_eq!(restored.result, None);
+
+    // The run goes on from the restored point.
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("review", 2, vec![transition(2, "write", "review")]),
+        )
+        .await
+        .unwrap();
+    let trail = loaded(store, "r1").await.checkpoint.trail;
+    assert_eq!(
+        trail,
+        [
+            transition(1, "plan", "write"),
+            transition(2, "write", "review")
+        ]
+    );
+
+    let unknown = store.restore_named("r1", "nothing").await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownCheckpoint { run, name }) if run == "r1" && name == "nothing")
+    );
+    assert!(matches!(
+        store.save_named("nobody", "x").await,
+        Err(StoreError::UnknownRun(_))
+    ));
+    assert!(matches!(
+        store.restore_named("nobody", "x").await,
+        Err(StoreError::UnknownRun(_))
+    ));
+}
+
+async fn leases(store: &(impl Store + Definitions)) {
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    let minute = Duration::from_secs(60);
+    assert!(store.claim("r1", "host-a", minute).await.unwrap());
+    assert!(
+        !store.claim("r1", "host-b", minute).await.unwrap(),
+        "held by another owner"
+    );
+    assert!(
+        store.claim("r1", "host-a", Duration::ZERO).await.unwrap(),
+        "renewed by its owner"
+    );
+    // A lease of zero has expired by the next claim.
+    assert!(
+        store.claim("r1", "host-b", minute).await.unwrap(),
+        "taken over after expiry"
+    );
+    assert!(!store.claim("r1", "host-a", minute).await.unwrap());
+    let unknown = store.claim("nobody", "host-a", minute).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownRun(_))));
+}
+
+async fn definitions(store: &(impl Store + Definitions)) {
+    let text = "workflow A { start done; succeed done; }";
+    assert_eq!(
+        store
+            .put_definition("A", text, tags(&["prod"]))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .put_definition("A", "workflow A { }", tags(&["beta"]))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .put_definition("B", "workflow B { }", tags(&["prod"]))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let active = store.get_definition("A", None).await.unwrap().unwrap();
+    assert_eq!((active.version, active.active), (2, true));
+    let first = store.get_definition("A", Some(1)).await.unwrap().unwrap();
+    assert_eq!((first.text.as_str(), first.active), (text, false));
+    assert_eq!(first.tags, tags(&["prod"]));
+    assert_eq!(first.hash.len(), 16);
+    assert_ne!(first.hash, active.hash);
+    assert_eq!(store.get_definition("A", Some(9)).await.unwrap(), None);
+
+    let latest = store.list_definitions(None, false).await.unwrap();
+    let versions: Vec<(&str, u64)> = latest
+        .iter()
+        .map(|d| (d.name.as_str(), d.version))
+        .collect();
+    assert_eq!(versions, [("A", 2), ("B", 1)]);
+
+    store.activate_definition("A", 1).await.unwrap();
+    assert_eq!(
+        store
+            .get_definition("A", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    let active = store.list_definitions(None, true).await.unwrap();
+    let versions: Vec<(&str, u64)> = active
+        .iter()
+        .map(|d| (d.name.as_str(), d.version))
+        .collect();
+    assert_eq!(versions, [("A", 1), ("B", 1)]);
+    let beta = store
+        .list_definitions(Some("beta".into()), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        beta.iter()
+            .map(|d| (d.name.as_str(), d.version))
+            .collect::<Vec<_>>(),
+        [("A", 2)]
+    );
+    assert!(
+        store
+            .list_definitions(Some("beta".into()), true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .tag_definition("B", 1, tags(&["beta", "new"]))
+        .await
+        .unwrap();
+    let beta = store
+        .list_definitions(Some("beta".into()), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        beta.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["A", "B"]
+    );
+    let unknown = store.tag_definition("B", 7, tags(&[])).await;
+    assert!(matches!(
+        unknown,
+        Err(StoreError::UnknownDefinition {
+            version: Some(7),
+            ..
+        })
+    ));
+    let unknown = store.activate_definition("C", 1).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownDefinition { .. })));
+
+    assert_eq!(store.delete_definition("A", Some(2)).await.unwrap(), 1);
+    assert_eq!(store.get_definition("A", Some(2)).await.unwrap(), None);
+    assert_eq!(
+        store.put_definition("A", text, tags(&[])).await.unwrap(),
+        2,
+        "the next version after the latest kept"
+    );
+    assert_eq!(store.delete_definition("A", None).await.unwrap(), 2);
+    assert_eq!(store.get_definition("A", None).await.unwrap(), None);
+    assert_eq!(store.delete_definition("A", None).await.unwrap(), 0);
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&super::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = super::TempDir::new();
+                    let store = super::SqliteStore::open(dir.file("runs.db")).unwrap();
+                    super::$case(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    round_trip,
+    finish_with_result,
+    list_by_status_and_workflow,
+    delete_removes_everything,
+    signals_wait_for_their_run,
+    named_checkpoints,
+    leases,
+    definitions,
+);
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_reopening() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open_with(&path, Durability::Full).unwrap();
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    store.create(new_run("r2", "B", 2)).await.unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("write", 1, vec![transition(1, "plan", "write")]),
+        )
+        .await
+        .unwrap();
+    store.save_named("r1", "drafted").await.unwrap();
+    store
+        .checkpoint(
+            "r1",
+            checkpoint("review", 2, vec![transition(2, "write", "review")]),
+        )
+        .await
+        .unwrap();
+    store
+        .push_signal("r1", "Approve", Ok(("ok".into(), json!(1))))
+        .await
+        .unwrap();
+    let last = checkpoint("done", 1, vec![transition(1, "plan", "done")]);
+    store
+        .finish("r2", last, result("r2", RunStatus::Succeeded, vec![]))
+        .await
+        .unwrap();
+    store
+        .put_definition("A", "workflow A { }", tags(&["prod"]))
+        .await
+        .unwrap();
+    let before = (loaded(&store, "r1").await, loaded(&store, "r2").await);
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        (loaded(&store, "r1").await, loaded(&store, "r2").await),
+        before
+    );
+    assert_eq!(
+        ids(&store.list(RunFilter::default()).await.unwrap()),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        store.get_definition("A", None).await.unwrap().unwrap().tags,
+        tags(&["prod"])
+    );
+    store.restore_named("r1", "drafted").await.unwrap();
+    assert_eq!(loaded(&store, "r1").await.checkpoint.trail.len(), 1);
+    let next = store
+        .push_signal("r1", "Approve", Err("no".into()))
+        .await
+        .unwrap();
+    assert_eq!(next, 2, "signal numbers go on after reopening");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_commits_concurrent_checkpoints_together() {
+    const RUNS: usize = 200;
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    for i in 0..RUNS {
+        store
+            .create(new_run(&format!("r{i:03}"), "A", i as u64))
+            .await
+            .unwrap();
+    }
+    let before = store.stats();
+    assert_eq!(
+        (before.transactions, before.checkpoints),
+        (RUNS as u64, RUNS as u64)
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RUNS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let trail = vec![transition(1, "plan", &format!("write{i}"))];
+            store
+                .checkpoint(&format!("r{i:03}"), checkpoint("write", 1, trail))
+                .await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let after = store.stats();
+    let transactions = after.transactions - before.transactions;
+    assert_eq!(after.checkpoints - before.checkpoints, RUNS as u64);
+    assert!(
+        transactions <= RUNS as u64 / 4,
+        "{RUNS} concurrent checkpoints took {transactions} transactions"
+    );
+    drop(tasks);
+    drop(Arc::into_inner(store).expect("no other handle"));
+
+    let store = SqliteStore::open(&path).unwrap();
+    let runs = store.list(RunFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), RUNS);
+    for (i, run) in runs.iter().enumerate() {
+        assert_eq!((run.state.as_str(), run.steps), ("write", 1));
+        let trail = loaded(&store, &run.id).await.checkpoint.trail;
+        assert_eq!(trail, [transition(1, "plan", &format!("write{i}"))]);
+    }
+}
+
+fn open_error(path: &Path) -> StoreError {
+    let error = SqliteStore::open(path).expect_err("the file is refused");
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    error
+}
+
+#[test]
+fn sqlite_refuses_another_programs_database() {
+    let dir = TempDir::new();
+    let path = dir.file("other.db");
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);")
+        .unwrap();
+    drop(other);
+    let bytes = std::fs::read(&path).unwrap();
+    let error = open_error(&path);
+    assert!(
+        matches!(&error, StoreError::Foreign { reason, .. } if reason.contains("`users`")),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the file is left as it was"
+    );
+
+    let path = dir.file("tagged.db");
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .pragma_update(None, "application_id", 0x1234_5678)
+        .unwrap();
+    drop(other);
+    let error = open_error(&path);
+    assert!(
+        matches!(&error, StoreError::Foreign { reason, .. } if reason.contains("0x12345678")),
+        "{error}"
+    );
+}
+
+#[test]
+fn sqlite_refuses_a_file_that_is_not_a_database() {
+    let dir = TempDir::new();
+    let path = dir.file("notes.txt");
+    std::fs::write(&path, "these are notes, not a database\n".repeat(200)).unwrap();
+    let error = open_error(&path);
+    assert!(matches!(error, StoreError::Foreign { .. }), "{error}");
+    assert!(
+        error.to_string().contains("not an orch run store"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_truncated_file() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for i in 0..40 {
+        let mut run = new_run(&format!("r{i}"), "A", i);
+        run.input = json!({"text": "x".repeat(2000)});
+        store.create(run).await.unwrap();
+    }
+    drop(store);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 8 * 4096, "the store spans many pages");
+
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let error = open_error(&path);
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+
+    std::fs::write(&path, &bytes[..50]).unwrap();
+    let error = open_error(&path);
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_newer_schema() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let error = open_error(&path);
+    assert!(
+        matches!(
+            error,
+            StoreError::Version {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_initialises_a_new_or_empty_file() {
+    let dir = TempDir::new();
+    let path = dir.file("empty.db");
+    std::fs::write(&path, b"").unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    assert_eq!(store.stats().transactions, 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .unwrap();
+    assert_eq!(id.to_be_bytes(), *b"orch");
+}
+
+#[tokio::test]
+async fn sqlite_reports_damaged_pages() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for i in 0..40 {
+        let mut run = new_run(&format!("r{i}"), "A", i);
+        run.input = json!({"text": "x".repeat(2000)});
+        store.create(run).await.unwrap();
+    }
+    drop(store);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    for byte in &mut bytes[2 * page..] {
+        *byte = 0xa5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    // The schema on the first page still reads; the runs' pages do not.
+    let error = match SqliteStore::open(&path) {
+        Ok(store) => store
+            .list(RunFilter::default())
+            .await
+            .expect_err("the runs are damaged"),
+        Err(error) => error,
+    };
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn sqlite_leases_hold_across_stores_on_one_file() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let first = SqliteStore::open(&path).unwrap();
+    first.create(new_run("r1", "A", 1)).await.unwrap();
+    let second = SqliteStore::open(&path).unwrap();
+    let minute = Duration::from_secs(60);
+    assert!(first.claim("r1", "host-a", minute).await.unwrap());
+    assert!(!second.claim("r1", "host-b", minute).await.unwrap());
+    second
+        .checkpoint(
+            "r1",
+            checkpoint("write", 1, vec![transition(1, "plan", "write")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded(&first, "r1").await.summary.state,
+        "write",
+        "each sees the other's commits"
+    );
+}
