@@ -9,8 +9,9 @@
 //! workers can deduplicate).
 //!
 //! [`MemoryStore`] keeps everything in memory (tests, short-lived programs); [`SqliteStore`] is
-//! the embedded default, one SQLite file with group commit (see [`Durability`]). The trait is ready for a store shared by several
-//! processes: [`Store::claim`] takes a lease on a run so that only one process drives it.
+//! the embedded default: one SQLite file, written with group commit, as durable as its
+//! [`Durability`] says. The trait is ready for a store shared by several processes:
+//! [`Store::claim`] takes a lease on a run so that only one process drives it.
 
 mod memory;
 mod sqlite;
