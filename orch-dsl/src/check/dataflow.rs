@@ -16,6 +16,7 @@ use super::{Flow, Scope};
 use crate::ast::{self, JoinKind, StateKind, Value};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{PathExpr, Root, Segment};
+use crate::span::Span;
 use crate::suggest;
 
 /// Variables in scope at a use.
@@ -114,7 +115,7 @@ impl Dominance {
         self.states + 2 * x
     }
 
-    /// A run from `start` to `to` that avoids `avoid`, as state ids.
+    /// A run from `start` to `to` that avoids `avoid`, as the nodes of the augmented graph.
     fn witness(&self, avoid: usize, to: usize) -> Vec<usize> {
         let mut parent = vec![usize::MAX; self.graph.node_count()];
         let mut queue = VecDeque::from([self.start]);
@@ -134,14 +135,23 @@ impl Dominance {
         let mut path = Vec::new();
         let mut at = to;
         while parent[at] != usize::MAX && at != self.start {
-            if at < self.states {
-                path.push(at);
-            }
+            path.push(at);
             at = parent[at];
         }
         path.push(self.start);
         path.reverse();
         path
+    }
+
+    /// The state a node stands for, and how the run leaves it there.
+    fn state_of(&self, node: usize) -> (usize, Flow) {
+        if node < self.states {
+            (node, Flow::Route)
+        } else if (node - self.states).is_multiple_of(2) {
+            ((node - self.states) / 2, Flow::Success)
+        } else {
+            ((node - self.states) / 2, Flow::Failure)
+        }
     }
 }
 
@@ -285,16 +295,16 @@ impl Checker<'_, '_, '_> {
             Site::Before(at) => (at, None),
             Site::Until(at) => (at, Some(at)),
         };
-        let (state, node) = match need {
+        let (state, node, need_kind) = match need {
             Need::Nothing => return,
             Need::Completed(x) if Some(x) == own => return,
-            Need::Completed(x) => (x, dominance.done(x)),
-            Need::Finished(x) if x == at => (x, x),
+            Need::Completed(x) => (x, dominance.done(x), NeedKind::Completed),
+            Need::Finished(x) if x == at => (x, x, NeedKind::Finished),
             Need::Finished(x) => {
                 if dominance.dominates(x, at) {
                     return;
                 }
-                (x, x)
+                (x, x, NeedKind::Finished)
             }
             Need::Branch(p, b) => {
                 if let StateKind::Parallel(parallel) = &scope.states[p].kind
@@ -303,50 +313,29 @@ impl Checker<'_, '_, '_> {
                     self.diags.push(partial_join(scope, path, p, b, parallel));
                     return;
                 }
-                (p, dominance.done(p))
+                (p, dominance.done(p), NeedKind::Completed)
             }
         };
         if node != at && dominance.dominates(node, at) {
             return;
         }
-        let run: Vec<String> = dominance
-            .witness(node, at)
+        let witness = dominance.witness(node, at);
+        let run: Vec<usize> = witness
             .iter()
-            .map(|&s| format!("`{}`", scope.name(s)))
+            .copied()
+            .filter(|&v| v < scope.states.len())
             .collect();
-        let name = scope.name(state);
-        let mut d = Diagnostic::error(
-            Code::MaybeIncomplete,
-            path.span,
-            format!("`{path}` is read before `{name}` has surely completed"),
-        )
-        .with_label(format!("`{name}` may not have completed here"));
-        d = if state == at {
-            d.with_note(format!("`{name}` reads its own result before it has one"))
-        } else if run.len() <= 1 {
-            d.with_note(format!(
-                "runs start at `{}`, before `{name}` has run",
-                scope.name(at)
-            ))
-        } else {
-            d.with_note(format!(
-                "a run can reach `{}` by {} without completing `{name}`",
-                scope.name(at),
-                run.join(" → ")
-            ))
+        let failed_first =
+            matches!(need_kind, NeedKind::Completed) && run.contains(&state) && state != at;
+        let miss = Miss {
+            x: state,
+            at,
+            need: need_kind,
+            run,
+            failed_first,
+            hop: last_hop(scope, dominance, &witness),
         };
-        let help = match &scope.states[at].kind {
-            StateKind::Loop(ast::Loop { var: Some(var), .. }) if state == at => {
-                format!("use `{var}.previous` for the previous iteration's output")
-            }
-            StateKind::Loop(ast::Loop { var: None, .. }) if state == at => {
-                format!(
-                    "name the iteration, `loop {name} by … as round`, and read `round.previous`"
-                )
-            }
-            _ => format!("read it only in states that every run reaches after `{name}` completes"),
-        };
-        self.diags.push(d.with_help(help));
+        self.diags.push(incomplete(scope, path, &miss));
     }
 
     fn call_input(&mut self, call: &ast::Call) {
@@ -398,18 +387,155 @@ impl Checker<'_, '_, '_> {
                         ),
                     )
                     .with_label(format!("`{name}` is not given here"))
-                    .with_help(format!("add `{name}: …` to the `with` block")),
+                    .with_note(format!(
+                        "`{name}` has no default in `{}`, so every call must pass it",
+                        signature.name
+                    ))
+                    .with_help(if call.with.is_some() {
+                        format!("add `{name}: …` to the `with` block")
+                    } else {
+                        format!("add `with {{ {name}: … }}` to the call")
+                    }),
                 );
             }
         }
     }
 }
 
+#[derive(Clone, Copy)]
+enum NeedKind {
+    /// `x.output`, `x.outcome`: `x` must have completed.
+    Completed,
+    /// `x.error`: `x` must have run.
+    Finished,
+}
+
+/// The last transition of a run that reaches `at` without `x` done, as (from, flow, span).
+fn last_hop(
+    scope: &Scope<'_>,
+    dominance: &Dominance,
+    witness: &[usize],
+) -> Option<(usize, Flow, Span)> {
+    let [.., before, at] = witness else {
+        return None;
+    };
+    let (from, flow) = dominance.state_of(*before);
+    let edge = scope
+        .edges
+        .iter()
+        .find(|e| e.from == from && e.to == *at && e.flow == flow)?;
+    Some((from, flow, edge.span))
+}
+
+/// A read of `x` at `at` where `x` may not have completed (or run, for `x.error`).
+struct Miss {
+    x: usize,
+    at: usize,
+    need: NeedKind,
+    /// The states of a run from `start` to `at` that does not complete `x`.
+    run: Vec<usize>,
+    /// The run passes through `x` and leaves it by its failure path.
+    failed_first: bool,
+    /// The run's last transition: from, how, where it is written.
+    hop: Option<(usize, Flow, Span)>,
+}
+
+fn incomplete(scope: &Scope<'_>, path: &ast::Path, miss: &Miss) -> Diagnostic {
+    let &Miss {
+        x,
+        at,
+        need,
+        failed_first,
+        hop,
+        ..
+    } = miss;
+    let run = &miss.run;
+    let name = scope.name(x);
+    let here = scope.name(at);
+    let (verb, without) = match need {
+        NeedKind::Completed => ("completed", format!("without completing `{name}`")),
+        NeedKind::Finished => ("run", format!("without running `{name}`")),
+    };
+    let mut d = Diagnostic::error(
+        Code::MaybeIncomplete,
+        path.span,
+        format!("`{path}` is read where `{name}` may not have {verb}"),
+    )
+    .with_label(format!("`{name}` may not have {verb} here"));
+    let shown: Vec<String> = run
+        .iter()
+        .map(|&s| format!("`{}`", scope.name(s)))
+        .collect();
+    if x == at {
+        d = d.with_note(format!("`{name}` reads its own result before it has one"));
+    } else if run.len() <= 1 {
+        if let Some(start) = scope
+            .workflow
+            .items
+            .iter()
+            .find(|i| matches!(i, ast::Item::Start(_)))
+        {
+            d = d.with_secondary(start.span(), "runs start here");
+        }
+        d = d.with_note(format!("runs start at `{here}`, before `{name}` has run"));
+    } else {
+        if let Some((from, flow, span)) = hop {
+            let label = if from == x && flow == Flow::Failure {
+                format!("a run comes here when `{name}` fails")
+            } else {
+                format!("a run can come this way {without}")
+            };
+            d = d.with_secondary(span, label);
+        }
+        d = d.with_note(if failed_first {
+            format!(
+                "a run can reach `{here}` by {}, after `{name}` has failed",
+                shown.join(" → ")
+            )
+        } else {
+            format!(
+                "a run can reach `{here}` by {} {without}",
+                shown.join(" → ")
+            )
+        });
+    }
+    let help = match &scope.states[at].kind {
+        StateKind::Loop(ast::Loop { var: Some(var), .. }) if x == at => {
+            format!("use `{var}.previous` for the previous iteration's output")
+        }
+        StateKind::Loop(ast::Loop { var: None, .. }) if x == at => {
+            format!("name the iteration, `loop {name} by … as round`, and read `round.previous`")
+        }
+        _ if x == at => {
+            let next = scope
+                .edges
+                .iter()
+                .find(|e| e.from == x && e.flow == Flow::Success && e.to != x)
+                .map(|e| scope.name(e.to));
+            match next {
+                Some(next) => format!("read `{path}` in a state after `{name}`, such as `{next}`"),
+                None => format!("read `{path}` in a state after `{name}`"),
+            }
+        }
+        _ if failed_first => format!("on a failure path, read `{name}.error` for what went wrong"),
+        _ => match need {
+            NeedKind::Completed => {
+                format!("read it only in states that every run reaches after `{name}` completes")
+            }
+            NeedKind::Finished => format!(
+                "read it only in states that every run reaches through `{name}`, such as a `fail` state of its own"
+            ),
+        },
+    };
+    d.with_help(help)
+}
+
 fn joins_all(parallel: &ast::Parallel) -> bool {
     match parallel.join.as_ref().map(|j| &j.kind) {
         None | Some(JoinKind::All) => true,
         Some(JoinKind::Any) => parallel.branches.len() <= 1,
-        Some(JoinKind::Count(n)) => n.value as usize >= parallel.branches.len(),
+        // `join 0` is reported as out of range; reads of its branches are not reported again.
+        Some(JoinKind::Count(n)) => n.value == 0 || n.value as usize >= parallel.branches.len(),
     }
 }
 
@@ -435,7 +561,7 @@ fn partial_join(
         );
     }
     d.with_help(format!(
-        "read `{name}.output`, which holds the branches that completed, or use `join all`"
+        "read `{name}.output`, which holds the outputs of the branches that completed, or use `join all`"
     ))
 }
 
@@ -472,10 +598,31 @@ pub(super) fn resolve(
         return match field(0).map(|f| f.name.as_str()) {
             Some("index") if segments.len() == 1 => Ok((make(Root::LoopIndex, 1), Need::Nothing)),
             Some("previous") => Ok((make(Root::LoopPrevious, 1), Need::Nothing)),
-            _ => Err(invalid(
-                path,
-                format!("loop variable `{root}` has `{root}.index` and `{root}.previous`"),
+            Some("index") => Err(invalid(
+                path.span,
+                format!("`{root}.index` is a number and has no fields"),
+                "a number has no fields",
+                format!("write `{root}.index`"),
             )),
+            _ => {
+                let help = format!(
+                    "read `{root}.index`, the iteration number from 1, or `{root}.previous`, the previous iteration's output"
+                );
+                Err(match field(0) {
+                    Some(f) => invalid(
+                        f.span,
+                        format!("loop variable `{root}` has no field `{f}`"),
+                        "not a field of the loop variable",
+                        help,
+                    ),
+                    None => invalid(
+                        path.span,
+                        format!("loop variable `{root}` is read without a field"),
+                        "not a value",
+                        help,
+                    ),
+                })
+            }
         };
     }
     if root == "input" {
@@ -501,8 +648,14 @@ pub(super) fn resolve(
                 Err(d)
             }
             Some(ast::Segment::Index { .. }) => Err(invalid(
-                path,
-                "the input is an object; read a field such as `input.goal`".into(),
+                path.span,
+                "the input is an object and cannot be indexed".to_string(),
+                "`input` has named fields",
+                match scope.inputs.first() {
+                    Some(f) => format!("read a field, such as `input.{}`", f.name),
+                    None => "declare fields with `input { … }` and read them as `input.field`"
+                        .to_string(),
+                },
             )),
         };
     }
@@ -511,17 +664,24 @@ pub(super) fn resolve(
     };
     let kind = &scope.states[state].kind;
     match kind {
-        StateKind::Choice(_) => {
+        StateKind::Choice(choice) => {
+            let routed_on = choice
+                .arms
+                .iter()
+                .flat_map(|arm| arm.condition.paths())
+                .find(|p| p.root.name != root);
             return Err(invalid(
-                path,
-                format!("choice `{root}` produces no data; read the states it leads to"),
+                path.root.span,
+                format!("choice `{root}` has no output"),
+                "a choice only routes the run",
+                match routed_on {
+                    Some(p) => format!("read the data it routes on instead, such as `{p}`"),
+                    None => "read the states before or after it instead".to_string(),
+                },
             ));
         }
         StateKind::Succeed(_) | StateKind::Fail(_) => {
-            return Err(invalid(
-                path,
-                format!("`{root}` ends the run; nothing runs after it"),
-            ));
+            return Err(terminal_read(scope, path, state));
         }
         _ => {}
     }
@@ -537,10 +697,10 @@ pub(super) fn resolve(
             Some("error") => Root::BranchError { state, branch: b },
             _ => {
                 return Err(invalid(
-                    path,
-                    format!(
-                        "read branch `{first}` through `{root}.{first}.output`, `.outcome` or `.error`"
-                    ),
+                    path.span,
+                    format!("branch `{first}` of `{root}` is read without `.output`"),
+                    "a branch has `.output`, `.outcome` and `.error`",
+                    format!("did you mean `{}`?", with_output(path, 2)),
                 ));
             }
         };
@@ -555,32 +715,128 @@ pub(super) fn resolve(
         Some("output") => Ok((make(Root::Output { state }, 1), Need::Completed(state))),
         Some("outcome") => Ok((make(Root::Outcome { state }, 1), Need::Completed(state))),
         Some("error") => Ok((make(Root::Error { state }, 1), Need::Finished(state))),
-        _ => {
-            let mut message = format!(
-                "read state `{root}` through `{root}.output`, `{root}.outcome` or `{root}.error`"
-            );
-            if let StateKind::Parallel(parallel) = kind
-                && let Some(b) = parallel.branches.first()
-            {
-                message.push_str(&format!(", or a branch such as `{root}.{}.output`", b.name));
-            }
-            Err(invalid(path, message))
-        }
+        _ => Err(no_such_field(path, kind)),
     }
 }
 
-fn invalid(path: &ast::Path, help: String) -> Diagnostic {
+fn invalid(span: Span, message: String, label: &str, help: String) -> Diagnostic {
+    Diagnostic::error(Code::InvalidPath, span, message)
+        .with_label(label)
+        .with_help(help)
+}
+
+/// The path with `.output` inserted after its first `skip` names: `a.b` → `a.output.b`.
+fn with_output(path: &ast::Path, skip: usize) -> String {
+    let mut names = vec![path.root.name.clone()];
+    for segment in &path.segments {
+        names.push(match segment {
+            ast::Segment::Field(f) => format!(".{f}"),
+            ast::Segment::Index { index, .. } => format!("[{index}]"),
+        });
+    }
+    let at = skip.min(names.len());
+    let mut out: String = names[..at].concat();
+    out.push_str(".output");
+    out.push_str(&names[at..].concat());
+    out
+}
+
+/// A state read without `.output`, `.outcome` or `.error`, or a parallel's unknown branch.
+fn no_such_field(path: &ast::Path, kind: &StateKind) -> Diagnostic {
+    let root = &path.root;
+    let keyword = kind.keyword();
+    let Some(first) = path.segments.first() else {
+        return Diagnostic::error(
+            Code::InvalidPath,
+            path.span,
+            format!("`{root}` is a state, not a value"),
+        )
+        .with_label("a state has `.output`, `.outcome` and `.error`")
+        .with_help(format!("did you mean `{root}.output`?"));
+    };
+    let (span, name) = match first {
+        ast::Segment::Field(f) => (f.span, f.name.as_str()),
+        ast::Segment::Index { span, .. } => {
+            return Diagnostic::error(
+                Code::InvalidPath,
+                *span,
+                format!("{keyword} `{root}` cannot be indexed"),
+            )
+            .with_label("a state has `.output`, `.outcome` and `.error`")
+            .with_help(format!("did you mean `{}`?", with_output(path, 1)));
+        }
+    };
+    if let StateKind::Parallel(parallel) = kind {
+        let branches: Vec<&str> = parallel
+            .branches
+            .iter()
+            .map(|b| b.name.name.as_str())
+            .collect();
+        let help = match suggest::closest(name, branches.iter().copied()) {
+            Some(best) => format!("did you mean branch `{best}`?"),
+            None => format!(
+                "its branches are {}; `{root}.output` holds the outputs of them all",
+                super::list(branches.iter().copied())
+            ),
+        };
+        return Diagnostic::error(
+            Code::InvalidPath,
+            span,
+            format!("parallel `{root}` has no branch or field `{name}`"),
+        )
+        .with_label(format!("not a branch of `{root}`"))
+        .with_help(help);
+    }
+    let help = match suggest::closest(name, ["output", "outcome", "error"]) {
+        Some(best) => format!("did you mean `{root}.{best}`?"),
+        None => format!("did you mean `{}`?", with_output(path, 1)),
+    };
     Diagnostic::error(
         Code::InvalidPath,
-        path.span,
-        format!("`{path}` does not name data"),
+        span,
+        format!("{keyword} `{root}` has no field `{name}`"),
     )
-    .with_label("not a readable value")
+    .with_label("a state has `.output`, `.outcome` and `.error`")
+    .with_help(help)
+}
+
+/// A read of a terminal state, which has no result: nothing runs after it.
+fn terminal_read(scope: &Scope<'_>, path: &ast::Path, state: usize) -> Diagnostic {
+    let root = &path.root;
+    let failing = matches!(scope.states[state].kind, StateKind::Fail(_));
+    let flow = if failing {
+        Flow::Failure
+    } else {
+        Flow::Success
+    };
+    let before = scope
+        .edges
+        .iter()
+        .find(|e| e.to == state && e.flow == flow && e.from != state)
+        .map(|e| scope.name(e.from));
+    let help = match (before, failing) {
+        (Some(before), true) => {
+            format!("read the error of the state that failed, such as `{before}.error`")
+        }
+        (Some(before), false) => {
+            format!("read the output of the state before it, such as `{before}.output`")
+        }
+        (None, _) => "read the states that run before it instead".to_string(),
+    };
+    Diagnostic::error(
+        Code::InvalidPath,
+        root.span,
+        format!("`{root}` is a terminal state and has no result to read"),
+    )
+    .with_label("the run ends here; nothing runs after it")
     .with_help(help)
 }
 
 fn unknown_root(scope: &Scope<'_>, path: &ast::Path, vars: Vars<'_>) -> Diagnostic {
     let root = &path.root;
+    if let Some(d) = variable_out_of_scope(scope, root) {
+        return d;
+    }
     let mut d = Diagnostic::error(
         Code::UnknownRoot,
         root.span,
@@ -602,12 +858,56 @@ fn unknown_root(scope: &Scope<'_>, path: &ast::Path, vars: Vars<'_>) -> Diagnost
     d
 }
 
+/// A map's or a loop's variable read outside that state's `with`.
+fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnostic> {
+    let (state, kind, help) = scope.states.iter().find_map(|s| match &s.kind {
+        StateKind::Map(map) if map.item.name == root.name => Some((
+            s,
+            "map",
+            format!(
+                "after the map, read `{}.output`, the list of every element's output",
+                s.name
+            ),
+        )),
+        StateKind::Loop(ast::Loop { var: Some(var), .. }) if var.name == root.name => Some((
+            s,
+            "loop",
+            format!(
+                "after the loop, read `{}.output`, the output of its last iteration",
+                s.name
+            ),
+        )),
+        _ => None,
+    })?;
+    let var = match &state.kind {
+        StateKind::Map(map) => &map.item,
+        StateKind::Loop(ast::Loop { var: Some(var), .. }) => var,
+        _ => return None,
+    };
+    Some(
+        Diagnostic::error(
+            Code::UnknownRoot,
+            root.span,
+            format!("`{root}` is not in scope here"),
+        )
+        .with_label("not in scope")
+        .with_secondary(
+            var.span,
+            format!(
+                "the variable of {kind} `{}`, in scope only in its `with`",
+                state.name
+            ),
+        )
+        .with_help(help),
+    )
+}
+
 impl Scope<'_> {
     /// Warns about workers, signals and input fields that nothing uses.
     pub(super) fn warn_unused(&self, usage: &Usage, diags: &mut Vec<Diagnostic>) {
         let mut workers = HashSet::new();
         let mut signals = HashSet::new();
-        for state in &self.states {
+        for state in self.workflow.states() {
             match &state.kind {
                 StateKind::Task(ast::Task { worker, .. })
                 | StateKind::Map(ast::Map { worker, .. })
@@ -623,10 +923,14 @@ impl Scope<'_> {
                 _ => {}
             }
         }
+        // A state that names an undeclared worker or signal (reported already) probably meant
+        // one that now looks unused.
+        let misspelt_worker = workers.iter().any(|w| !self.worker_ids.contains_key(w));
+        let misspelt_signal = signals.iter().any(|s| !self.signal_ids.contains_key(s));
         for worker in self
             .workers
             .iter()
-            .filter(|w| !workers.contains(w.name.name.as_str()))
+            .filter(|w| !misspelt_worker && !workers.contains(w.name.name.as_str()))
         {
             diags.push(
                 Diagnostic::warning(
@@ -641,7 +945,7 @@ impl Scope<'_> {
         for signal in self
             .signals
             .iter()
-            .filter(|s| !signals.contains(s.name.name.as_str()))
+            .filter(|s| !misspelt_signal && !signals.contains(s.name.name.as_str()))
         {
             diags.push(
                 Diagnostic::warning(
@@ -667,11 +971,8 @@ impl Scope<'_> {
                     field.name.span,
                     format!("input field `{}` is never read", field.name),
                 )
-                .with_label("no template or condition reads this field")
-                .with_help(format!(
-                    "read it as `{{{{input.{}}}}}`, or remove it",
-                    field.name
-                )),
+                .with_label("no path reads this field")
+                .with_help(format!("read it as `input.{}`, or remove it", field.name)),
             );
         }
     }

@@ -5,7 +5,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeFiltered, EdgeRef, NodeFiltered, Reversed};
 
-use super::Scope;
+use super::{Scope, list, list_or};
 use crate::ast::{self, Event, StateKind};
 use crate::diagnostic::{Code, Diagnostic};
 
@@ -66,25 +66,46 @@ impl Analysis {
     }
 
     fn check_reachable(&self, scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
-        let Some(start) = scope.start else {
+        if scope.start.is_none() {
             return;
-        };
+        }
+        // A missing transition (an undefined target, an unhandled outcome, a choice without
+        // `else`, a wait without a timeout path) is reported already, and was probably meant to
+        // lead to the states that now look unreachable.
+        let n = scope.states.len();
+        if (0..n).any(|id| self.reachable[id] && scope.incomplete_state(id)) {
+            return;
+        }
         for (id, state) in scope.states.iter().enumerate() {
             if self.reachable[id] {
                 continue;
             }
-            diags.push(
-                Diagnostic::error(
-                    Code::Unreachable,
-                    state.name.span,
-                    format!("state `{}` is unreachable from `start`", state.name),
-                )
-                .with_label("no transition from a reachable state leads here")
-                .with_help(format!(
-                    "add a transition to it from a state reached from `{}`, or remove it",
-                    scope.name(start)
-                )),
-            );
+            let mut d = Diagnostic::error(
+                Code::Unreachable,
+                state.name.span,
+                format!("state `{}` is unreachable from `start`", state.name),
+            )
+            .with_label("no run ever gets here");
+            let mut from: Vec<usize> = self
+                .graph
+                .neighbors_directed(node(id), petgraph::Direction::Incoming)
+                .map(|n| n.index())
+                .filter(|&p| p != id)
+                .collect();
+            from.sort_by_key(|&p| scope.states[p].name.span);
+            from.dedup();
+            d = if from.is_empty() {
+                d.with_note("no transition leads to it")
+            } else {
+                d.with_note(format!(
+                    "it is only entered from {}, which no run reaches either",
+                    list(from.iter().map(|&p| scope.name(p)))
+                ))
+            };
+            diags.push(d.with_help(format!(
+                "add a transition to `{}` from a state that runs reach, or remove it",
+                state.name
+            )));
         }
     }
 
@@ -101,28 +122,41 @@ impl Analysis {
                     .neighbors(node(id))
                     .any(|to| !ids.contains(&to.index()))
             });
-            if leaves_group || ids.iter().any(|&id| scope.broken_state(id)) {
+            if leaves_group || ids.iter().any(|&id| scope.incomplete_state(id)) {
                 continue;
             }
             let cyclic = ids.len() > 1 || self.graph.contains_edge(group[0], group[0]);
             let mut ids = ids;
             ids.sort_by_key(|&id| scope.states[id].name.span);
             let first = scope.states[ids[0]];
-            let d = if cyclic {
-                let names: Vec<String> = ids
-                    .iter()
-                    .map(|&id| format!("`{}`", scope.name(id)))
-                    .collect();
+            let help = self.way_out_help(scope, &ids);
+            let d = if cyclic && ids.len() == 1 {
+                Diagnostic::error(
+                    Code::NoWayOut,
+                    first.name.span,
+                    format!(
+                        "state `{}` only leads back to itself, with no way out",
+                        first.name
+                    ),
+                )
+                .with_label("every transition of this state returns to it")
+                .with_note("a run that gets here never ends")
+                .with_help(help.clone())
+            } else if cyclic {
                 let mut d = Diagnostic::error(
                     Code::NoWayOut,
                     first.name.span,
-                    format!("states {} form a loop with no way out", names.join(", ")),
+                    format!(
+                        "states {} form a loop with no way out",
+                        list(ids.iter().map(|&id| scope.name(id)))
+                    ),
                 )
                 .with_label("no terminal state can be reached from here");
                 for &id in &ids[1..] {
                     d = d.with_secondary(scope.states[id].name.span, "part of the loop");
                 }
-                d.with_help("give one of these states a transition to a `succeed` or `fail` state")
+                d.with_note("every transition of these states leads to another of them, so a run that gets here never ends")
+                    .with_help(help.clone())
             } else if Scope::is_fallible(first) && scope.failure_target(first).is_none() {
                 continue; // reported as a missing failure path
             } else {
@@ -132,9 +166,40 @@ impl Analysis {
                     format!("no terminal state can be reached from `{}`", first.name),
                 )
                 .with_label("every run that gets here is stuck")
-                .with_help("add a transition to a `succeed` or `fail` state")
+                .with_help(help.clone())
             };
             diags.push(d);
+        }
+    }
+
+    /// What to add for a way out: a transition to a terminal that no run reaches yet, or to any
+    /// terminal, or a terminal in the first place.
+    fn way_out_help(&self, scope: &Scope<'_>, group: &[usize]) -> String {
+        let subject = match group {
+            [only] => format!("`{}`", scope.name(*only)),
+            _ => "one of these states".to_string(),
+        };
+        let terminals: Vec<usize> = (0..scope.states.len())
+            .filter(|&id| scope.states[id].kind.is_terminal())
+            .collect();
+        if terminals.is_empty() {
+            return format!(
+                "workflow `{}` has no `succeed` or `fail` state; add one, and a transition to it",
+                scope.workflow.name
+            );
+        }
+        let unreached: Vec<usize> = terminals
+            .iter()
+            .copied()
+            .filter(|&id| !self.reachable[id])
+            .collect();
+        if unreached.is_empty() {
+            format!("give {subject} a transition to a `succeed` or `fail` state")
+        } else {
+            format!(
+                "give {subject} a transition to {}, which no run reaches now",
+                list_or(unreached.iter().map(|&id| scope.name(id)))
+            )
         }
     }
 
@@ -239,11 +304,30 @@ impl Analysis {
                     limit.span,
                     format!("a run may take up to {worst} steps, more than `max_steps {}`", limit.value),
                 )
-                .with_label("a run that reaches this limit ends through the failure path")
-                .with_note("the bound adds the longest path to the repeats every bounded edge and loop allows")
+                .with_label("a run that reaches this limit is stopped and fails")
+                .with_note("the worst case is the longest path from `start`, plus every repeat that the bounded edges and loops allow")
                 .with_help(format!("raise the limit to `max_steps {worst};` or lower a `max`")),
             );
         }
+    }
+}
+
+/// Why a fallible state can fail, for a missing failure path.
+fn how_it_fails(kind: &StateKind) -> &'static str {
+    match kind {
+        StateKind::Task(_) => {
+            "a task fails when its worker reports an error or times out, once its retries are used up"
+        }
+        StateKind::Parallel(_) => {
+            "a parallel fails when so many branches fail that its `join` cannot be met"
+        }
+        StateKind::Map(_) => {
+            "a map fails when an element fails, or when its path does not hold a list"
+        }
+        StateKind::Loop(_) => "a loop fails when an iteration fails, once its retries are used up",
+        StateKind::Wait(_) => "a wait fails when the signal is delivered as a rejection",
+        StateKind::Call(_) => "a call fails when the called workflow ends in a `fail` state",
+        _ => "this state can fail",
     }
 }
 
@@ -271,25 +355,73 @@ fn unbounded_cycle(scope: &Scope<'_>, cycle: &[usize]) -> Diagnostic {
         );
     };
     let closing_edge = &scope.edges[closing];
-    let exit = scope
-        .states
-        .iter()
-        .find(|s| matches!(s.kind, StateKind::Fail(_)))
-        .map_or("failed".to_string(), |s| s.name.name.clone());
     let mut d = Diagnostic::error(
         Code::UnboundedCycle,
         closing_edge.span,
         format!("unbounded cycle: {}", names.join(" → ")),
     )
     .with_label("this transition closes the cycle");
+    let mut through_else = None;
     for &e in rest {
-        d = d.with_secondary(scope.edges[e].span, "part of the cycle");
+        d = match scope.edge_origin(e) {
+            EdgeOrigin::Otherwise { target, bound } => {
+                through_else = Some((target, bound));
+                d.with_secondary(bound.otherwise.span, "this `else` is not bounded")
+            }
+            _ => d.with_secondary(scope.edges[e].span, "part of the cycle"),
+        };
     }
-    d.with_note("a run could go round this cycle forever; every cycle needs a bounded edge")
-        .with_help(format!(
-            "bound an edge of the cycle, for example `-> {} max 3 else {exit};`",
-            scope.name(closing_edge.to)
-        ))
+    if let EdgeOrigin::Otherwise { target, bound } = scope.edge_origin(closing) {
+        through_else = Some((target, bound));
+    }
+    d = d.with_note("a run could go round this cycle forever; every cycle needs a bounded edge");
+    if let Some((target, bound)) = through_else {
+        d = d.with_note(format!(
+            "`-> {} max {} else {}` bounds only the edge to `{}`; once that is used up, the run goes to `{}` each time, without a limit",
+            target.state, bound.max.value, bound.otherwise, target.state, bound.otherwise
+        ));
+    }
+    let failed = scope
+        .states
+        .iter()
+        .find(|s| matches!(s.kind, StateKind::Fail(_)))
+        .map_or("<state>".to_string(), |s| s.name.name.clone());
+    let to = scope.name(closing_edge.to);
+    let bounded = format!("{to} max 3 else {failed}");
+    let help = match scope.edge_origin(closing) {
+        EdgeOrigin::Transition(event @ Event::Fail { .. })
+            if closing_edge.from == closing_edge.to =>
+        {
+            format!(
+                "to retry the attempt, use `retry 3;` and send `fail ->` to a `fail` state; to repeat the state, bound the transition: `{event} -> {bounded};`"
+            )
+        }
+        EdgeOrigin::Transition(event) => {
+            format!("bound a transition of the cycle, for example `{event} -> {bounded};`")
+        }
+        EdgeOrigin::Else => {
+            format!("bound a transition of the cycle, for example `else -> {bounded};`")
+        }
+        _ => format!("bound a transition of the cycle, for example with `-> {bounded}` here"),
+    };
+    d.with_help(help)
+}
+
+/// Where an edge of the graph comes from in the source.
+enum EdgeOrigin<'a> {
+    /// An event's transition.
+    Transition(&'a Event),
+    /// A choice's `when` arm.
+    When,
+    /// A choice's `else` arm.
+    Else,
+    /// The `else` half of `-> x max N else y`.
+    Otherwise {
+        target: &'a ast::Target,
+        bound: &'a ast::Bound,
+    },
+    /// A loop's `max N else y`, or the workflow's `on fail`.
+    Other,
 }
 
 impl Scope<'_> {
@@ -302,6 +434,35 @@ impl Scope<'_> {
             .find(|t| matches!(t.event, Event::Fail { .. }))
             .map(|t| &t.target.state)
             .or_else(|| self.workflow.default_fail())
+    }
+
+    /// The transition, arm or setting an edge comes from.
+    fn edge_origin(&self, edge: usize) -> EdgeOrigin<'_> {
+        let edge = &self.edges[edge];
+        let state = self.states[edge.from];
+        // The target written in the source, and what the edge is when it is not an `else`.
+        let mut targets: Vec<(&ast::Target, EdgeOrigin<'_>)> = state
+            .kind
+            .transitions()
+            .iter()
+            .map(|t| (&t.target, EdgeOrigin::Transition(&t.event)))
+            .collect();
+        if let StateKind::Choice(choice) = &state.kind {
+            targets.extend(choice.arms.iter().map(|a| (&a.target, EdgeOrigin::When)));
+            targets.extend(
+                choice
+                    .otherwise
+                    .iter()
+                    .map(|a| (&a.target, EdgeOrigin::Else)),
+            );
+        }
+        let Some((target, origin)) = targets.into_iter().find(|(t, _)| t.span == edge.span) else {
+            return EdgeOrigin::Other;
+        };
+        match target.bound.as_ref() {
+            Some(bound) if edge.bound.is_none() => EdgeOrigin::Otherwise { target, bound },
+            _ => origin,
+        }
     }
 
     /// True when a state names a target that does not exist (already reported), so checks that
@@ -327,6 +488,26 @@ impl Scope<'_> {
         targets.iter().any(|t| self.state(&t.name).is_none())
     }
 
+    /// True when a state lacks a transition that is reported elsewhere: an undefined target or
+    /// `on fail`, an unhandled declared outcome, a choice without `else`, a wait without a
+    /// timeout path. Reachability and ways out are not reported from such a graph: the missing
+    /// transition was probably meant to lead to the states that look unreachable or stuck.
+    pub(super) fn incomplete_state(&self, id: usize) -> bool {
+        let state = self.states[id];
+        let default_missing = self.workflow.default_fail().is_some() && self.default_fail.is_none();
+        let own_fail = state
+            .kind
+            .transitions()
+            .iter()
+            .any(|t| matches!(t.event, Event::Fail { .. }));
+        self.broken_state(id)
+            || (Scope::is_fallible(state) && !own_fail && default_missing)
+            || !self.unhandled_outcomes(state).is_empty()
+            || matches!(&state.kind, StateKind::Choice(choice) if choice.otherwise.is_none())
+            || matches!(&state.kind, StateKind::Wait(wait) if wait.timeout.is_some()
+                && !wait.transitions.iter().any(|t| matches!(t.event, Event::Timeout { .. })))
+    }
+
     /// Failure, timeout, `else` and `max` paths that must exist, and states that can only fail.
     pub(super) fn check_failure_paths(&self, diags: &mut Vec<Diagnostic>) {
         for state in &self.states {
@@ -339,6 +520,7 @@ impl Scope<'_> {
                         format!("{keyword} `{}` has no failure path", state.name),
                     )
                     .with_label("a failure here would have nowhere to go")
+                    .with_note(how_it_fails(&state.kind))
                     .with_help(
                         "add `fail -> <state>;` to it, or `on fail -> <state>;` to the workflow",
                     ),
@@ -358,7 +540,10 @@ impl Scope<'_> {
                                 format!("wait `{}` has a timeout but no timeout path", state.name),
                             )
                             .with_label("nothing says where to go when the signal does not come")
-                            .with_secondary(timeout.span, "the wait ends here")
+                            .with_secondary(
+                                timeout.span,
+                                format!("the wait times out after `{}`", timeout.duration.text),
+                            )
                             .with_help("add `timeout -> <state>;`, for example to escalate"),
                         );
                     }
@@ -379,7 +564,12 @@ impl Scope<'_> {
                         format!("loop `{}` has no `max`", state.name),
                     )
                     .with_label("this loop could run forever")
-                    .with_help("add `max N;` to bound its iterations"),
+                    .with_note(if lp.until.is_some() {
+                        "`until` alone does not bound a loop: its condition may never hold"
+                    } else {
+                        "without `until`, a loop runs exactly `max` iterations"
+                    })
+                    .with_help("add `max N;` to bound its iterations, or `max N else <state>;` to go elsewhere when they run out"),
                 ),
                 _ => {}
             }
@@ -406,6 +596,7 @@ impl Scope<'_> {
                         format!("{keyword} `{}` can only fail", state.name),
                     )
                     .with_label("no `ok ->` or outcome transition")
+                    .with_note("when it succeeds, the run takes its failure path all the same")
                     .with_help("add `ok -> <state>;` for when it succeeds"),
                 );
             }

@@ -232,3 +232,22 @@ impl<'a> Scope<'a> {
         )
     }
 }
+
+/// `a`, `a and b`, `a, b and c`, with each name in backticks.
+pub(crate) fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    join(names, "and")
+}
+
+/// `a`, `a or b`, `a, b or c`, with each name in backticks.
+pub(crate) fn list_or<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    join(names, "or")
+}
+
+fn join<'a>(names: impl Iterator<Item = &'a str>, last: &str) -> String {
+    let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((only, [])) => only.clone(),
+        Some((end, rest)) => format!("{} {last} {end}", rest.join(", ")),
+    }
+}

@@ -81,6 +81,7 @@ pub(super) fn check_workflow_names(
 }
 
 /// Reports workflows that call themselves, directly or through others: such runs need not end.
+/// A cycle through several workflows of the file is reported once, at its first call.
 pub(super) fn check_call_cycles(
     file: &ast::File,
     signatures: &[Signature],
@@ -90,28 +91,63 @@ pub(super) fn check_call_cycles(
         .iter()
         .map(|s| (s.name.as_str(), s.calls.as_slice()))
         .collect();
+    let mut reported: HashSet<(String, String)> = HashSet::new();
     for workflow in &file.workflows {
         for state in workflow.states() {
             let StateKind::Call(call) = &state.kind else {
                 continue;
             };
-            let Some(chain) = call_chain(&calls, &call.workflow.name, &workflow.name.name) else {
+            let caller = &workflow.name.name;
+            if reported.contains(&(caller.clone(), call.workflow.name.clone())) {
+                continue;
+            }
+            let Some(chain) = call_chain(&calls, &call.workflow.name, caller) else {
                 continue;
             };
-            let mut through = vec![format!("`{}`", workflow.name)];
-            through.extend(chain.iter().map(|w| format!("`{w}`")));
+            let mut through = vec![caller.clone()];
+            through.extend(chain);
+            let mut d = Diagnostic::error(
+                Code::RecursiveCall,
+                call.workflow.span,
+                if through.len() == 2 {
+                    format!("workflow `{caller}` calls itself")
+                } else {
+                    format!(
+                        "workflow `{caller}` calls itself through {}",
+                        super::list(through[1..through.len() - 1].iter().map(String::as_str))
+                    )
+                },
+            )
+            .with_label(if through.len() == 2 {
+                "a run of this workflow would start another run of it"
+            } else {
+                "this call leads back to the calling workflow"
+            });
+            for pair in through.windows(2).skip(1) {
+                reported.insert((pair[0].clone(), pair[1].clone()));
+                if let Some(span) = call_span(file, &pair[0], &pair[1]) {
+                    d = d.with_secondary(span, format!("`{}` calls `{}` here", pair[0], pair[1]));
+                }
+            }
+            let chain: Vec<String> = through.iter().map(|w| format!("`{w}`")).collect();
             diags.push(
-                Diagnostic::error(
-                    Code::RecursiveCall,
-                    call.workflow.span,
-                    format!("workflow `{}` calls itself", workflow.name),
-                )
-                .with_label("this call leads back to the calling workflow")
-                .with_note(format!("call chain: {}", through.join(" → ")))
-                .with_help("a run must end; pass the work to a `loop` with a `max` instead"),
+                d.with_note(format!("call chain: {}", chain.join(" → ")))
+                    .with_note("each call starts a child run, so the runs could nest without end")
+                    .with_help(
+                        "repeat the work inside one workflow, with a bounded edge or a `loop` with `max`",
+                    ),
             );
         }
     }
+}
+
+/// The workflow name in the first call from `caller` to `callee` in this file.
+fn call_span(file: &ast::File, caller: &str, callee: &str) -> Option<Span> {
+    let workflow = file.workflows.iter().find(|w| w.name.name == caller)?;
+    workflow.states().find_map(|s| match &s.kind {
+        StateKind::Call(call) if call.workflow.name == callee => Some(call.workflow.span),
+        _ => None,
+    })
 }
 
 /// The chain of calls from `from` back to `target`, if there is one (breadth-first, shortest).
@@ -233,7 +269,13 @@ impl<'a> Scope<'a> {
             }
             first.insert(what, item.span());
             match item {
-                Item::Start(start) => self.start = self.resolve_state(&start.state, diags),
+                Item::Start(start) => {
+                    let before = diags.len();
+                    self.start = self.resolve_state(&start.state, diags);
+                    if self.start.is_none() && diags.len() > before {
+                        self.start_help(diags.last_mut());
+                    }
+                }
                 Item::DefaultFail(default) => {
                     self.default_fail = self.resolve_state(&default.target, diags);
                 }
@@ -252,6 +294,27 @@ impl<'a> Scope<'a> {
             }
             diags.push(d);
         }
+    }
+
+    /// For an undefined `start` with no likely typo, suggests a state to start at rather than
+    /// a terminal to declare.
+    fn start_help(&self, d: Option<&mut Diagnostic>) {
+        let Some(d) = d else { return };
+        if d.help
+            .as_deref()
+            .is_some_and(|h| h.starts_with("did you mean"))
+        {
+            return;
+        }
+        let first = self.states.iter().find(|s| !s.kind.is_terminal());
+        d.help = Some(match first {
+            Some(state) => format!(
+                "`start` names the first state of a run, such as `{}`",
+                state.name
+            ),
+            None => "`start` names the first state of a run; declare it, for example a `task`"
+                .to_string(),
+        });
     }
 
     /// Resolves every transition, arm and loop exit into graph edges.
@@ -444,52 +507,70 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The worker or signal whose declared outcomes a task or wait must handle.
+    fn declared_outcomes(
+        &self,
+        state: &'a ast::State,
+    ) -> Option<(
+        &'static str,
+        &'a ast::Ident,
+        &'a ast::Outcomes,
+        &'a [ast::Transition],
+    )> {
+        match &state.kind {
+            StateKind::Task(task) => {
+                let worker = self.workers[*self.worker_ids.get(task.worker.name.as_str())?];
+                Some((
+                    "worker",
+                    &worker.name,
+                    worker.outcomes.as_ref()?,
+                    &task.transitions,
+                ))
+            }
+            StateKind::Wait(wait) => {
+                let signal = self.signals[*self.signal_ids.get(wait.signal.name.as_str())?];
+                Some((
+                    "signal",
+                    &signal.name,
+                    signal.outcomes.as_ref()?,
+                    &wait.transitions,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Declared outcomes of a state's worker or signal that it has no transition for. An
+    /// outcome suggested as the fix of a misspelt transition counts as handled: the misspelt
+    /// transition is reported instead.
+    pub(super) fn unhandled_outcomes(&self, state: &'a ast::State) -> Vec<&'a ast::Ident> {
+        let Some((_, _, declared, transitions)) = self.declared_outcomes(state) else {
+            return Vec::new();
+        };
+        let fixes = undeclared_outcomes(declared, transitions);
+        declared
+            .labels
+            .iter()
+            .filter(|d| {
+                !transitions
+                    .iter()
+                    .any(|t| outcome_label(&t.event).as_deref() == Some(d.name.as_str()))
+            })
+            .filter(|d| !fixes.iter().any(|(_, fix)| *fix == Some(d.name.as_str())))
+            .collect()
+    }
+
     /// Tasks and waits against the outcomes their worker or signal declares: every
     /// transition names a declared outcome, and every declared outcome has a transition.
     pub(super) fn check_outcomes(&self, diags: &mut Vec<Diagnostic>) {
         for state in &self.states {
-            let (source, kind, transitions) = match &state.kind {
-                StateKind::Task(task) => {
-                    let Some(&w) = self.worker_ids.get(task.worker.name.as_str()) else {
-                        continue;
-                    };
-                    let worker = self.workers[w];
-                    (
-                        ("worker", &worker.name, worker.outcomes.as_ref()),
-                        "task",
-                        &task.transitions,
-                    )
-                }
-                StateKind::Wait(wait) => {
-                    let Some(&s) = self.signal_ids.get(wait.signal.name.as_str()) else {
-                        continue;
-                    };
-                    let signal = self.signals[s];
-                    (
-                        ("signal", &signal.name, signal.outcomes.as_ref()),
-                        "wait",
-                        &wait.transitions,
-                    )
-                }
-                _ => continue,
-            };
-            let (what, name, Some(declared)) = source else {
+            let Some((what, name, declared, transitions)) = self.declared_outcomes(state) else {
                 continue;
             };
-            let label_of = |event: &Event| match event {
-                Event::Ok { .. } => Some("ok".to_string()),
-                Event::Outcome { label } => Some(label.name.clone()),
-                _ => None,
-            };
-            // A declared outcome suggested as the fix of a misspelt one is not reported again.
-            let mut suggested = Vec::new();
-            for t in transitions {
-                let Some(label) = label_of(&t.event) else {
+            for (t, fix) in undeclared_outcomes(declared, transitions) {
+                let Some(label) = outcome_label(&t.event) else {
                     continue;
                 };
-                if declared.contains(&label) {
-                    continue;
-                }
                 let mut d = Diagnostic::error(
                     Code::UndeclaredOutcome,
                     t.event.span(),
@@ -497,25 +578,17 @@ impl<'a> Scope<'a> {
                 )
                 .with_label("not among the declared outcomes")
                 .with_secondary(declared.span, "the outcomes it declares");
-                let labels = declared.labels.iter().map(|l| l.name.as_str());
-                d = match suggest::closest(&label, labels) {
-                    Some(best) => {
-                        suggested.push(best);
-                        d.with_help(format!("did you mean `{best}`?"))
-                    }
+                d = match fix {
+                    Some("ok") => d.with_help("did you mean `ok ->`?"),
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
                     None => d.with_help(format!(
                         "add `{label}` to the outcomes of `{name}`, or remove this transition"
                     )),
                 };
                 diags.push(d);
             }
-            for label in &declared.labels {
-                let handled = transitions
-                    .iter()
-                    .any(|t| label_of(&t.event).as_deref() == Some(label.name.as_str()));
-                if handled || suggested.contains(&label.name.as_str()) {
-                    continue;
-                }
+            let kind = state.kind.keyword();
+            for label in self.unhandled_outcomes(state) {
                 let arrow = if label.name == "ok" {
                     "ok ->".to_string()
                 } else {
@@ -532,9 +605,55 @@ impl<'a> Scope<'a> {
                     )
                     .with_label(format!("no `{arrow}` here"))
                     .with_secondary(label.span, "declared here")
+                    .with_note(format!(
+                        "`{name}` declares that it may reply `{label}`, so every {kind} {} must say where that reply goes",
+                        if what == "worker" { "that runs it" } else { "for it" }
+                    ))
                     .with_help(format!("add `{arrow} <state>;`")),
                 );
             }
         }
+    }
+}
+
+/// The transitions for outcomes that are not declared, each with the declared outcome it was
+/// probably meant to be: the closest by spelling, or else the only declared outcome left
+/// unhandled when only one transition is left unexplained.
+fn undeclared_outcomes<'t>(
+    declared: &'t ast::Outcomes,
+    transitions: &'t [ast::Transition],
+) -> Vec<(&'t ast::Transition, Option<&'t str>)> {
+    let labels: Vec<String> = transitions
+        .iter()
+        .filter_map(|t| outcome_label(&t.event))
+        .collect();
+    let mut fixes: Vec<(&ast::Transition, Option<&str>)> = transitions
+        .iter()
+        .filter_map(|t| Some((t, outcome_label(&t.event)?)))
+        .filter(|(_, label)| !declared.contains(label))
+        .map(|(t, label)| {
+            let names = declared.labels.iter().map(|l| l.name.as_str());
+            (t, suggest::closest(&label, names))
+        })
+        .collect();
+    let left: Vec<&str> = declared
+        .labels
+        .iter()
+        .map(|l| l.name.as_str())
+        .filter(|l| !labels.iter().any(|h| h == l) && !fixes.iter().any(|(_, f)| f == &Some(*l)))
+        .collect();
+    let unexplained: Vec<usize> = (0..fixes.len()).filter(|&i| fixes[i].1.is_none()).collect();
+    if let ([only], [i]) = (left.as_slice(), unexplained.as_slice()) {
+        fixes[*i].1 = Some(only);
+    }
+    fixes
+}
+
+/// The outcome an event stands for: `ok` or a custom label.
+fn outcome_label(event: &Event) -> Option<String> {
+    match event {
+        Event::Ok { .. } => Some("ok".to_string()),
+        Event::Outcome { label } => Some(label.name.clone()),
+        _ => None,
     }
 }

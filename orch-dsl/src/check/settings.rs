@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Scope;
-use crate::ast::{self, DurationLit, IntLit, Item, JoinKind, Retry, StateKind};
+use crate::ast::{self, DurationLit, IntLit, Item, JoinKind, Retry, StateKind, Target};
 use crate::diagnostic::{Code, Diagnostic};
 
 pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
@@ -11,44 +11,66 @@ pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
     let run_timeout = workflow.run_timeout();
     for item in &workflow.items {
         match item {
-            Item::Timeout(t) => positive(&t.duration, "a run's timeout", diags),
-            Item::MaxSteps(m) => nonzero(&m.value, "`max_steps`", diags),
+            Item::Timeout(t) => positive(
+                &t.duration,
+                "the run's timeout is zero".to_string(),
+                "every run would time out at once",
+                diags,
+            ),
+            Item::MaxSteps(m) => nonzero(
+                &m.value,
+                "`max_steps 0` allows no step".to_string(),
+                "every run would be stopped at once",
+                "use a limit above the worst case, or leave `max_steps` out",
+                diags,
+            ),
             _ => {}
         }
     }
+    let run_limit = run_timeout.map(|t| (t, "the run times out".to_string()));
     for state in &scope.states {
+        let keyword = state.kind.keyword();
         if let Some(timeout) = state.kind.timeout() {
-            positive(&timeout.duration, "a timeout", diags);
+            let label = match &state.kind {
+                StateKind::Parallel(_) | StateKind::Wait(_) | StateKind::Call(_) => {
+                    "the state would time out at once"
+                }
+                _ => "every attempt would time out at once",
+            };
+            positive(
+                &timeout.duration,
+                format!("{keyword} `{}` has a timeout of zero", state.name),
+                label,
+                diags,
+            );
         }
         for t in state.kind.transitions() {
-            if let Some(bound) = &t.target.bound {
-                nonzero(&bound.max, "a bounded edge's `max`", diags);
-            }
+            bounded_edge(&t.target, diags);
         }
         match &state.kind {
-            StateKind::Task(task) => retry(
-                task.retry.as_ref(),
-                run_timeout.map(|t| (t, "the run's")),
-                diags,
-            ),
+            StateKind::Task(task) => retry(task.retry.as_ref(), run_limit.as_ref(), diags),
             StateKind::Map(map) => {
-                retry(
-                    map.retry.as_ref(),
-                    run_timeout.map(|t| (t, "the run's")),
-                    diags,
-                );
+                retry(map.retry.as_ref(), run_limit.as_ref(), diags);
                 if let Some(limit) = &map.limit {
-                    nonzero(limit, "a map's `limit`", diags);
+                    nonzero(
+                        limit,
+                        format!("map `{}` has `limit 0`", state.name),
+                        "no element could ever run",
+                        "use `limit 1` or more, or leave `limit` out to run every element at once",
+                        diags,
+                    );
                 }
             }
             StateKind::Loop(lp) => {
-                retry(
-                    lp.retry.as_ref(),
-                    run_timeout.map(|t| (t, "the run's")),
-                    diags,
-                );
+                retry(lp.retry.as_ref(), run_limit.as_ref(), diags);
                 if let Some(max) = &lp.max {
-                    nonzero(&max.count, "a loop's `max`", diags);
+                    nonzero(
+                        &max.count,
+                        format!("loop `{}` has `max 0`", state.name),
+                        "the loop could never run an iteration",
+                        "use `max 1` or more",
+                        diags,
+                    );
                 }
             }
             StateKind::Parallel(parallel) => self::parallel(state, parallel, run_timeout, diags),
@@ -58,12 +80,28 @@ pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
                     .iter()
                     .map(|a| &a.target)
                     .chain(choice.otherwise.as_ref().map(|o| &o.target));
-                for bound in targets.filter_map(|t| t.bound.as_ref()) {
-                    nonzero(&bound.max, "a bounded edge's `max`", diags);
+                for target in targets {
+                    bounded_edge(target, diags);
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// `-> x max 0 else y` could never be taken.
+fn bounded_edge(target: &Target, diags: &mut Vec<Diagnostic>) {
+    if let Some(bound) = &target.bound {
+        nonzero(
+            &bound.max,
+            format!("the edge to `{}` has `max 0`", target.state),
+            "this edge could never be taken",
+            &format!(
+                "use `max 1` or more, or write `-> {}` to go to `{}` every time",
+                bound.otherwise, bound.otherwise
+            ),
+            diags,
+        );
     }
 }
 
@@ -75,16 +113,16 @@ fn parallel(
 ) {
     let count = parallel.branches.len();
     if count < 2 {
+        let has = if count == 1 {
+            "only one branch"
+        } else {
+            "no branches"
+        };
         diags.push(
             Diagnostic::error(
                 Code::TooFewBranches,
                 state.name.span,
-                format!(
-                    "parallel `{}` has {} branch{}",
-                    state.name,
-                    count,
-                    if count == 1 { "" } else { "es" }
-                ),
+                format!("parallel `{}` has {has}", state.name),
             )
             .with_label("a parallel runs two or more branches")
             .with_help("use a `task` for a single worker call"),
@@ -92,60 +130,102 @@ fn parallel(
     }
     if let Some(ast::Join {
         kind: JoinKind::Count(n),
-        span,
+        ..
     }) = &parallel.join
-        && (n.value == 0 || n.value as usize > count)
     {
-        diags.push(
-            Diagnostic::error(
-                Code::JoinOutOfRange,
-                *span,
-                format!("`join {}` with {count} branches", n.value),
-            )
-            .with_label(format!("must be between 1 and {count}"))
-            .with_help("use `join all` to wait for every branch, `join any` for the first"),
-        );
+        if n.value == 0 {
+            diags.push(
+                Diagnostic::error(
+                    Code::JoinOutOfRange,
+                    n.span,
+                    "`join 0` would not wait for any branch",
+                )
+                .with_label("must be at least 1")
+                .with_help(
+                    "use `join any` to wait for the first success, `join all` for every branch",
+                ),
+            );
+        } else if n.value as usize > count {
+            let branches = if count == 1 { "branch" } else { "branches" };
+            diags.push(
+                Diagnostic::error(
+                    Code::JoinOutOfRange,
+                    n.span,
+                    format!(
+                        "`join {}` waits for more branches than parallel `{}` has",
+                        n.value, state.name
+                    ),
+                )
+                .with_label(format!("`{}` has {count} {branches}", state.name))
+                .with_help(if count == 2 {
+                    "use `join all` to wait for both branches".to_string()
+                } else {
+                    format!("use `join all` to wait for all {count} {branches}")
+                }),
+            );
+        }
     }
     let limit = parallel
         .timeout
         .as_ref()
-        .map(|t| (&t.duration, "the parallel's"))
-        .or(run_timeout.map(|t| (t, "the run's")));
+        .map(|t| (&t.duration, format!("parallel `{}` times out", state.name)))
+        .or(run_timeout.map(|t| (t, "the run times out".to_string())));
     for branch in &parallel.branches {
         if let Some(timeout) = &branch.timeout {
-            positive(&timeout.duration, "a timeout", diags);
+            positive(
+                &timeout.duration,
+                format!("branch `{}` has a timeout of zero", branch.name),
+                "every attempt would time out at once",
+                diags,
+            );
         }
-        retry(branch.retry.as_ref(), limit, diags);
+        retry(branch.retry.as_ref(), limit.as_ref(), diags);
     }
 }
 
-fn positive(duration: &DurationLit, what: &str, diags: &mut Vec<Diagnostic>) {
+fn positive(duration: &DurationLit, message: String, label: &str, diags: &mut Vec<Diagnostic>) {
     if duration.value == Duration::ZERO {
         diags.push(
-            Diagnostic::error(Code::ZeroDuration, duration.span, format!("{what} of zero"))
-                .with_label("this duration is zero")
-                .with_help("use a positive duration such as `30s`"),
+            Diagnostic::error(Code::ZeroDuration, duration.span, message)
+                .with_label(label)
+                .with_help("use a positive duration such as `30s`, or leave the timeout out"),
         );
     }
 }
 
-fn nonzero(count: &IntLit, what: &str, diags: &mut Vec<Diagnostic>) {
+fn nonzero(count: &IntLit, message: String, label: &str, help: &str, diags: &mut Vec<Diagnostic>) {
     if count.value == 0 {
         diags.push(
-            Diagnostic::error(Code::ZeroCount, count.span, format!("{what} of zero"))
-                .with_label("must be at least 1")
-                .with_help("use a count of 1 or more"),
+            Diagnostic::error(Code::ZeroCount, count.span, message)
+                .with_label(label)
+                .with_help(help),
         );
     }
 }
 
 /// The backoff itself, and its total delay against the time the enclosing run or state allows.
-fn retry(retry: Option<&Retry>, limit: Option<(&DurationLit, &str)>, diags: &mut Vec<Diagnostic>) {
+fn retry(
+    retry: Option<&Retry>,
+    limit: Option<&(&DurationLit, String)>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Some(retry) = retry else { return };
     let Some(backoff) = &retry.backoff else {
         return;
     };
-    positive(&backoff.initial, "a backoff delay", diags);
+    if backoff.initial.value == Duration::ZERO {
+        diags.push(
+            Diagnostic::error(
+                Code::ZeroDuration,
+                backoff.initial.span,
+                "the backoff delay is zero",
+            )
+            .with_label("this duration is zero")
+            .with_help(
+                "leave `backoff` out to retry at once, or use a positive delay such as `1s`",
+            ),
+        );
+    }
     if let Some(multiplier) = &backoff.multiplier
         && multiplier.value < 1.0
     {
@@ -176,32 +256,64 @@ fn retry(retry: Option<&Retry>, limit: Option<(&DurationLit, &str)>, diags: &mut
             .with_help("raise the cap, or lower the first delay"),
         );
     }
-    let Some((limit, whose)) = limit else { return };
+    let Some((limit, times_out)) = limit else {
+        return;
+    };
     let policy = super::lower_ir::retry_policy(retry);
     let window = Duration::from_millis(policy.window_ms());
     if limit.value > Duration::ZERO && window >= limit.value {
-        diags.push(
-            Diagnostic::error(
-                Code::RetryExceedsTimeout,
-                retry.span,
-                format!(
-                    "retry delays add up to {}, but {whose} timeout is {}",
-                    show(window),
-                    limit.text
-                ),
-            )
-            .with_label("these retries cannot all happen in time")
-            .with_secondary(limit.span, "the time allowed")
-            .with_help("use fewer retries, a smaller backoff or cap, or a longer timeout"),
-        );
+        let mut d = Diagnostic::error(
+            Code::RetryExceedsTimeout,
+            retry.span,
+            format!(
+                "retry delays add up to {}, but {times_out} after {}",
+                show(window),
+                limit.text
+            ),
+        )
+        .with_label("these retries cannot all happen in time")
+        .with_secondary(limit.span, "the time allowed");
+        if (2..=6).contains(&policy.retries) {
+            let delays: Vec<String> = (1..=policy.retries)
+                .map(|k| show(Duration::from_millis(policy.delay_ms(k))))
+                .collect();
+            d = d.with_note(format!(
+                "the retries wait {}, not counting the attempts themselves",
+                join_and(&delays)
+            ));
+        }
+        diags.push(d.with_help("use fewer retries, a smaller backoff or cap, or a longer timeout"));
     }
 }
 
-fn show(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
+fn join_and(items: &[String]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((only, [])) => only.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
+}
+
+/// A duration as it would be written: `90s` → `1m30s`, `1500ms` → `1s500ms`.
+fn show(duration: Duration) -> String {
+    let mut ms = duration.as_millis();
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    if ms > 0 {
+        out.push_str(&format!("{ms}ms"));
+    }
+    out
 }
