@@ -206,12 +206,12 @@ impl SourceText {
         let items = diags.filter(|d| d.severity == Severity::Warning).map(|d| {
             let (first, _) = self.spans(d.span.start, d.span.end);
             let note = self.message(d);
-            let name = Ident::new("orch_warning", first);
+            let name = Ident::new("warning", first);
             quote_spanned! {first=>
                 const _: () = {
                     #[deprecated(note = #note)]
                     #[allow(non_upper_case_globals)]
-                    const orch_warning: () = ();
+                    const warning: () = ();
                     #name
                 };
             }
@@ -219,26 +219,29 @@ impl SourceText {
         quote! { #(#items)* }
     }
 
+    /// The message with the code, then the label, secondary labels, notes and help as
+    /// `= note:` and `= help:` lines: a proc macro on stable has no way to attach them to spans.
+    /// rustc indents every line after the first under the message text.
     fn message(&self, d: &Diagnostic) -> String {
         let mut message = format!("{} [{}]", d.message, d.code);
-        if !d.label.is_empty() {
-            message.push_str(&format!("\n  = label: {}", d.label));
+        if !d.label.is_empty() && !d.message.contains(&d.label) {
+            message.push_str(&format!("\n= note: {}", d.label));
         }
         for label in &d.secondary {
             let (span, _) = self.spans(label.span.start, label.span.end);
             let at = span.start();
             message.push_str(&format!(
-                "\n  = note: {} (line {}, column {})",
+                "\n= note: {} (line {}, column {})",
                 label.message,
                 at.line,
                 at.column + 1
             ));
         }
         for note in &d.notes {
-            message.push_str(&format!("\n  = note: {note}"));
+            message.push_str(&format!("\n= note: {note}"));
         }
         if let Some(help) = &d.help {
-            message.push_str(&format!("\n  = help: {help}"));
+            message.push_str(&format!("\n= help: {help}"));
         }
         message
     }

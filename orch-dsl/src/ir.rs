@@ -61,8 +61,21 @@ pub struct InputField {
     pub name: String,
     pub docs: String,
     pub ty: crate::ast::ValueType,
-    /// `None` when the field is required.
+    /// `None` when the field is required. A `null` default is `Some(Value::Null)`: in JSON the
+    /// key is left out for a required field, so that a `null` default reads back as a default.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub default: Option<serde_json::Value>,
+}
+
+/// A value that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -81,7 +81,7 @@ pub fn generate_workflow(program: &ir::Program, workflow: &ir::Workflow) -> Toke
     ];
     quote! {
         #docs
-        #[allow(dead_code, clippy::all)]
+        #[allow(dead_code)]
         pub mod #module {
             #(#items)*
         }
@@ -116,7 +116,10 @@ fn generate_module_docs(workflow: &ir::Workflow) -> TokenStream {
 }
 
 /// The workflow and every workflow it calls, directly or not, in program order.
-fn call_closure<'p>(program: &'p ir::Program, workflow: &'p ir::Workflow) -> Vec<&'p ir::Workflow> {
+pub(crate) fn call_closure<'p>(
+    program: &'p ir::Program,
+    workflow: &'p ir::Workflow,
+) -> Vec<&'p ir::Workflow> {
     let mut names = BTreeSet::from([workflow.name.as_str()]);
     let mut queue = vec![workflow];
     while let Some(current) = queue.pop() {
@@ -278,17 +281,35 @@ fn custom_outcomes(workflow: &ir::Workflow) -> Vec<String> {
 pub fn generate_outcome_enum(workflow: &ir::Workflow) -> TokenStream {
     let labels = custom_outcomes(workflow);
     let variants = names::distinct(labels.iter().map(|l| pascal(l)));
+    let docs = labels.iter().map(|l| outcome_doc(l));
+    let count = Literal::usize_unsuffixed(labels.len());
     quote! {
         /// The custom outcomes that states of this workflow handle.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Outcome { #(#variants,)* }
+        pub enum Outcome { #( #[doc = #docs] #variants, )* }
 
         impl Outcome {
+            /// Every custom outcome, sorted by label.
+            pub const ALL: [Outcome; #count] = [#(Outcome::#variants),*];
+
             /// The outcome's label in the source.
             pub const fn label(self) -> &'static str {
                 match self { #(Outcome::#variants => #labels,)* }
             }
+
+            /// The outcome with this label.
+            pub fn from_label(label: &str) -> ::core::option::Option<Outcome> {
+                Outcome::ALL.into_iter().find(|o| o.label() == label)
+            }
         }
+    }
+}
+
+fn outcome_doc(label: &str) -> String {
+    if label == "ok" {
+        " A plain success: `ok`.".to_string()
+    } else {
+        format!(" The outcome `{label}`.")
     }
 }
 
@@ -404,21 +425,31 @@ pub fn generate_signal_enum(workflow: &ir::Workflow) -> TokenStream {
     let variants = names::distinct(workflow.signals.iter().map(|s| pascal(&s.name)));
     let names: Vec<&str> = workflow.signals.iter().map(|s| s.name.as_str()).collect();
     let docs = workflow.signals.iter().map(|s| {
-        doc_lines(if s.docs.is_empty() {
-            &s.description
-        } else {
-            &s.docs
-        })
+        let text = [&s.docs, &s.description]
+            .into_iter()
+            .find(|text| !text.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("The `{}` signal.", s.name));
+        doc_lines(&text)
     });
+    let count = Literal::usize_unsuffixed(names.len());
     quote! {
         /// The signals this workflow's `wait` states receive.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Signal { #( #docs #variants, )* }
 
         impl Signal {
+            /// Every signal, in the order of the source.
+            pub const ALL: [Signal; #count] = [#(Signal::#variants),*];
+
             /// The signal's name, as given to `RunHandle::signal`.
             pub const fn name(self) -> &'static str {
                 match self { #(Signal::#variants => #names,)* }
+            }
+
+            /// The signal with this name.
+            pub fn from_name(name: &str) -> ::core::option::Option<Signal> {
+                Signal::ALL.into_iter().find(|s| s.name() == name)
             }
         }
     }
@@ -439,7 +470,11 @@ pub fn generate_input_struct(workflow: &ir::Workflow) -> TokenStream {
             T::Object => quote! { ::orch_runtime::__private::serde_json::Map<::std::string::String, ::orch_runtime::__private::serde_json::Value> },
             T::Any => quote! { ::orch_runtime::__private::serde_json::Value },
         };
-        let docs = doc_lines(&field.docs);
+        let docs = if field.docs.is_empty() {
+            doc_lines(&format!("The `{name}` input field."))
+        } else {
+            doc_lines(&field.docs)
+        };
         match &field.default {
             Some(default) => {
                 let note = format!(" Defaults to `{default}`.");
@@ -491,11 +526,12 @@ pub fn generate_worker_outcomes(closure: &[&ir::Workflow]) -> TokenStream {
             let ty = format_ident!("{}Outcome", pascal(name));
             let labels: Vec<&str> = outcomes.iter().copied().collect();
             let variants = names::distinct(labels.iter().map(|l| pascal(l)));
+            let docs = labels.iter().map(|l| outcome_doc(l));
             let doc = format!(" What `{name}` may answer.");
             quote! {
                 #[doc = #doc]
                 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-                pub enum #ty { #(#variants,)* }
+                pub enum #ty { #( #[doc = #docs] #variants, )* }
 
                 impl #ty {
                     /// The outcome's label in the source.
