@@ -257,9 +257,9 @@ async fn execute(
     args: &Args,
 ) -> Result<u8, CliError> {
     let mut events = engine.events();
+    let mut interrupts = interrupts();
     let handle = engine.start(workflow, input).map_err(start_error)?;
     let mut progress = Progress::new(args.quiet, handle.id());
-    let mut interrupts = interrupts();
     let mut interrupted = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
@@ -296,9 +296,23 @@ async fn execute(
     report(&result, args)
 }
 
-/// Ctrl-C presses, as a channel.
+/// Ctrl-C presses, as a channel. On Unix the handler is in place when this returns, so a
+/// Ctrl-C right after the run starts cannot kill the command instead of cancelling the run.
 fn interrupts() -> tokio::sync::mpsc::UnboundedReceiver<()> {
     let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    if let Ok(mut presses) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    {
+        tokio::spawn(async move {
+            while presses.recv().await.is_some() {
+                if send.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             if send.send(()).is_err() {
