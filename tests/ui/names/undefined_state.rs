@@ -1,0 +1,11 @@
+orch_runtime::workflow! {
+    workflow Hello {
+        worker Greeter;
+        start greet;
+        task greet by Greeter { ok -> dnoe; on waved -> done; fail -> failed; }
+        succeed done;
+        fail failed;
+    }
+}
+
+fn main() {}

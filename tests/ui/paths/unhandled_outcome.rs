@@ -1,0 +1,14 @@
+orch_runtime::workflow! {
+    workflow Review {
+        worker Reviewer outcomes [approved, rejected];
+        start review;
+        task review by Reviewer {
+            on approved -> done;
+            fail -> failed;
+        }
+        succeed done;
+        fail failed;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+orch_runtime::workflow! {
+    workflow Hello {
+        worker Greeter 'x';
+        start greet;
+        task greet by Greeter { ok -> done; fail -> failed; }
+        succeed done;
+        fail failed;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+// An unclosed delimiter (E0002 in `.orch` files) never reaches `workflow!`: rustc's lexer
+// reports it first.
+orch_runtime::workflow! {
+    workflow Hello {
+        worker Greeter;
+        start greet;
+        task greet by Greeter { ok -> done; fail -> failed;
+        succeed done;
+        fail failed;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+#![deny(deprecated)]
+
+orch_runtime::workflow! {
+    workflow Hello {
+        worker Greeter;
+        worker Waver;
+        start greet;
+        task greet by Greeter { ok -> done; fail -> failed; }
+        succeed done;
+        fail failed;
+    }
+}
+
+fn main() {}
