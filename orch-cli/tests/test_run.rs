@@ -267,6 +267,7 @@ fn serve(replies: Vec<(u16, &'static str)>) -> (String, mpsc::Receiver<(String, 
             let _ = send.send((head, request));
             let reason = match status {
                 200 => "OK",
+                302 => "Found",
                 404 => "Not Found",
                 429 => "Too Many Requests",
                 503 => "Service Unavailable",
@@ -350,6 +351,27 @@ fn an_http_worker_is_retried_on_429_but_not_on_404() {
         format!("review: POST {url} answered 404 Not Found: no such review")
     );
     assert_eq!(requests.try_iter().count(), 2);
+}
+
+#[test]
+fn an_http_redirect_is_not_followed() {
+    let dir = copy_of("http");
+    let (url, requests) = serve(vec![(302, ""), (200, "\"never\"")]);
+    http_config(dir.path(), &url);
+    let out = output(orch().current_dir(dir.path()).args([
+        "run",
+        "review.orch",
+        "-i",
+        "draft=hello",
+        "-q",
+    ]));
+    assert_eq!(out.code, 1);
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        result["error"],
+        format!("review: POST {url} answered 302 Found")
+    );
+    assert_eq!(requests.try_iter().count(), 1);
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Workers that POST each call to an HTTP service.
 //!
 //! The request JSON is the body; the response body is the reply. 2xx is a reply; 429 and 5xx
-//! are failures worth retrying, as are connection errors; other statuses are permanent
-//! failures. Every request carries an `Idempotency-Key` header.
+//! are failures worth retrying, as are connection errors; other statuses (redirects too, which
+//! are not followed) are permanent failures. Every request carries an `Idempotency-Key` header.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ impl HttpWorker {
     pub fn new(spec: HttpSpec) -> HttpWorker {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirected POST would become a GET without the request: report it instead.
+            .max_redirects(0)
             .timeout_global(spec.timeout)
             .user_agent(concat!("orch/", env!("CARGO_PKG_VERSION")))
             .build();
