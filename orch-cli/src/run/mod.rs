@@ -381,6 +381,20 @@ fn report(result: &RunResult, args: &Args) -> Result<u8, CliError> {
             "the run failed{at} after {steps}: {error}"
         ))),
         RunStatus::TimedOut => Err(CliError::failure(format!("{error} ({steps})"))),
+        // Statuses the engine gains later end the command as a failure until this learns them.
+        #[allow(unreachable_patterns)]
+        other => Err(CliError::failure(format!(
+            "the run ended with status `{}` after {steps}",
+            status_name(other)
+        ))),
+    }
+}
+
+/// A status as the result JSON spells it: `timed_out`.
+fn status_name(status: RunStatus) -> String {
+    match serde_json::to_value(status) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{status:?}"),
     }
 }
 

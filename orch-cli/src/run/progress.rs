@@ -135,6 +135,9 @@ fn status_word(status: orch_runtime::RunStatus) -> &'static str {
         RunStatus::Failed => "failed",
         RunStatus::TimedOut => "timed out",
         RunStatus::Cancelled => "cancelled",
+        // Statuses the engine gains later.
+        #[allow(unreachable_patterns)]
+        _ => "stopped",
     }
 }
 
