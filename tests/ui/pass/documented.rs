@@ -1,4 +1,6 @@
 //! Generated code passes `deny(warnings, missing_docs)` when the workflow documents its parts.
+//! (Clippy is not run here; `tests/test_codegen.rs` includes the code generated for every valid
+//! fixture, so `cargo clippy --all-targets -- -D warnings` checks generated code.)
 #![deny(warnings, missing_docs)]
 
 use orch_runtime::{Call, WorkerResult};
