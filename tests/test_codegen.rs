@@ -18,15 +18,15 @@ mod generated {
     }
 
     fixture! {
-        build_website = "build_website";
-        content_pipeline = "content_pipeline";
-        human_approval = "human_approval";
-        kitchen_sink = "kitchen_sink";
-        map_reduce = "map_reduce";
-        math_solver = "math_solver";
-        pipeline = "pipeline";
-        refinement_loop = "refinement_loop";
-        sub_workflow = "sub_workflow";
+        build_website_orch = "build_website";
+        content_pipeline_orch = "content_pipeline";
+        human_approval_orch = "human_approval";
+        kitchen_sink_orch = "kitchen_sink";
+        map_reduce_orch = "map_reduce";
+        math_solver_orch = "math_solver";
+        pipeline_orch = "pipeline";
+        refinement_loop_orch = "refinement_loop";
+        sub_workflow_orch = "sub_workflow";
     }
 }
 
@@ -272,14 +272,14 @@ macro_rules! conformance {
     };
 }
 
-conformance!(build_website_conforms: build_website::build_website from "build_website", "BuildWebsite");
-conformance!(content_pipeline_conforms: content_pipeline::content_pipeline from "content_pipeline", "ContentPipeline");
-conformance!(human_approval_conforms: human_approval::human_approval from "human_approval", "HumanApproval");
-conformance!(kitchen_sink_conforms: kitchen_sink::kitchen_sink from "kitchen_sink", "KitchenSink");
-conformance!(publisher_conforms: kitchen_sink::publisher from "kitchen_sink", "Publisher");
-conformance!(map_reduce_conforms: map_reduce::map_reduce_research from "map_reduce", "MapReduceResearch");
-conformance!(math_solver_conforms: math_solver::math_solver from "math_solver", "MathSolver");
-conformance!(pipeline_conforms: pipeline::pipeline from "pipeline", "Pipeline");
-conformance!(refinement_conforms: refinement_loop::refinement from "refinement_loop", "Refinement");
-conformance!(report_conforms: sub_workflow::report from "sub_workflow", "Report");
-conformance!(research_conforms: sub_workflow::research from "sub_workflow", "Research");
+conformance!(build_website_conforms: build_website_orch::build_website from "build_website", "BuildWebsite");
+conformance!(content_pipeline_conforms: content_pipeline_orch::content_pipeline from "content_pipeline", "ContentPipeline");
+conformance!(human_approval_conforms: human_approval_orch::human_approval from "human_approval", "HumanApproval");
+conformance!(kitchen_sink_conforms: kitchen_sink_orch::kitchen_sink from "kitchen_sink", "KitchenSink");
+conformance!(publisher_conforms: kitchen_sink_orch::publisher from "kitchen_sink", "Publisher");
+conformance!(map_reduce_conforms: map_reduce_orch::map_reduce_research from "map_reduce", "MapReduceResearch");
+conformance!(math_solver_conforms: math_solver_orch::math_solver from "math_solver", "MathSolver");
+conformance!(pipeline_conforms: pipeline_orch::pipeline from "pipeline", "Pipeline");
+conformance!(refinement_conforms: refinement_loop_orch::refinement from "refinement_loop", "Refinement");
+conformance!(report_conforms: sub_workflow_orch::report from "sub_workflow", "Report");
+conformance!(research_conforms: sub_workflow_orch::research from "sub_workflow", "Research");
