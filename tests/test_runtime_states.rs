@@ -1536,20 +1536,25 @@ async fn wait_timeout_takes_the_timeout_path() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn wait_given_an_outcome_it_does_not_handle_takes_the_failure_path() {
+async fn a_signal_outcome_no_wait_handles_is_refused() {
     let (engine, _) = publish_engine();
     let handle = engine.start("Publish", json!({"topic": "t"})).unwrap();
-    handle
+    let refused = handle
         .signal_outcome("Review", "shrug", json!(null))
-        .unwrap();
-    let result = handle.result().await;
-    assert_eq!(result.path(), ["draft", "review", "rejected"]);
-    assert_eq!(
-        result.error,
-        Some(json!(
-            "the reply's outcome `shrug` is not handled by state `review`"
-        ))
-    );
+        .unwrap_err();
+    let SignalError::UnknownOutcome {
+        signal,
+        outcome,
+        expected,
+    } = refused
+    else {
+        panic!("expected an unknown outcome, got {refused:?}");
+    };
+    assert_eq!((signal.as_str(), outcome.as_str()), ("Review", "shrug"));
+    assert!(expected.contains(&"ok".to_string()), "{expected:?}");
+    // The run is unaffected and still takes a signal it handles.
+    handle.signal("Review", json!(null)).unwrap();
+    assert_eq!(handle.result().await.status, RunStatus::Succeeded);
 }
 
 #[tokio::test(start_paused = true)]

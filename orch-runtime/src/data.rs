@@ -289,7 +289,9 @@ fn check_type(name: &str, ty: orch_dsl::ast::ValueType, value: &Value) -> Result
     let fits = match ty {
         T::String => value.is_string(),
         T::Number => value.is_number(),
-        T::Integer => value.is_i64() || value.is_u64(),
+        T::Integer => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         T::Bool => value.is_boolean(),
         T::List => value.is_array(),
         T::Object => value.is_object(),

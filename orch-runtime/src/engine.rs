@@ -1,7 +1,7 @@
 //! The engine: holds checked workflows and bound workers, and starts runs.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use orch_dsl::ir;
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus};
 use crate::run::Run;
+use crate::store::Store;
 use crate::worker::{Worker, Workers};
 
 /// Why a text could not be loaded.
@@ -41,15 +42,27 @@ pub enum StartError {
 pub enum SignalError {
     #[error("workflow `{workflow}` declares no signal `{signal}`")]
     UnknownSignal { workflow: String, signal: String },
+    #[error("signal `{signal}` has no outcome `{outcome}`; it has {}", expected.join(", "))]
+    UnknownOutcome {
+        signal: String,
+        outcome: String,
+        expected: Vec<String>,
+    },
+    #[error("no run `{0}` is running here or kept in the store")]
+    UnknownRun(String),
     #[error("the run has finished")]
     Finished,
+    #[error("the run store failed: {0}")]
+    Store(String),
 }
 
-/// A signal delivered to a run.
+/// A signal on its way to a run.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Signal {
     pub name: String,
     pub reply: SignalReply,
+    /// Its sequence number in the run store, when kept there.
+    pub seq: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -60,17 +73,76 @@ pub(crate) enum SignalReply {
     Reject(String),
 }
 
+impl SignalReply {
+    pub fn into_stored(self) -> Result<(String, Value), String> {
+        match self {
+            SignalReply::Outcome(outcome, payload) => Ok((outcome, payload)),
+            SignalReply::Reject(reason) => Err(reason),
+        }
+    }
+
+    pub fn from_stored(stored: Result<(String, Value), String>) -> SignalReply {
+        match stored {
+            Ok((outcome, payload)) => SignalReply::Outcome(outcome, payload),
+            Err(reason) => SignalReply::Reject(reason),
+        }
+    }
+}
+
+/// Signals on their way to a run's `wait` states. A child run shares its parent's mailbox, so
+/// a signal sent to the parent reaches a `wait` inside a called workflow.
+pub(crate) struct Mailbox {
+    pub signals: Mutex<VecDeque<Signal>>,
+    pub arrived: Notify,
+}
+
+impl Mailbox {
+    pub fn new(signals: VecDeque<Signal>) -> Arc<Mailbox> {
+        Arc::new(Mailbox {
+            signals: Mutex::new(signals),
+            arrived: Notify::new(),
+        })
+    }
+
+    pub fn deliver(&self, signal: Signal) {
+        lock(&self.signals).push_back(signal);
+        self.arrived.notify_waiters();
+    }
+}
+
 /// Shared between a run and its handle.
 pub(crate) struct RunControl {
     pub cancel: CancellationToken,
-    pub signals: Mutex<VecDeque<Signal>>,
-    pub arrived: Notify,
+    pub mailbox: Arc<Mailbox>,
+    /// Set when the run is stopped to be resumed later, rather than cancelled.
+    pub paused: AtomicBool,
+    /// True once the run is recorded in its store (at once for runs without one), so that
+    /// signals for it are stored only after it is.
+    pub stored: tokio::sync::watch::Sender<bool>,
+}
+
+impl RunControl {
+    pub fn new(cancel: CancellationToken, mailbox: Arc<Mailbox>) -> Arc<RunControl> {
+        Arc::new(RunControl {
+            cancel,
+            mailbox,
+            paused: AtomicBool::new(false),
+            stored: tokio::sync::watch::channel(false).0,
+        })
+    }
+
+    /// Resolves once the run is recorded in its store.
+    pub async fn recorded(&self) {
+        let mut stored = self.stored.subscribe();
+        let _ = stored.wait_for(|stored| *stored).await;
+    }
 }
 
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Seed of the retry jitter, so that runs are reproducible.
+    /// Seed of the retry jitter. With the run's place among the engine's runs it decides every
+    /// jittered delay, so runs of one engine spread their retries while a given seed repeats.
     pub seed: u64,
     /// How many events a slow subscriber may lag behind before it misses some.
     pub event_capacity: usize,
@@ -85,13 +157,22 @@ impl Default for Options {
     }
 }
 
+/// A run driven by this engine right now.
+pub(crate) struct Live {
+    pub control: Arc<RunControl>,
+    pub workflow: String,
+}
+
 pub(crate) struct Inner {
     pub workflows: RwLock<HashMap<String, Arc<ir::Workflow>>>,
     pub workers: RwLock<Workers>,
     pub events: broadcast::Sender<Event>,
     pub options: Options,
+    pub store: RwLock<Option<Arc<dyn Store>>>,
+    pub live: Mutex<HashMap<String, Live>>,
     next_run: AtomicU64,
-    epoch: u64,
+    /// Distinguishes this engine's run ids from those of other processes sharing a store.
+    pub epoch: u64,
 }
 
 /// Runs checked workflows. Cheap to clone; clones share workflows, workers and events.
@@ -138,17 +219,31 @@ impl Engine {
         let (events, _) = broadcast::channel(options.event_capacity.max(1));
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+            .map_or(0, |d| d.as_micros() as u64);
         Engine {
             inner: Arc::new(Inner {
                 workflows: RwLock::new(HashMap::new()),
                 workers: RwLock::new(Workers::new()),
                 events,
                 options,
+                store: RwLock::new(None),
+                live: Mutex::new(HashMap::new()),
                 next_run: AtomicU64::new(1),
                 epoch,
             }),
         }
+    }
+
+    /// Keeps every run of this engine in `store`: a checkpoint after every transition, so that
+    /// runs can be paused, resumed and recovered after a crash (see [`Engine::resume`]).
+    pub fn with_store(self, store: Arc<dyn Store>) -> Engine {
+        *write(&self.inner.store) = Some(store);
+        self
+    }
+
+    /// The store runs are kept in, if any.
+    pub fn store(&self) -> Option<Arc<dyn Store>> {
+        read(&self.inner.store).clone()
     }
 
     /// Binds a worker name, for every workflow of this engine.
@@ -206,18 +301,37 @@ impl Engine {
         read(&self.inner.workflows).get(name).cloned()
     }
 
-    /// Starts a run and returns its handle at once.
+    /// Starts a run and returns its handle at once. With a store, the run is recorded there
+    /// before its first step.
     pub fn start(&self, workflow: &str, input: Value) -> Result<RunHandle, StartError> {
-        let run = self.prepare(workflow, input, CancellationToken::new())?;
+        let mut run = self.prepare(workflow, input, CancellationToken::new(), None)?;
+        run.top_level = true;
+        if let Some(store) = self.store() {
+            run.attach(store);
+        }
+        Ok(self.spawn(run, workflow))
+    }
+
+    pub(crate) fn spawn(&self, run: Run, workflow: &str) -> RunHandle {
         let id = run.id.clone();
         let control = run.control.clone();
+        // Listed before the task starts, so that a signal sent right away finds the run.
+        lock(&self.inner.live).insert(
+            id.to_string(),
+            Live {
+                control: control.clone(),
+                workflow: workflow.to_string(),
+            },
+        );
         let join = tokio::spawn(run.drive());
-        Ok(RunHandle {
+        RunHandle {
             id,
             control,
             join,
-            workflow: self.workflow(workflow),
-        })
+            signals: self.signals_of(workflow),
+            workflow: workflow.to_string(),
+            engine: self.clone(),
+        }
     }
 
     /// Starts a run and waits for its result.
@@ -246,11 +360,13 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// A run of `name`, ready to drive. A child run passes its parent's mailbox.
     pub(crate) fn prepare(
         &self,
         name: &str,
         input: Value,
         cancel: CancellationToken,
+        mailbox: Option<Arc<Mailbox>>,
     ) -> Result<Run, StartError> {
         let workflow = self
             .workflow(name)
@@ -261,8 +377,31 @@ impl Engine {
                 message,
             }
         })?;
+        let bound = self.bound(&workflow)?;
+        let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
+        let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
+        let control = RunControl::new(
+            cancel,
+            mailbox.unwrap_or_else(|| Mailbox::new(VecDeque::new())),
+        );
+        Ok(Run::new(
+            self.clone(),
+            workflow,
+            id,
+            input,
+            bound,
+            control,
+            self.seed_for(n),
+        ))
+    }
+
+    /// The workers of a workflow, in the order of its declarations.
+    pub(crate) fn bound(
+        &self,
+        workflow: &ir::Workflow,
+    ) -> Result<Vec<Arc<dyn Worker>>, StartError> {
         let workers = read(&self.inner.workers);
-        let bound = workflow
+        workflow
             .workers
             .iter()
             .map(|w| {
@@ -270,20 +409,75 @@ impl Engine {
                     .get(&w.name)
                     .cloned()
                     .ok_or_else(|| StartError::UnboundWorker {
-                        workflow: name.to_string(),
+                        workflow: workflow.name.clone(),
                         worker: w.name.clone(),
                     })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(workers);
-        let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
-        let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
-        let control = Arc::new(RunControl {
-            cancel,
-            signals: Mutex::new(VecDeque::new()),
-            arrived: Notify::new(),
+            .collect()
+    }
+
+    /// The jitter seed of the engine's `n`th run.
+    pub(crate) fn seed_for(&self, n: u64) -> u64 {
+        let mut z = self.inner.options.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z ^ (z >> 31)
+    }
+
+    /// The next run number, for runs resumed from a store.
+    pub(crate) fn next_ordinal(&self) -> u64 {
+        self.inner.next_run.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The signals that `wait` states of a workflow and of the workflows it calls receive.
+    pub(crate) fn signals_of(&self, name: &str) -> Vec<ir::Signal> {
+        let mut names = vec![name.to_string()];
+        let mut signals: Vec<ir::Signal> = Vec::new();
+        let mut next = 0;
+        while let Some(current) = names.get(next).cloned() {
+            next += 1;
+            let Some(workflow) = self.workflow(&current) else {
+                continue;
+            };
+            for signal in &workflow.signals {
+                if !signals.iter().any(|s| s.name == signal.name) {
+                    signals.push(signal.clone());
+                }
+            }
+            for state in &workflow.states {
+                if let ir::StateKind::Call {
+                    workflow: callee, ..
+                } = &state.kind
+                    && !names.contains(callee) {
+                        names.push(callee.clone());
+                    }
+            }
+        }
+        signals
+    }
+}
+
+/// Checks a signal against the signals a run's `wait` states receive.
+pub(crate) fn check_signal(
+    workflow: &str,
+    signals: &[ir::Signal],
+    signal: &str,
+    reply: &SignalReply,
+) -> Result<(), SignalError> {
+    let Some(declared) = signals.iter().find(|s| s.name == signal) else {
+        return Err(SignalError::UnknownSignal {
+            workflow: workflow.to_string(),
+            signal: signal.to_string(),
         });
-        Ok(Run::new(self.clone(), workflow, id, input, bound, control))
+    };
+    match reply {
+        SignalReply::Outcome(outcome, _) if !declared.outcomes.contains(outcome) => {
+            Err(SignalError::UnknownOutcome {
+                signal: signal.to_string(),
+                outcome: outcome.clone(),
+                expected: declared.outcomes.clone(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -312,7 +506,9 @@ pub struct RunHandle {
     id: Arc<str>,
     control: Arc<RunControl>,
     join: JoinHandle<RunResult>,
-    workflow: Option<Arc<ir::Workflow>>,
+    signals: Vec<ir::Signal>,
+    workflow: String,
+    engine: Engine,
 }
 
 impl RunHandle {
@@ -326,8 +522,18 @@ impl RunHandle {
         self.control.cancel.cancel();
     }
 
+    /// Stops the run so that it can be resumed later from its store: in-flight work is
+    /// cancelled, the run ends here with [`RunStatus::Paused`], and the store marks it paused;
+    /// [`Engine::resume`] continues it from its last checkpoint. Without a store this is the
+    /// same as [`cancel`](RunHandle::cancel).
+    pub fn pause(&self) {
+        self.control.paused.store(true, Ordering::SeqCst);
+        self.control.cancel.cancel();
+    }
+
     /// Delivers a signal with a plain success and a payload; a `wait` for it takes `ok ->`.
-    /// Signals that arrive before the run waits are kept until it does.
+    /// Signals that arrive before the run waits are kept until it does; with a store they are
+    /// also kept there (use [`Engine::signal`] to wait until they are).
     pub fn signal(&self, signal: &str, payload: Value) -> Result<(), SignalError> {
         self.deliver(signal, SignalReply::Outcome("ok".into(), payload))
     }
@@ -351,19 +557,38 @@ impl RunHandle {
         if self.join.is_finished() {
             return Err(SignalError::Finished);
         }
-        if let Some(workflow) = &self.workflow
-            && !workflow.signals.iter().any(|s| s.name == signal)
-        {
-            return Err(SignalError::UnknownSignal {
-                workflow: workflow.name.clone(),
-                signal: signal.to_string(),
-            });
+        check_signal(&self.workflow, &self.signals, signal, &reply)?;
+        match self.engine.store() {
+            None => self.control.mailbox.deliver(Signal {
+                name: signal.to_string(),
+                reply,
+                seq: None,
+            }),
+            Some(store) => {
+                let (id, name, control) = (
+                    self.id.to_string(),
+                    signal.to_string(),
+                    self.control.clone(),
+                );
+                tokio::spawn(async move {
+                    control.recorded().await;
+                    let mailbox = &control.mailbox;
+                    match store
+                        .push_signal(&id, &name, reply.clone().into_stored())
+                        .await
+                    {
+                        Ok(seq) => mailbox.deliver(Signal {
+                            name,
+                            reply,
+                            seq: Some(seq),
+                        }),
+                        Err(error) => {
+                            tracing::error!(run = %id, %error, "a signal could not be stored")
+                        }
+                    }
+                });
+            }
         }
-        lock(&self.control.signals).push_back(Signal {
-            name: signal.to_string(),
-            reply,
-        });
-        self.control.arrived.notify_waiters();
         Ok(())
     }
 
@@ -373,17 +598,11 @@ impl RunHandle {
 
     /// Waits for the run to end.
     pub async fn result(self) -> RunResult {
-        let id = self.id.to_string();
-        let workflow = self
-            .workflow
-            .as_ref()
-            .map(|w| w.name.clone())
-            .unwrap_or_default();
         match self.join.await {
             Ok(result) => result,
             Err(error) => RunResult {
-                run_id: id,
-                workflow,
+                run_id: self.id.to_string(),
+                workflow: self.workflow,
                 input: Value::Null,
                 status: if error.is_cancelled() {
                     RunStatus::Cancelled
@@ -410,7 +629,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

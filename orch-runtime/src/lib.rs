@@ -48,6 +48,7 @@
 //! ```
 
 mod data;
+mod durable;
 mod engine;
 mod event;
 mod pool;
@@ -59,6 +60,7 @@ mod trail;
 mod worker;
 
 pub use data::{RunData, StepData};
+pub use durable::ResumeError;
 pub use engine::{Engine, LoadError, Options, RunHandle, SignalError, StartError};
 pub use event::Event;
 /// Compiles workflows written inline into typed Rust modules, checked when the crate compiles.

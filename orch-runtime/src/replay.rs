@@ -7,14 +7,13 @@
 //! down the same path, or to reproduce a run exactly while debugging.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, RunControl, Signal, SignalReply, StartError};
+use crate::engine::{Engine, Mailbox, RunControl, Signal, SignalReply, StartError};
 use crate::result::RunResult;
 use crate::run::Run;
 use crate::trail::{Attempt, AttemptStatus, Entry};
@@ -108,6 +107,7 @@ impl Book {
                             payload.clone().unwrap_or(Value::Null),
                         ),
                     },
+                    seq: None,
                 }),
                 _ => {}
             }
@@ -243,11 +243,8 @@ impl Engine {
             stop: cancel.clone(),
         });
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
-        let control = Arc::new(RunControl {
-            cancel,
-            signals: Mutex::new(book.signals.iter().cloned().collect::<VecDeque<_>>()),
-            arrived: Notify::new(),
-        });
+        let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
+        let control = RunControl::new(cancel, mailbox);
         let mut run = Run::new(
             self.clone(),
             workflow,
@@ -255,6 +252,7 @@ impl Engine {
             input,
             workers,
             control,
+            0,
         );
         run.replay = Some(book);
         Ok(run.drive())

@@ -20,6 +20,8 @@ pub enum RunStatus {
     TimedOut,
     /// It was cancelled through its handle.
     Cancelled,
+    /// It was paused through its handle; it continues when resumed from its store.
+    Paused,
 }
 
 /// The result of a finished run.

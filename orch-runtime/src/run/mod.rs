@@ -1,6 +1,7 @@
 //! One run of a workflow: the loop over states, driven by the checked IR.
 
 mod attempt;
+mod durable;
 mod fanout;
 mod steps;
 
@@ -19,7 +20,8 @@ use crate::result::{RunResult, RunStatus};
 use crate::trail::{Attempt, AttemptStatus, Entry};
 use crate::worker::{BoxFuture, Call, Worker};
 
-pub(crate) use attempt::Flights;
+pub(crate) use attempt::{Flights, now_ms};
+pub(crate) use durable::Durable;
 
 /// Why the loop over states stopped.
 pub(crate) enum End {
@@ -27,6 +29,8 @@ pub(crate) enum End {
     StepLimit(u64),
     TimedOut(u64),
     Cancelled,
+    /// The run store failed; the run cannot go on durably.
+    Store(String),
 }
 
 /// What a state decided.
@@ -56,6 +60,16 @@ pub(crate) struct Run {
     /// The last failure, shown by a `fail` state that gives no error of its own.
     last_error: Option<String>,
     started: Instant,
+    /// The jitter seed of this run.
+    seed: u64,
+    /// The state the run is in (or goes to next).
+    current: usize,
+    /// The store the run is kept in, and what it has saved there.
+    pub(crate) durable: Option<Durable>,
+    /// A run driven by a handle, listed among the engine's live runs.
+    pub(crate) top_level: bool,
+    /// For a run resumed inside a `wait`: that wait's deadline, in Unix milliseconds.
+    resume_deadline: Option<(usize, u64)>,
 }
 
 impl Run {
@@ -66,8 +80,14 @@ impl Run {
         input: Value,
         workers: Vec<Arc<dyn Worker>>,
         control: Arc<RunControl>,
+        seed: u64,
     ) -> Run {
         Run {
+            current: workflow.start,
+            seed,
+            durable: None,
+            top_level: false,
+            resume_deadline: None,
             workflow_name: Arc::from(workflow.name.as_str()),
             names: workflow
                 .states
@@ -103,6 +123,9 @@ impl Run {
                 run,
                 workflow: self.workflow_name.clone(),
             });
+            if let Err(error) = self.register().await {
+                return self.finish(End::Store(error)).await;
+            }
             let cancel = self.control.cancel.clone();
             let limit = self.workflow.timeout_ms;
             let end = {
@@ -121,14 +144,15 @@ impl Run {
                     end = &mut body => end,
                 }
             };
-            self.finish(end)
+            self.finish(end).await
         })
     }
 
     async fn body(&mut self) -> End {
         let workflow = self.workflow.clone();
-        let mut current = workflow.start;
+        let mut current = self.current;
         loop {
+            self.current = current;
             if let Some(end) = self.count_step() {
                 return end;
             }
@@ -147,6 +171,9 @@ impl Run {
             match next {
                 Next::Edge(event, edge) => current = self.take(current, step, event, edge),
                 Next::Stop(end) => return end,
+            }
+            if let Err(error) = self.save(current, self.steps, None).await {
+                return End::Store(error);
             }
         }
     }
@@ -372,7 +399,12 @@ impl Run {
         }
     }
 
-    fn finish(mut self, end: End) -> RunResult {
+    async fn finish(mut self, end: End) -> RunResult {
+        let paused = matches!(end, End::Cancelled)
+            && self
+                .control
+                .paused
+                .load(std::sync::atomic::Ordering::SeqCst);
         self.control.cancel.cancel();
         // The state the run stopped in had not written its attempts yet: the finished ones
         // keep their records, the ones under way were cut off.
@@ -425,11 +457,23 @@ impl Run {
                     show_ms(ms)
                 ))),
             ),
+            End::Cancelled if paused => (
+                RunStatus::Paused,
+                None,
+                None,
+                Some(Value::String("the run was paused".into())),
+            ),
             End::Cancelled => (
                 RunStatus::Cancelled,
                 None,
                 None,
                 Some(Value::String("the run was cancelled".into())),
+            ),
+            End::Store(error) => (
+                RunStatus::Failed,
+                None,
+                None,
+                Some(Value::String(format!("the run store failed: {error}"))),
             ),
         };
         self.emit(|run| Event::RunFinished { run, status });
@@ -437,14 +481,14 @@ impl Run {
             .workflow
             .states
             .iter()
-            .zip(std::mem::take(&mut self.data.steps))
+            .zip(self.data.steps.iter().cloned())
             .filter(|(_, data)| *data != Default::default())
             .map(|(state, data)| (state.name.clone(), data))
             .collect();
-        RunResult {
+        let result = RunResult {
             run_id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
-            input: std::mem::take(&mut self.data.input),
+            input: self.data.input.clone(),
             status,
             terminal: terminal.map(|id| self.names[id].to_string()),
             output,
@@ -453,7 +497,8 @@ impl Run {
             steps: self.steps,
             duration_ms: self.started.elapsed().as_millis() as u64,
             trail: std::mem::take(&mut self.trail),
-        }
+        };
+        self.conclude_store(terminal, result).await
     }
 }
 

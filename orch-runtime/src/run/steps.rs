@@ -29,7 +29,7 @@ impl Run {
             call,
             retry: retry.cloned(),
             timeout: timeout_ms.map(Duration::from_millis),
-            seed: self.engine.inner.options.seed,
+            seed: self.seed,
             flights: self.flights.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
@@ -154,18 +154,32 @@ impl Run {
             state: self.names[id].clone(),
             signal: name.clone(),
         });
-        let deadline = timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
-        let control = self.control.clone();
+        // The deadline is kept in Unix time, so that a run resumed after a restart waits only
+        // for what is left of it.
+        let deadline_ms = match self.resumed_deadline(id) {
+            Some(deadline) => Some(deadline),
+            None => timeout_ms.map(|ms| attempt::now_ms().saturating_add(ms)),
+        };
+        if deadline_ms.is_some() && self.replay.is_none()
+            && let Err(error) = self.save(id, step - 1, deadline_ms).await {
+                return Next::Stop(End::Store(error));
+            }
+        let deadline = deadline_ms.map(|at| {
+            tokio::time::Instant::now()
+                + Duration::from_millis(at.saturating_sub(attempt::now_ms()))
+        });
+        let mailbox = self.control.mailbox.clone();
         let reply = loop {
-            let arrived = control.arrived.notified();
+            let arrived = mailbox.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             let taken = {
-                let mut queue = lock(&control.signals);
+                let mut queue = lock(&mailbox.signals);
                 let at = queue.iter().position(|s| *s.name == *name);
                 at.and_then(|at| queue.remove(at))
             };
             if let Some(signal) = taken {
+                self.consumed(signal.seq);
                 break Some(signal.reply);
             }
             if self.replay.is_some() {
@@ -274,11 +288,16 @@ impl Run {
             ),
             None => self
                 .engine
-                .prepare(workflow, input, token.clone())
+                .prepare(
+                    workflow,
+                    input,
+                    token.clone(),
+                    Some(self.control.mailbox.clone()),
+                )
                 .map(Run::drive)
                 .map_err(|e| e.to_string()),
         };
-        let child = match child {
+        let mut child = match child {
             Ok(child) => child,
             Err(error) => {
                 return self.fail(
@@ -291,14 +310,26 @@ impl Run {
                 );
             }
         };
-        let result = match timeout_ms {
-            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), child)
-                .await
-                .ok(),
-            None => Some(child.await),
+        // On timeout the child is stopped and still reports its trail.
+        let (result, timed_out) = match timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), &mut child).await {
+                Ok(result) => (result, false),
+                Err(_) => {
+                    token.cancel();
+                    (child.await, true)
+                }
+            },
+            None => (child.await, false),
         };
-        let Some(result) = result else {
-            token.cancel();
+        let status = result.status;
+        let output = result.output.clone();
+        let error = result.error.clone();
+        self.trail.push(Entry::Child {
+            step,
+            state: self.names[id].clone(),
+            run: Box::new(result),
+        });
+        if timed_out {
             let error = format!(
                 "workflow `{workflow}` did not finish within {}",
                 super::show_ms(timeout_ms.unwrap_or_default())
@@ -311,22 +342,14 @@ impl Run {
                     timed_out: true,
                 },
             );
-        };
-        let status = result.status;
-        let output = result.output.clone();
-        let error = result.error.clone();
-        self.trail.push(Entry::Child {
-            step,
-            state: self.names[id].clone(),
-            run: Box::new(result),
-        });
+        }
         match status {
             RunStatus::Succeeded => self.exit(
                 id,
                 exits,
                 Ok(crate::Reply::ok(output.unwrap_or(Value::Null))),
             ),
-            RunStatus::Cancelled => Next::Stop(End::Cancelled),
+            RunStatus::Cancelled | RunStatus::Paused => Next::Stop(End::Cancelled),
             other => {
                 let detail = error.map_or(String::new(), |e| match e {
                     Value::String(s) => format!(": {s}"),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    Checkpoint, Definition, Definitions, Lifecycle, LoadedRun, NewRun, RunFilter, RunSummary, Store,
-    StoreError, StoredSignal, now_ms,
+    Checkpoint, Definition, Definitions, Lifecycle, LoadedRun, NewRun, RunFilter, RunSummary,
+    Store, StoreError, StoredSignal, now_ms,
 };
 use crate::engine::lock;
 use crate::result::RunResult;
@@ -59,14 +59,20 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Inner) -> Result<T, StoreError>) -> BoxFuture<Result<T, StoreError>> {
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Inner) -> Result<T, StoreError>,
+    ) -> BoxFuture<Result<T, StoreError>> {
         let result = f(&mut lock(&self.inner));
         Box::pin(async move { result })
     }
 }
 
 fn kept<'a>(inner: &'a mut Inner, run: &str) -> Result<&'a mut Kept, StoreError> {
-    inner.runs.get_mut(run).ok_or_else(|| StoreError::UnknownRun(run.to_string()))
+    inner
+        .runs
+        .get_mut(run)
+        .ok_or_else(|| StoreError::UnknownRun(run.to_string()))
 }
 
 fn advance(kept: &mut Kept, mut checkpoint: Checkpoint) {
@@ -111,6 +117,7 @@ impl Store for MemoryStore {
     fn checkpoint(&self, run: &str, checkpoint: Checkpoint) -> BoxFuture<Result<(), StoreError>> {
         let run = run.to_string();
         self.with(move |inner| {
+            kept(inner, &run)?;
             for seq in &checkpoint.consumed {
                 inner.signals.remove(seq);
             }
@@ -119,7 +126,12 @@ impl Store for MemoryStore {
         })
     }
 
-    fn finish(&self, run: &str, checkpoint: Checkpoint, result: RunResult) -> BoxFuture<Result<(), StoreError>> {
+    fn finish(
+        &self,
+        run: &str,
+        checkpoint: Checkpoint,
+        result: RunResult,
+    ) -> BoxFuture<Result<(), StoreError>> {
         let run = run.to_string();
         self.with(move |inner| {
             inner.signals.retain(|_, (owner, _)| *owner != run);
@@ -185,13 +197,20 @@ impl Store for MemoryStore {
         })
     }
 
-    fn push_signal(&self, run: &str, name: &str, reply: Result<(String, Value), String>) -> BoxFuture<Result<u64, StoreError>> {
+    fn push_signal(
+        &self,
+        run: &str,
+        name: &str,
+        reply: Result<(String, Value), String>,
+    ) -> BoxFuture<Result<u64, StoreError>> {
         let (run, name) = (run.to_string(), name.to_string());
         self.with(move |inner| {
             kept(inner, &run)?;
             inner.next_signal += 1;
             let seq = inner.next_signal;
-            inner.signals.insert(seq, (run, StoredSignal { seq, name, reply }));
+            inner
+                .signals
+                .insert(seq, (run, StoredSignal { seq, name, reply }));
             Ok(seq)
         })
     }
@@ -224,16 +243,20 @@ impl Store for MemoryStore {
         })
     }
 
-    fn claim(&self, run: &str, owner: &str, lease: Duration) -> BoxFuture<Result<bool, StoreError>> {
+    fn claim(
+        &self,
+        run: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> BoxFuture<Result<bool, StoreError>> {
         let (run, owner) = (run.to_string(), owner.to_string());
         self.with(move |inner| {
             let kept = kept(inner, &run)?;
             let now = now_ms();
-            if let Some((holder, until)) = &kept.lease {
-                if *holder != owner && *until > now {
+            if let Some((holder, until)) = &kept.lease
+                && *holder != owner && *until > now {
                     return Ok(false);
                 }
-            }
             kept.lease = Some((owner, now + lease.as_millis() as u64));
             Ok(true)
         })
@@ -241,7 +264,12 @@ impl Store for MemoryStore {
 }
 
 impl Definitions for MemoryStore {
-    fn put_definition(&self, name: &str, text: &str, tags: BTreeSet<String>) -> BoxFuture<Result<u64, StoreError>> {
+    fn put_definition(
+        &self,
+        name: &str,
+        text: &str,
+        tags: BTreeSet<String>,
+    ) -> BoxFuture<Result<u64, StoreError>> {
         let (name, text) = (name.to_string(), text.to_string());
         self.with(move |inner| {
             let version = inner
@@ -272,7 +300,11 @@ impl Definitions for MemoryStore {
         })
     }
 
-    fn get_definition(&self, name: &str, version: Option<u64>) -> BoxFuture<Result<Option<Definition>, StoreError>> {
+    fn get_definition(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> BoxFuture<Result<Option<Definition>, StoreError>> {
         let name = name.to_string();
         self.with(move |inner| {
             Ok(inner
@@ -283,7 +315,11 @@ impl Definitions for MemoryStore {
         })
     }
 
-    fn list_definitions(&self, tag: Option<String>, active_only: bool) -> BoxFuture<Result<Vec<Definition>, StoreError>> {
+    fn list_definitions(
+        &self,
+        tag: Option<String>,
+        active_only: bool,
+    ) -> BoxFuture<Result<Vec<Definition>, StoreError>> {
         self.with(move |inner| {
             let mut latest: BTreeMap<&str, &Definition> = BTreeMap::new();
             for def in inner.definitions.values() {
@@ -306,7 +342,10 @@ impl Definitions for MemoryStore {
         let name = name.to_string();
         self.with(move |inner| {
             if !inner.definitions.contains_key(&(name.clone(), version)) {
-                return Err(StoreError::UnknownDefinition { name, version: Some(version) });
+                return Err(StoreError::UnknownDefinition {
+                    name,
+                    version: Some(version),
+                });
             }
             for ((n, v), def) in inner.definitions.iter_mut() {
                 if *n == name {
@@ -317,18 +356,32 @@ impl Definitions for MemoryStore {
         })
     }
 
-    fn tag_definition(&self, name: &str, version: u64, tags: BTreeSet<String>) -> BoxFuture<Result<(), StoreError>> {
+    fn tag_definition(
+        &self,
+        name: &str,
+        version: u64,
+        tags: BTreeSet<String>,
+    ) -> BoxFuture<Result<(), StoreError>> {
         let name = name.to_string();
-        self.with(move |inner| match inner.definitions.get_mut(&(name.clone(), version)) {
-            Some(def) => {
-                def.tags = tags;
-                Ok(())
-            }
-            None => Err(StoreError::UnknownDefinition { name, version: Some(version) }),
-        })
+        self.with(
+            move |inner| match inner.definitions.get_mut(&(name.clone(), version)) {
+                Some(def) => {
+                    def.tags = tags;
+                    Ok(())
+                }
+                None => Err(StoreError::UnknownDefinition {
+                    name,
+                    version: Some(version),
+                }),
+            },
+        )
     }
 
-    fn delete_definition(&self, name: &str, version: Option<u64>) -> BoxFuture<Result<u64, StoreError>> {
+    fn delete_definition(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> BoxFuture<Result<u64, StoreError>> {
         let name = name.to_string();
         self.with(move |inner| {
             let before = inner.definitions.len();

@@ -41,8 +41,14 @@ pub enum StoreError {
     #[error("the run store `{path}` is damaged: {reason}")]
     Corrupt { path: String, reason: String },
     /// A store made by a newer version of orch.
-    #[error("the run store `{path}` has schema version {found}; this orch reads version {supported}")]
-    Version { path: String, found: i64, supported: i64 },
+    #[error(
+        "the run store `{path}` has schema version {found}; this orch reads version {supported}"
+    )]
+    Version {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
     #[error("no run `{0}` in the store")]
     UnknownRun(String),
     #[error("run `{run}` has no checkpoint named `{name}`")]
@@ -72,7 +78,7 @@ impl Lifecycle {
     pub fn as_str(self) -> &'static str {
         match self {
             Lifecycle::Running => "running",
-            Lifecycle::Paused => "paused",
+            Lifecycle::Paused | Lifecycle::Finished(RunStatus::Paused) => "paused",
             Lifecycle::Finished(RunStatus::Succeeded) => "succeeded",
             Lifecycle::Finished(RunStatus::Failed) => "failed",
             Lifecycle::Finished(RunStatus::TimedOut) => "timed_out",
@@ -203,7 +209,12 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self, run: &str, checkpoint: Checkpoint) -> BoxFuture<Result<(), StoreError>>;
 
     /// Records a finished run: its final trail entries and its result.
-    fn finish(&self, run: &str, checkpoint: Checkpoint, result: RunResult) -> BoxFuture<Result<(), StoreError>>;
+    fn finish(
+        &self,
+        run: &str,
+        checkpoint: Checkpoint,
+        result: RunResult,
+    ) -> BoxFuture<Result<(), StoreError>>;
 
     /// Marks a run paused or running.
     fn set_status(&self, run: &str, status: Lifecycle) -> BoxFuture<Result<(), StoreError>>;
@@ -218,7 +229,12 @@ pub trait Store: Send + Sync + 'static {
     fn delete(&self, run: &str) -> BoxFuture<Result<bool, StoreError>>;
 
     /// Keeps a signal for a run, delivered when it waits for it (also after a restart).
-    fn push_signal(&self, run: &str, name: &str, reply: Result<(String, Value), String>) -> BoxFuture<Result<u64, StoreError>>;
+    fn push_signal(
+        &self,
+        run: &str,
+        name: &str,
+        reply: Result<(String, Value), String>,
+    ) -> BoxFuture<Result<u64, StoreError>>;
 
     /// Saves the run's latest checkpoint under `name`.
     fn save_named(&self, run: &str, name: &str) -> BoxFuture<Result<(), StoreError>>;
@@ -229,29 +245,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes (or renews) the lease on a run for `owner` until `lease` from now; false when
     /// another owner holds an unexpired lease.
-    fn claim(&self, run: &str, owner: &str, lease: Duration) -> BoxFuture<Result<bool, StoreError>>;
+    fn claim(&self, run: &str, owner: &str, lease: Duration)
+    -> BoxFuture<Result<bool, StoreError>>;
 }
 
 /// Versions of workflow text by name, with tags and an active version.
 pub trait Definitions: Send + Sync + 'static {
     /// Stores `text` as the next version of `name` and makes it active; returns the version.
-    fn put_definition(&self, name: &str, text: &str, tags: BTreeSet<String>) -> BoxFuture<Result<u64, StoreError>>;
+    fn put_definition(
+        &self,
+        name: &str,
+        text: &str,
+        tags: BTreeSet<String>,
+    ) -> BoxFuture<Result<u64, StoreError>>;
 
     /// A version of `name`, or the active one.
-    fn get_definition(&self, name: &str, version: Option<u64>) -> BoxFuture<Result<Option<Definition>, StoreError>>;
+    fn get_definition(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> BoxFuture<Result<Option<Definition>, StoreError>>;
 
     /// The latest version of every name, or only those carrying `tag`; active versions only when
     /// `active_only`.
-    fn list_definitions(&self, tag: Option<String>, active_only: bool) -> BoxFuture<Result<Vec<Definition>, StoreError>>;
+    fn list_definitions(
+        &self,
+        tag: Option<String>,
+        active_only: bool,
+    ) -> BoxFuture<Result<Vec<Definition>, StoreError>>;
 
     /// Makes `version` the active version of `name`.
     fn activate_definition(&self, name: &str, version: u64) -> BoxFuture<Result<(), StoreError>>;
 
     /// Replaces the tags of a version.
-    fn tag_definition(&self, name: &str, version: u64, tags: BTreeSet<String>) -> BoxFuture<Result<(), StoreError>>;
+    fn tag_definition(
+        &self,
+        name: &str,
+        version: u64,
+        tags: BTreeSet<String>,
+    ) -> BoxFuture<Result<(), StoreError>>;
 
     /// Deletes one version, or every version of `name`; returns how many were deleted.
-    fn delete_definition(&self, name: &str, version: Option<u64>) -> BoxFuture<Result<u64, StoreError>>;
+    fn delete_definition(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> BoxFuture<Result<u64, StoreError>>;
 }
 
 /// The hash a run records of the definition it started under: a hash of the workflow's IR with
