@@ -291,7 +291,7 @@ impl Engine {
 
     /// The owner name this engine uses for leases.
     fn owner(&self) -> String {
-        format!("engine-{:x}", self.inner.epoch)
+        self.inner.options.owner.clone()
     }
 }
 

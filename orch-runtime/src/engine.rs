@@ -146,6 +146,10 @@ pub struct Options {
     pub seed: u64,
     /// How many events a slow subscriber may lag behind before it misses some.
     pub event_capacity: usize,
+    /// The name this engine holds leases on stored runs under. An engine restarted with the
+    /// same owner resumes its runs at once; processes that share one store need distinct
+    /// owners, and take over each other's runs only when a lease expires.
+    pub owner: String,
 }
 
 impl Default for Options {
@@ -153,6 +157,7 @@ impl Default for Options {
         Options {
             seed: 0x6f72_6368,
             event_capacity: 1024,
+            owner: "local".to_string(),
         }
     }
 }
@@ -447,9 +452,10 @@ impl Engine {
                 if let ir::StateKind::Call {
                     workflow: callee, ..
                 } = &state.kind
-                    && !names.contains(callee) {
-                        names.push(callee.clone());
-                    }
+                    && !names.contains(callee)
+                {
+                    names.push(callee.clone());
+                }
             }
         }
         signals

@@ -1,0 +1,270 @@
+//! Crash recovery for real: a child process drives durable runs over a SQLite store and is
+//! killed with SIGKILL at random points, again and again; each restart resumes what the store
+//! holds. Every run must then end with exactly the result and trail of an uninterrupted run —
+//! no step lost, none run or recorded twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch_runtime::store::{Lifecycle, MemoryStore, RunFilter, SqliteStore, Store};
+use orch_runtime::{Call, Engine, Reply, RunResult, Trail, WorkerError};
+use serde_json::{Value, json};
+
+/// Set in the child process: the path of its store.
+const CHILD: &str = "ORCH_CRASH_CHILD";
+const RUNS: i64 = 8;
+const STORES: usize = 6;
+const KILLS_PER_STORE: usize = 12;
+
+const WORKFLOW: &str = r#"
+workflow Crashy {
+    input { n: integer }
+    worker Step;
+    worker Flaky;
+    signal Never;
+    start prepare;
+
+    task prepare by Flaky { with { n: input.n } retry 2; ok -> fan; fail -> failed; }
+    parallel fan {
+        branch left by Step { with { n: prepare.output, side: "left" } }
+        branch right by Step { with { n: prepare.output, side: "right" } }
+        ok -> items;
+        fail -> failed;
+    }
+    map items over fan.output.left.list as item by Step { with { n: item } limit 2; ok -> polish; fail -> failed; }
+    loop polish by Step as round { with { n: round.index } until polish.output >= 3; max 5; ok -> pause; fail -> failed; }
+    wait pause for Never { timeout 20ms; ok -> failed; timeout -> finish; fail -> failed; }
+    task finish by Step { with { n: items.output } ok -> check; fail -> failed; }
+    choice check { when finish.output.total > 0 -> done; else -> failed; }
+    succeed done output { total: finish.output.total, polished: polish.output };
+    fail failed;
+}
+"#;
+
+/// Deterministic workers that take a little time, so that kills land mid-run.
+fn engine(store: Option<Arc<dyn Store>>) -> Engine {
+    let engine = match store {
+        Some(store) => Engine::new().with_store(store),
+        None => Engine::new().with_store(Arc::new(MemoryStore::new())),
+    };
+    engine.bind("Flaky", |call: Call| async move {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        if call.attempt == 1 {
+            return Err(WorkerError::new("not yet"));
+        }
+        Ok(Reply::ok(call.input["n"].clone()))
+    });
+    engine.bind("Step", |call: Call| async move {
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        let n = call.input["n"].clone();
+        Ok(Reply::ok(match (&*call.state, &call.input["side"]) {
+            ("fan", Value::String(side)) => {
+                json!({"side": side, "list": [n.clone(), n.clone(), n]})
+            }
+            ("finish", _) => json!({"total": n.as_array().map_or(0, |a| a.len())}),
+            _ => n,
+        }))
+    });
+    engine.load(WORKFLOW).unwrap();
+    engine
+}
+
+/// The child: resume what the store holds, start the runs it lacks, and finish them all.
+fn child(path: &Path) -> ! {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).expect("open the store"));
+        let engine = engine(Some(store.clone()));
+        let mut handles: Vec<_> = engine
+            .resume_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, h)| h.unwrap())
+            .collect();
+        let mut present = Vec::new();
+        for run in store.list(RunFilter::default()).await.unwrap() {
+            let loaded = store.load(&run.id).await.unwrap().unwrap();
+            present.push(loaded.input["n"].as_i64().unwrap());
+        }
+        for n in (0..RUNS).filter(|n| !present.contains(n)) {
+            handles.push(engine.start("Crashy", json!({ "n": n })).unwrap());
+        }
+        for handle in handles {
+            handle.result().await;
+        }
+    });
+    std::process::exit(0)
+}
+
+/// The result each run must reach, from runs nobody interrupts.
+fn expected() -> BTreeMap<i64, RunResult> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine = engine(None);
+        let mut results = BTreeMap::new();
+        for n in 0..RUNS {
+            results.insert(n, engine.run("Crashy", json!({ "n": n })).await.unwrap());
+        }
+        results
+    })
+}
+
+/// Starts a child over `path` and kills it after `after`; true when it finished first.
+fn run_child(path: &Path, after: Option<Duration>) -> bool {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "runs_finish_as_if_never_killed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let Some(after) = after else {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "the last child failed: {status}");
+        return true;
+    };
+    let started = Instant::now();
+    while started.elapsed() < after {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "a child failed: {status}");
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    false
+}
+
+/// A small deterministic generator for kill times.
+fn next(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+#[test]
+fn runs_finish_as_if_never_killed() {
+    if let Some(path) = std::env::var_os(CHILD) {
+        child(Path::new(&path));
+    }
+    let expected = expected();
+    let dir = std::env::temp_dir().join(format!("orch-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = 0x5eed_u64;
+    let mut kills = 0;
+    let mut points = std::collections::BTreeSet::new();
+    for store in 0..STORES {
+        let path: PathBuf = dir.join(format!("runs-{store}.db"));
+        let mut finished = false;
+        for _ in 0..KILLS_PER_STORE {
+            let after = Duration::from_millis(3 + next(&mut rng) % 40);
+            if run_child(&path, Some(after)) {
+                finished = true;
+                break;
+            }
+            kills += 1;
+            points.insert((store, progress(&path)));
+        }
+        if !finished {
+            run_child(&path, None);
+        }
+        verify(&path, &expected);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        kills >= 50,
+        "only {kills} kills landed before the runs finished"
+    );
+    // Kills landed at many different points: before anything was stored, mid-run, near the end.
+    assert!(
+        points.len() >= 25,
+        "kills landed at only {} distinct points",
+        points.len()
+    );
+}
+
+/// How far the runs of a store have come: the trail entries stored, in all.
+fn progress(path: &Path) -> usize {
+    if !path.exists() {
+        return 0;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(path).unwrap();
+        let mut entries = 0;
+        for run in store.list(RunFilter::default()).await.unwrap() {
+            entries += store
+                .load(&run.id)
+                .await
+                .unwrap()
+                .map_or(0, |r| r.checkpoint.trail.len());
+        }
+        entries
+    })
+}
+
+fn verify(path: &Path, expected: &BTreeMap<i64, RunResult>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(path).unwrap();
+        let runs = store.list(RunFilter::default()).await.unwrap();
+        assert_eq!(
+            runs.len(),
+            expected.len(),
+            "every run was created exactly once"
+        );
+        for run in runs {
+            assert!(
+                matches!(run.status, Lifecycle::Finished(_)),
+                "{} is {}",
+                run.id,
+                run.status
+            );
+            let loaded = store.load(&run.id).await.unwrap().unwrap();
+            let n = loaded.input["n"].as_i64().unwrap();
+            let want = &expected[&n];
+            let got = loaded.result.expect("a finished run has its result");
+            assert_eq!(
+                (got.status, &got.output, &got.error),
+                (want.status, &want.output, &want.error),
+                "run {n}"
+            );
+            assert_eq!(got.steps, want.steps, "run {n}: steps");
+            assert_eq!(
+                got.trail.without_times(),
+                want.trail.without_times(),
+                "run {n}: trail"
+            );
+            assert_eq!(
+                loaded.checkpoint.trail.without_times(),
+                want.trail.without_times(),
+                "run {n}: stored trail"
+            );
+        }
+    });
+}
