@@ -1019,13 +1019,16 @@ impl Lowerer {
     fn multiplier(&mut self, pair: P<'_>) -> Multiplier {
         let at = span(&pair);
         let text = pair.as_str().to_string();
-        let value = text[1..].parse::<f64>().unwrap_or_else(|_| {
-            self.diags.push(
-                Diagnostic::error(Code::InvalidNumber, at, "multiplier out of range")
-                    .with_label("this is not a finite number"),
-            );
-            1.0
-        });
+        let value = match text[1..].parse::<f64>() {
+            Ok(value) if value.is_finite() => value,
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidNumber, at, "multiplier out of range")
+                        .with_label("this is not a finite number"),
+                );
+                1.0
+            }
+        };
         Multiplier {
             value,
             text,
@@ -1040,7 +1043,7 @@ impl Lowerer {
             self.diags.push(
                 Diagnostic::error(Code::InvalidDuration, at, "duration out of range")
                     .with_label("too long to represent")
-                    .with_help("durations go up to about 584 years"),
+                    .with_help("durations go up to about 584 billion years (2^64 seconds)"),
             );
             Duration::ZERO
         });
