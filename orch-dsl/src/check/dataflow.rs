@@ -8,7 +8,6 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use petgraph::algo::dominators;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::Analysis;
@@ -74,11 +73,11 @@ impl Dominance {
             };
             graph.add_edge(NodeIndex::new(via), NodeIndex::new(edge.to), ());
         }
-        let tree = dominators::simple_fast(&graph, NodeIndex::new(start));
+        let idom = super::dominators::immediate_dominators(&graph, start);
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); 3 * n];
-        for v in 0..3 * n {
-            if let Some(parent) = tree.immediate_dominator(NodeIndex::new(v)) {
-                children[parent.index()].push(v);
+        for (v, parent) in idom.into_iter().enumerate() {
+            if let Some(parent) = parent {
+                children[parent].push(v);
             }
         }
         let mut enter = vec![u32::MAX; 3 * n];

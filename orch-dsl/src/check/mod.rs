@@ -15,6 +15,7 @@
 //! every independent error.
 
 mod dataflow;
+mod dominators;
 mod graph;
 mod lower_ir;
 mod names;
