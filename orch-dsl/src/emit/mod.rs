@@ -348,8 +348,14 @@ fn push_split_edge(
 /// Merges arrows with the same ends and style into one, keeping the first one's place.
 fn merge_parallel_edges(edges: Vec<DiagramEdge>) -> Vec<DiagramEdge> {
     let mut merged: Vec<DiagramEdge> = Vec::with_capacity(edges.len());
+    // The edges of one state are contiguous: only they can merge, so searching them alone
+    // keeps this linear in the size of the workflow.
+    let mut group = 0;
     for edge in edges {
-        let same = merged
+        if merged.last().is_some_and(|last| last.from != edge.from) {
+            group = merged.len();
+        }
+        let same = merged[group..]
             .iter_mut()
             .find(|m| m.from == edge.from && m.to == edge.to && m.style == edge.style);
         match same {
