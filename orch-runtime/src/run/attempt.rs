@@ -1,7 +1,6 @@
 //! Calling a worker: attempts with a per-attempt timeout, panics caught, retries with
 //! exponential backoff and seeded full jitter.
 
-use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -32,7 +31,9 @@ pub(crate) struct Failure {
 #[derive(Default)]
 pub(crate) struct Flights {
     next: AtomicU64,
-    attempts: Mutex<BTreeMap<u64, Flight>>,
+    /// By id, which is the order they started in. A vector: a run usually has one attempt
+    /// here, and a map node per run would cost kilobytes with 100,000 runs under way.
+    attempts: Mutex<Vec<(u64, Flight)>>,
 }
 
 pub(crate) struct Flight {
@@ -48,7 +49,12 @@ impl Flights {
             attempt,
             landed: false,
         };
-        lock(&self.attempts).insert(id, flight);
+        let mut flights = lock(&self.attempts);
+        if flights.capacity() == 0 {
+            flights.reserve_exact(1);
+        }
+        let at = flights.partition_point(|(other, _)| *other < id);
+        flights.insert(at, (id, flight));
         id
     }
 
@@ -56,7 +62,8 @@ impl Flights {
     /// the state writes it to the trail.
     fn land(&self, id: u64, finish: impl FnOnce(&mut Attempt)) -> Option<Attempt> {
         let mut flights = lock(&self.attempts);
-        let flight = flights.get_mut(&id)?;
+        let at = flights.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        let flight = &mut flights[at].1;
         finish(&mut flight.attempt);
         flight.landed = true;
         Some(flight.attempt.clone())
@@ -64,8 +71,9 @@ impl Flights {
 
     /// Takes every attempt not yet in the trail, in the order they started.
     pub fn drain(&self) -> Vec<Flight> {
-        std::mem::take(&mut *lock(&self.attempts))
-            .into_values()
+        lock(&self.attempts)
+            .drain(..)
+            .map(|(_, flight)| flight)
             .collect()
     }
 }
