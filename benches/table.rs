@@ -1,0 +1,592 @@
+//! Every measurement of `scripts/bench`, each with a baseline measured in the same run, printed
+//! as one Markdown table.
+//!
+//! ```text
+//! table all [--quick]          every section, then the table
+//! table compile|transition|callgrind|step|fanout|concurrent [--quick]
+//! ```
+//!
+//! The peak memory of 100,000 runs needs a process of its own, and so does an instruction
+//! count under callgrind: for those the binary runs itself with an internal mode
+//! (`child-concurrent orch|raw N`, `child-transition generated|hand N`).
+//!
+//! `table profile parse|check|codegen|expand STATES SECONDS` repeats one phase of the compiler
+//! on a generated workflow, to run under `perf record` or callgrind.
+
+mod support;
+
+use std::hint::black_box;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Instant;
+
+use support::measure::{self, Plan};
+use support::workloads::{self, compile};
+use support::{generate, machine};
+
+/// One line of the table.
+struct Row {
+    measurement: String,
+    value: String,
+    baseline: String,
+    ratio: Option<f64>,
+    target: String,
+    /// `None` when the row has no target.
+    met: Option<bool>,
+}
+
+impl Row {
+    fn new(
+        measurement: impl Into<String>,
+        value: impl Into<String>,
+        baseline: impl Into<String>,
+    ) -> Row {
+        Row {
+            measurement: measurement.into(),
+            value: value.into(),
+            baseline: baseline.into(),
+            ratio: None,
+            target: "—".into(),
+            met: None,
+        }
+    }
+
+    fn ratio(mut self, ratio: f64) -> Row {
+        self.ratio = Some(ratio);
+        self
+    }
+
+    fn target(mut self, target: impl Into<String>, met: bool) -> Row {
+        self.target = target.into();
+        self.met = Some(met);
+        self
+    }
+}
+
+struct Options {
+    quick: bool,
+}
+
+impl Options {
+    /// Fewer repetitions with `--quick`.
+    fn plan(&self, min: usize, max: usize, budget_ms: u64) -> Plan {
+        if self.quick {
+            Plan::new(
+                min.div_ceil(3).max(3),
+                max.div_ceil(3).max(3),
+                budget_ms / 4,
+            )
+        } else {
+            Plan::new(min, max, budget_ms)
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let options = Options { quick };
+    let mut rows = Vec::new();
+    match words.as_slice() {
+        ["child-concurrent", which, runs] => return child_concurrent(which, parse_count(runs)),
+        ["child-transition", which, count] => return child_transition(which, parse_count(count)),
+        ["profile", phase, states, seconds] => {
+            return profile(phase, parse_count(states), parse_count(seconds));
+        }
+        ["all"] => {
+            for section in SECTIONS {
+                run_section(section, &options, &mut rows);
+            }
+        }
+        [section] if SECTIONS.contains(section) => run_section(section, &options, &mut rows),
+        _ => {
+            eprintln!(
+                "usage: table all|{} [--quick]   (scripts/bench runs it)",
+                SECTIONS.join("|")
+            );
+            return;
+        }
+    }
+    print_table(&rows);
+}
+
+const SECTIONS: [&str; 6] = [
+    "compile",
+    "transition",
+    "callgrind",
+    "step",
+    "fanout",
+    "concurrent",
+];
+
+fn run_section(section: &str, options: &Options, rows: &mut Vec<Row>) {
+    eprintln!("measuring {section} …");
+    let began = Instant::now();
+    match section {
+        "compile" => compile_rows(options, rows),
+        "transition" => transition_rows(options, rows),
+        "callgrind" => callgrind_rows(rows),
+        "step" => step_rows(options, rows),
+        "fanout" => fanout_rows(options, rows),
+        "concurrent" => concurrent_rows(options, rows),
+        _ => unreachable!("a known section"),
+    }
+    eprintln!("  {section}: {:.1} s", began.elapsed().as_secs_f64());
+}
+
+fn parse_count(text: &str) -> usize {
+    text.replace('_', "").parse().expect("a count")
+}
+
+fn show_time(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.2} ms", seconds * 1e3)
+    } else if seconds >= 1e-6 {
+        format!("{:.2} µs", seconds * 1e6)
+    } else {
+        format!("{:.2} ns", seconds * 1e9)
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
+    let sizes = [100, 1_000, 10_000];
+    let texts: Vec<String> = sizes.iter().map(|&n| generate::workflow(n)).collect();
+
+    let big = &texts[2];
+    let mb = big.len() as f64 / 1e6;
+    let (parse, tokenize, ratio) = measure::compare(
+        options.plan(10, 40, 4_000),
+        || drop(black_box(compile::parse(black_box(big)))),
+        || drop(black_box(compile::tokenize(black_box(big)))),
+    );
+    rows.push(
+        Row::new(
+            format!("parse, 10,000-state text ({mb:.2} MB)"),
+            format!("{:.1} MB/s ({})", mb / parse, show_time(parse)),
+            format!(
+                "Rust tokenizer (proc-macro2) on the same text: {:.1} MB/s",
+                mb / tokenize
+            ),
+        )
+        .ratio(ratio),
+    );
+
+    let mut parse_times = Vec::new();
+    let mut check_times = Vec::new();
+    let mut codegen_times = Vec::new();
+    for (&n, text) in sizes.iter().zip(&texts) {
+        let plan = if n >= 10_000 {
+            options.plan(5, 15, 6_000)
+        } else {
+            options.plan(15, 200, 3_000)
+        };
+        parse_times.push(measure::time(plan, || {
+            drop(black_box(compile::parse(text)))
+        }));
+        let file = compile::parse(text);
+        check_times.push(measure::time(plan, || {
+            drop(black_box(compile::check(&file)))
+        }));
+        let compiled = compile::check(&file);
+        codegen_times.push(measure::time(plan, || {
+            drop(black_box(compile::codegen(&compiled)))
+        }));
+    }
+    for (i, &n) in sizes.iter().enumerate() {
+        let mut row = Row::new(
+            format!("check, {} states", thousands(n)),
+            show_time(check_times[i]),
+            format!("parse of the same text: {}", show_time(parse_times[i])),
+        )
+        .ratio(check_times[i] / parse_times[i]);
+        if n == 1_000 {
+            row = row.target("≤ 100 ms", check_times[i] <= 0.100);
+        }
+        rows.push(row);
+    }
+    for i in 1..sizes.len() {
+        let ratio = check_times[i] / check_times[i - 1];
+        rows.push(
+            Row::new(
+                format!(
+                    "check, {} vs {} states",
+                    thousands(sizes[i]),
+                    thousands(sizes[i - 1])
+                ),
+                show_time(check_times[i]),
+                show_time(check_times[i - 1]),
+            )
+            .ratio(ratio)
+            .target("≤ 12×", ratio <= 12.0),
+        );
+    }
+    for (i, &n) in sizes.iter().enumerate() {
+        rows.push(
+            Row::new(
+                format!("codegen, {} states", thousands(n)),
+                show_time(codegen_times[i]),
+                format!("check: {}", show_time(check_times[i])),
+            )
+            .ratio(codegen_times[i] / check_times[i]),
+        );
+    }
+    for i in 1..sizes.len() {
+        let (now, before) = (
+            check_times[i] + codegen_times[i],
+            check_times[i - 1] + codegen_times[i - 1],
+        );
+        rows.push(
+            Row::new(
+                format!(
+                    "check + codegen, {} vs {} states",
+                    thousands(sizes[i]),
+                    thousands(sizes[i - 1])
+                ),
+                show_time(now),
+                show_time(before),
+            )
+            .ratio(now / before)
+            .target("≤ 12×", now / before <= 12.0),
+        );
+    }
+
+    let tokens = compile::tokenize(&texts[1]);
+    let expand = measure::time(options.plan(15, 100, 4_000), || {
+        drop(black_box(compile::expand(tokens.clone())))
+    });
+    let pipeline = parse_times[1] + check_times[1] + codegen_times[1];
+    rows.push(
+        Row::new(
+            "`workflow!` expansion, 1,000 states",
+            show_time(expand),
+            format!("parse + check + codegen: {}", show_time(pipeline)),
+        )
+        .ratio(expand / pipeline)
+        .target("≤ 200 ms", expand <= 0.200),
+    );
+}
+
+/// Repeats one compiler phase for about `seconds`.
+fn profile(phase: &str, states: usize, seconds: usize) {
+    let text = generate::workflow(states);
+    let file = compile::parse(&text);
+    let compiled = compile::check(&file);
+    let began = Instant::now();
+    let mut rounds = 0;
+    while began.elapsed().as_secs() < seconds as u64 || rounds == 0 {
+        match phase {
+            "parse" => drop(black_box(compile::parse(&text))),
+            "check" => drop(black_box(compile::check(&file))),
+            "codegen" => drop(black_box(compile::codegen(&compiled))),
+            "expand" => drop(black_box(compile::expand(compile::tokenize(&text)))),
+            _ => panic!("no phase `{phase}`: parse, check, codegen or expand"),
+        }
+        rounds += 1;
+    }
+    eprintln!(
+        "{phase}: {rounds} rounds, {:.2?} each",
+        began.elapsed() / rounds
+    );
+}
+
+const TRANSITIONS: usize = 1_000_000;
+
+fn transition_rows(options: &Options, rows: &mut Vec<Row>) {
+    machine::assert_same(100_000);
+    let (generated, written) = machine::events(TRANSITIONS, 1);
+    let (g, h, ratio) = measure::compare(
+        options.plan(40, 400, 4_000),
+        || {
+            black_box(machine::drive_generated(black_box(&generated)));
+        },
+        || {
+            black_box(machine::drive_hand(black_box(&written)));
+        },
+    );
+    let per = |t: f64| show_time(t / TRANSITIONS as f64);
+    let merged = if same_machine_code() {
+        " (the same machine code: LLVM merged the two loops)"
+    } else {
+        ""
+    };
+    rows.push(
+        Row::new(
+            "generated `transition`, per event",
+            format!("{}{merged}", per(g)),
+            format!("hand-written `match`: {}", per(h)),
+        )
+        .ratio(ratio)
+        .target("≤ 1.0× (± 2 % noise)", ratio <= 1.02),
+    );
+}
+
+/// True when the compiler found the generated and the hand-written loop to be the same
+/// function and kept one copy of it.
+fn same_machine_code() -> bool {
+    let generated = machine::drive_generated as fn(&[machine::triage::Event]) -> usize;
+    let hand = machine::drive_hand as fn(&[machine::hand::Event]) -> usize;
+    generated as usize == hand as usize
+}
+
+const CALLGRIND_EVENTS: usize = 200_000;
+
+fn callgrind_rows(rows: &mut Vec<Row>) {
+    let counts: Option<Vec<u64>> = ["generated", "hand"]
+        .iter()
+        .map(|which| callgrind_count(which))
+        .collect();
+    let Some(counts) = counts else {
+        eprintln!("  valgrind is not available: no instruction counts");
+        return;
+    };
+    let per = |n: u64| n as f64 / CALLGRIND_EVENTS as f64;
+    let ratio = counts[0] as f64 / counts[1] as f64;
+    let merged = if same_machine_code() {
+        " (one function)"
+    } else {
+        ""
+    };
+    rows.push(
+        Row::new(
+            "generated `transition`, instructions per event (callgrind)",
+            format!("{:.2}{merged}", per(counts[0])),
+            format!("hand-written `match`: {:.2}", per(counts[1])),
+        )
+        .ratio(ratio)
+        .target("≤ 1.0×", ratio <= 1.0),
+    );
+}
+
+/// Instructions executed inside `drive_generated` or `drive_hand`, counted by callgrind.
+fn callgrind_count(which: &str) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out =
+        std::env::temp_dir().join(format!("orch-callgrind-{which}-{}.out", std::process::id()));
+    let status = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        // Both names: when the two loops compile to the same code, one symbol stands for both.
+        .arg("--toggle-collect=*machine::drive_*")
+        .arg(&exe)
+        .args(["child-transition", which, &CALLGRIND_EVENTS.to_string()])
+        .output()
+        .ok()?;
+    if !status.status.success() {
+        eprintln!(
+            "  valgrind failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        return None;
+    }
+    let text = std::fs::read_to_string(&out).ok()?;
+    let _ = std::fs::remove_file(&out);
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+}
+
+fn child_transition(which: &str, count: usize) {
+    let (generated, written) = machine::events(count, 1);
+    let sum = match which {
+        "generated" => machine::drive_generated(black_box(&generated)),
+        _ => machine::drive_hand(black_box(&written)),
+    };
+    println!("{sum}");
+}
+
+const CHAIN: usize = 1_000;
+
+fn step_rows(options: &Options, rows: &mut Vec<Row>) {
+    let runtime = workloads::current_thread();
+    let engine = workloads::chain_engine(CHAIN);
+    let steps = runtime.block_on(workloads::run_chain(&engine));
+    let worker = workloads::noop_worker();
+    let plan = options.plan(40, 400, 5_000);
+    let (run, boxed, ratio) = measure::compare(
+        plan,
+        || {
+            black_box(runtime.block_on(workloads::run_chain(&engine)));
+        },
+        || runtime.block_on(workloads::boxed_awaits(&worker, steps)),
+    );
+    let per = |t: f64| t / steps as f64;
+    rows.push(
+        Row::new(
+            format!(
+                "engine step, chain of {} no-op tasks (current thread)",
+                thousands(CHAIN)
+            ),
+            show_time(per(run)),
+            format!(
+                "await of the worker's boxed future: {}",
+                show_time(per(boxed))
+            ),
+        )
+        .ratio(ratio)
+        .target("≤ 1 µs", per(run) <= 1e-6),
+    );
+    let (run, spawned, ratio) = measure::compare(
+        plan,
+        || {
+            black_box(runtime.block_on(workloads::run_chain(&engine)));
+        },
+        || runtime.block_on(workloads::spawn_joins(&worker, steps)),
+    );
+    rows.push(
+        Row::new(
+            format!(
+                "engine step, chain of {} no-op tasks (current thread)",
+                thousands(CHAIN)
+            ),
+            show_time(per(run)),
+            format!("`tokio::spawn` + join of it: {}", show_time(per(spawned))),
+        )
+        .ratio(ratio),
+    );
+}
+
+fn fanout_rows(options: &Options, rows: &mut Vec<Row>) {
+    let runtime = workloads::multi_thread();
+    let engine = workloads::fanout_engine();
+    let plan = options.plan(15, 40, 3_000);
+    let (run, raw, _) = measure::compare(
+        plan,
+        || runtime.block_on(workloads::run_fanout(&engine)),
+        || {
+            runtime.block_on(async {
+                let sleeps: Vec<_> = (0..8)
+                    .map(|_| tokio::spawn(tokio::time::sleep(workloads::FANOUT_SLEEP)))
+                    .collect();
+                for sleep in sleeps {
+                    sleep.await.ok();
+                }
+            })
+        },
+    );
+    let nominal = workloads::FANOUT_SLEEP.as_secs_f64();
+    rows.push(
+        Row::new(
+            "parallel, 8 branches × 50 ms workers, wall time",
+            show_time(run),
+            format!("50 ms (8 raw tokio sleeps joined: {})", show_time(raw)),
+        )
+        .ratio(run / nominal)
+        .target("≤ 1.1×", run / nominal <= 1.1),
+    );
+}
+
+const RUNS: usize = 100_000;
+
+fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
+    let rounds = if options.quick { 1 } else { 3 };
+    let (mut orch, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        orch.push(child_process("orch"));
+        raw.push(child_process("raw"));
+    }
+    let wall = |v: &[(f64, u64)]| measure::median(v.iter().map(|m| m.0).collect());
+    let peak = |v: &[(f64, u64)]| measure::median(v.iter().map(|m| m.1 as f64).collect());
+    let (orch_wall, raw_wall) = (wall(&orch), wall(&raw));
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs of 3 × 10 ms steps, wall time",
+            show_time(orch_wall),
+            format!(
+                "100,000 raw tokio tasks, same sleeps: {}",
+                show_time(raw_wall)
+            ),
+        )
+        .ratio(orch_wall / raw_wall)
+        .target("≤ 2×", orch_wall / raw_wall <= 2.0),
+    );
+    let (orch_peak, raw_peak) = (peak(&orch), peak(&raw));
+    let per_run = (orch_peak - raw_peak) * 1024.0 / RUNS as f64;
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs, peak RSS per run above raw tokio",
+            format!("{per_run:.0} B/run (peak {:.0} MiB)", orch_peak / 1024.0),
+            format!("raw tokio peak: {:.0} MiB", raw_peak / 1024.0),
+        )
+        .ratio(orch_peak / raw_peak)
+        .target("≤ 2 KiB/run", per_run <= 2048.0),
+    );
+}
+
+/// Runs one side of the concurrency measurement in a process of its own: wall time in
+/// seconds and peak RSS in KiB.
+fn child_process(which: &str) -> (f64, u64) {
+    let exe = std::env::current_exe().expect("the benchmark binary");
+    let output = Command::new(exe)
+        .args(["child-concurrent", which, &RUNS.to_string()])
+        .output()
+        .expect("the benchmark binary runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    match fields.as_slice() {
+        [wall, peak] => (
+            f64::from_str(wall).expect("seconds"),
+            u64::from_str(peak).expect("KiB"),
+        ),
+        _ => panic!(
+            "child-concurrent {which} printed {text:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+fn child_concurrent(which: &str, runs: usize) {
+    let runtime = workloads::multi_thread();
+    let engine = (which == "orch").then(workloads::three_step_engine);
+    let began = Instant::now();
+    let finished = runtime.block_on(async {
+        match &engine {
+            Some(engine) => workloads::concurrent_runs(engine, runs).await,
+            None => workloads::concurrent_tasks(runs).await,
+        }
+    });
+    let wall = began.elapsed().as_secs_f64();
+    assert_eq!(finished, runs, "every run succeeds");
+    println!("{wall} {}", measure::peak_rss_kib());
+}
+
+fn print_table(rows: &[Row]) {
+    println!("| measurement | value | baseline (same run) | ratio | target | result |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        let ratio = row.ratio.map_or("—".into(), |r| match r {
+            r if r < 10.0 => format!("{r:.3}×"),
+            r => format!("{r:.1}×"),
+        });
+        let result = match row.met {
+            Some(true) => "pass",
+            Some(false) => "**miss**",
+            None => "—",
+        };
+        println!(
+            "| {} | {} | {} | {ratio} | {} | {result} |",
+            row.measurement, row.value, row.baseline, row.target
+        );
+    }
+}
