@@ -2,8 +2,8 @@
 //! as one Markdown table.
 //!
 //! ```text
-//! table all [--quick]          every section, then the table
-//! table compile|transition|callgrind|step|fanout|concurrent [--quick]
+//! table all [--quick]          every section, each in a process of its own, then the table
+//! table compile|transition|callgrind|step|fanout|concurrent [--quick] [--rows]
 //! ```
 //!
 //! The peak memory of 100,000 runs needs a process of its own, and so does an instruction
@@ -99,9 +99,13 @@ fn main() {
             return profile(phase, parse_count(states), parse_count(seconds));
         }
         ["all"] => {
+            // Each section in a fresh process, so that none measures on a heap that an
+            // earlier one left fragmented (10,000-state syntax trees, 100,000 runs).
+            println!("{HEADER}");
             for section in SECTIONS {
-                run_section(section, &options, &mut rows);
+                print!("{}", section_in_child(section, quick));
             }
+            return;
         }
         [section] if SECTIONS.contains(section) => run_section(section, &options, &mut rows),
         _ => {
@@ -112,7 +116,29 @@ fn main() {
             return;
         }
     }
-    print_table(&rows);
+    if !args.iter().any(|a| a == "--rows") {
+        println!("{HEADER}");
+    }
+    print_rows(&rows);
+}
+
+const HEADER: &str = "| measurement | value | baseline (same run) | ratio | target | result |\n\
+                      |---|---|---|---|---|---|";
+
+/// The rows of one section, measured by a process of its own.
+fn section_in_child(section: &str, quick: bool) -> String {
+    let exe = std::env::current_exe().expect("the benchmark binary");
+    let mut command = Command::new(exe);
+    command.args([section, "--rows"]);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("the benchmark binary runs");
+    assert!(output.status.success(), "section {section} failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 const SECTIONS: [&str; 6] = [
@@ -571,9 +597,7 @@ fn child_concurrent(which: &str, runs: usize) {
     println!("{wall} {}", measure::peak_rss_kib());
 }
 
-fn print_table(rows: &[Row]) {
-    println!("| measurement | value | baseline (same run) | ratio | target | result |");
-    println!("|---|---|---|---|---|---|");
+fn print_rows(rows: &[Row]) {
     for row in rows {
         let ratio = row.ratio.map_or("—".into(), |r| match r {
             r if r < 10.0 => format!("{r:.3}×"),
