@@ -1,17 +1,24 @@
 //! The `orch` command: check, draw, format and run workflows written in `.orch` files.
 //!
+//! Runs can be kept in a run store (`--store runs.db`): paused with Ctrl-C, resumed, signalled
+//! while no process runs them, listed, shown and deleted.
+//!
 //! Exit codes: 0 when the command did what was asked; 1 when the workflows have errors, a
 //! file needs formatting (`fmt --check`) or a run did not succeed; 2 when the command could
-//! not do its job (bad arguments, a missing file, an invalid `orch.toml`, no graphviz); 130
-//! when a run was cancelled with Ctrl-C.
+//! not do its job (bad arguments, a missing file, an invalid `orch.toml`, no graphviz, no such
+//! stored run); 130 when a run was cancelled or paused with Ctrl-C.
 
 mod check;
 mod diagnostics;
+mod durable;
 mod error;
 mod files;
 mod fmt;
 mod graph;
+mod resume;
 mod run;
+mod runs;
+mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,7 +37,8 @@ use crate::error::CliError;
     propagate_version = true,
     after_help = "Exit codes: 0 done; 1 the workflows have errors, a file needs formatting or \
                   a run did not succeed; 2 the command could not do its job; 130 a run was \
-                  cancelled with Ctrl-C.\n\nSee docs/cli.md for `orch.toml` and the worker protocols."
+                  cancelled or paused with Ctrl-C.\n\nSee docs/cli.md for `orch.toml`, run \
+                  stores and the worker protocols."
 )]
 struct Cli {
     /// When to colour diagnostics on standard error.
@@ -60,6 +68,13 @@ enum Command {
     Fmt(fmt::Args),
     /// Run a workflow with the workers bound in `orch.toml`.
     Run(run::Args),
+    /// Continue a run kept in a run store: paused, or left running by a process that died.
+    Resume(resume::Args),
+    /// Send a signal to a run kept in a run store; it gets it when it waits for it.
+    Signal(signal::Args),
+    /// List, show and delete the runs of a run store.
+    #[command(subcommand)]
+    Runs(runs::Command),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +89,9 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&args, colour),
         Command::Fmt(args) => fmt::run(&args, colour),
         Command::Run(args) => run::run(args, colour),
+        Command::Resume(args) => resume::run(args, colour),
+        Command::Signal(args) => signal::run(&args, colour),
+        Command::Runs(command) => runs::run(command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

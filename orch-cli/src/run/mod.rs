@@ -1,7 +1,9 @@
 //! `orch run FILE`: run a workflow with the workers bound in `orch.toml`, showing progress on
-//! standard error and the result as JSON on standard output.
+//! standard error and the result as JSON on standard output; with `--store`, keep the run in a
+//! run store so that it can be paused, resumed and signalled.
 
 mod config;
+mod drive;
 mod http;
 mod input;
 mod process;
@@ -9,18 +11,24 @@ mod progress;
 mod protocol;
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
 use orch_dsl::ir;
-use orch_runtime::{Engine, Entry, LoadError, Options, RunResult, RunStatus, StartError};
+use orch_runtime::store::Store;
+use orch_runtime::{
+    Engine, Entry, LoadError, Options, ResumeError, RunResult, RunStatus, StartError,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use self::config::{Binding, Config};
+pub use self::drive::{Driven, Durable, drive};
 use self::input::InputArg;
-use self::progress::Progress;
+pub use self::progress::{Progress, show_ms};
 use crate::diagnostics::{self, Colour};
+use crate::durable::{Locks, shell_word, steps};
 use crate::error::{CANCELLED, CliError};
 use crate::files::Source;
 
@@ -48,43 +56,125 @@ pub struct Args {
     /// Show no progress.
     #[arg(long, short)]
     quiet: bool,
+    /// Keep the run in this run store (a SQLite file, created if missing): Ctrl-C pauses the
+    /// run, `orch resume` continues it, `orch signal` sends it signals.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
 }
 
 pub fn run(args: Args, colour: Colour) -> Result<u8, CliError> {
-    let source = Source::read(&args.file)?;
-    let program = compile(&source, colour)?;
-    let workflows: Vec<&ir::Workflow> = program.workflows.iter().collect();
+    let loaded = Loaded::read(&args.file, args.config.as_deref(), colour)?;
+    let workflows: Vec<&ir::Workflow> = loaded.program.workflows.iter().collect();
     let workflow = crate::graph::choose_workflow(&workflows, args.workflow.as_deref())?;
-    let needed = needed_workers(&program, workflow);
-    let config = match config::locate(args.config.as_deref(), &args.file)? {
-        Some(path) => Some(Config::read(&path)?),
-        None => None,
-    };
-    check_bindings(workflow, &needed, config.as_ref(), &args.file)?;
+    loaded.check_bindings(workflow)?;
     let input = input::build(&args.inputs, workflow)?;
-    let mut options = Options::default();
-    if let Some(seed) = args.seed {
-        options.seed = seed;
-    }
+    let name = workflow.name.clone();
+    let shown = Shown {
+        trail: args.trail,
+        quiet: args.quiet,
+    };
+    block_on(async {
+        let durable = match &args.store {
+            Some(path) => Some(Durable {
+                store: crate::durable::open(path, true)?,
+                path: path.clone(),
+                locks: Locks::open(path)?,
+                file: args.file.clone(),
+                config: args.config.clone(),
+            }),
+            None => None,
+        };
+        let engine = loaded.engine(
+            crate::durable::options(args.seed),
+            durable.as_ref().map(|d| d.store.clone()),
+            colour,
+        )?;
+        let events = engine.events();
+        let interrupts = interrupts();
+        let handle = engine.start(&name, input).map_err(start_error)?;
+        let id = handle.id().to_string();
+        let mut progress = Progress::new(args.quiet, &[&id]);
+        if let Some(durable) = &durable {
+            // A fresh id: no other process can hold its lock.
+            let _ = durable.locks.acquire(&id);
+            eprintln!("run {id}: started");
+            progress = progress.with_store(shell_word(&durable.path.display().to_string()));
+        }
+        let mut driven = drive(
+            &engine,
+            durable.as_ref(),
+            events,
+            interrupts,
+            vec![handle],
+            &mut progress,
+        )
+        .await;
+        report_one(driven.remove(0), durable.as_ref(), shown).await
+    })
+}
+
+/// Runs `future` on a fresh multi-threaded runtime.
+pub fn block_on<T>(future: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
-    let outcome = runtime.block_on(async {
-        let engine = Engine::with_options(options);
-        bind_workers(&engine, &program, config.as_ref());
-        engine
-            .load(&source.text)
-            .map_err(|e| load_error(e, &source, colour))?;
-        execute(&engine, &workflow.name, input, &args).await
-    });
+    let outcome = runtime.block_on(future);
     // HTTP calls still blocking a thread end at their own timeout; do not wait for them.
     runtime.shutdown_background();
     outcome
 }
 
+/// A workflow file, checked, with the worker bindings found for it.
+pub struct Loaded {
+    pub source: Source,
+    pub program: ir::Program,
+    config: Option<Config>,
+}
+
+impl Loaded {
+    /// Reads and checks `file` (rendering its diagnostics) and reads its `orch.toml`.
+    pub fn read(file: &Path, config: Option<&Path>, colour: Colour) -> Result<Loaded, CliError> {
+        let source = Source::read(file)?;
+        let program = compile(&source, colour)?;
+        let config = match config::locate(config, file)? {
+            Some(path) => Some(Config::read(&path)?),
+            None => None,
+        };
+        Ok(Loaded {
+            source,
+            program,
+            config,
+        })
+    }
+
+    /// Fails when a worker a run of `workflow` may call is not bound, or its command is missing.
+    pub fn check_bindings(&self, workflow: &ir::Workflow) -> Result<(), CliError> {
+        let needed = needed_workers(&self.program, workflow);
+        check_bindings(workflow, &needed, self.config.as_ref(), &self.source.path)
+    }
+
+    /// An engine with the workers bound and the file loaded; needs a tokio runtime.
+    pub fn engine(
+        &self,
+        options: Options,
+        store: Option<Arc<dyn Store>>,
+        colour: Colour,
+    ) -> Result<Engine, CliError> {
+        let mut engine = Engine::with_options(options);
+        if let Some(store) = store {
+            engine = engine.with_store(store);
+        }
+        bind_workers(&engine, &self.program, self.config.as_ref());
+        engine
+            .load(&self.source.text)
+            .map_err(|e| load_error(e, &self.source, colour))?;
+        Ok(engine)
+    }
+}
+
 /// Parses and checks the file; renders its diagnostics (warnings too).
-fn compile(source: &Source, colour: Colour) -> Result<ir::Program, CliError> {
+pub fn compile(source: &Source, colour: Colour) -> Result<ir::Program, CliError> {
     match orch_dsl::compile(&source.text) {
         Ok(compiled) => {
             diagnostics::emit(colour, &compiled.warnings, source);
@@ -249,56 +339,9 @@ fn start_error(error: StartError) -> CliError {
     CliError::new(error.to_string())
 }
 
-/// Starts the run, shows its progress until it ends, prints the result.
-async fn execute(
-    engine: &Engine,
-    workflow: &str,
-    input: Value,
-    args: &Args,
-) -> Result<u8, CliError> {
-    let mut events = engine.events();
-    let mut interrupts = interrupts();
-    let handle = engine.start(workflow, input).map_err(start_error)?;
-    let mut progress = Progress::new(args.quiet, handle.id());
-    let mut interrupted = false;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) => {
-                    if progress.show(&event) {
-                        break;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => progress.missed(n),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            },
-            Some(()) = interrupts.recv() => {
-                if interrupted {
-                    std::process::exit(i32::from(CANCELLED));
-                }
-                interrupted = true;
-                progress.note("cancelling the run (Ctrl-C again to quit at once)");
-                handle.cancel();
-            }
-            _ = tick.tick() => {
-                // A run that ended without its last event (it cannot, but never hang on it).
-                if handle.is_finished() {
-                    while let Ok(event) = events.try_recv() {
-                        progress.show(&event);
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    let result = handle.result().await;
-    report(&result, args)
-}
-
 /// Ctrl-C presses, as a channel. On Unix the handler is in place when this returns, so a
 /// Ctrl-C right after the run starts cannot kill the command instead of cancelling the run.
-fn interrupts() -> tokio::sync::mpsc::UnboundedReceiver<()> {
+pub fn interrupts() -> tokio::sync::mpsc::UnboundedReceiver<()> {
     let (send, receive) = tokio::sync::mpsc::unbounded_channel();
     #[cfg(unix)]
     if let Ok(mut presses) =
@@ -325,7 +368,7 @@ fn interrupts() -> tokio::sync::mpsc::UnboundedReceiver<()> {
 
 /// What `orch run` prints on standard output.
 #[derive(Serialize)]
-struct Printed<'a> {
+pub struct Printed<'a> {
     run_id: &'a str,
     workflow: &'a str,
     status: RunStatus,
@@ -338,8 +381,16 @@ struct Printed<'a> {
     trail: Option<&'a [Entry]>,
 }
 
-fn report(result: &RunResult, args: &Args) -> Result<u8, CliError> {
-    let printed = Printed {
+/// What to print of a result.
+#[derive(Clone, Copy)]
+pub struct Shown {
+    pub trail: bool,
+    pub quiet: bool,
+}
+
+/// The result printed as `orch run` prints it.
+pub fn printed(result: &RunResult, trail: bool) -> Printed<'_> {
+    Printed {
         run_id: &result.run_id,
         workflow: &result.workflow,
         status: result.status,
@@ -348,18 +399,42 @@ fn report(result: &RunResult, args: &Args) -> Result<u8, CliError> {
         error: result.error.as_ref(),
         steps: result.steps,
         duration_ms: result.duration_ms,
-        trail: args.trail.then_some(result.trail.as_slice()),
-    };
-    let mut text = serde_json::to_string_pretty(&printed)
+        trail: trail.then_some(result.trail.as_slice()),
+    }
+}
+
+/// Prints JSON on standard output.
+pub fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::new(format!("cannot write the result: {e}")))?;
     text.push('\n');
-    crate::write_output(None, text.as_bytes())?;
+    crate::write_output(None, text.as_bytes())
+}
+
+/// Prints the result of the one run of `orch run` or `orch resume RUN` and gives the exit code.
+pub async fn report_one(
+    driven: Driven,
+    durable: Option<&Durable>,
+    shown: Shown,
+) -> Result<u8, CliError> {
+    let result = match driven.outcome {
+        Ok(result) => result,
+        Err(error) => return Err(resume_error(error, durable)),
+    };
+    print_json(&printed(&result, shown.trail))?;
+    let line = ending(&result, durable).await?;
+    let paused = result.status == RunStatus::Paused;
+    if !shown.quiet || paused {
+        eprintln!("{line}");
+    }
+    Ok(if paused { CANCELLED } else { 0 })
+}
+
+/// The line that ends a run's report: how it succeeded or was paused (`Ok`), or why it did not
+/// succeed (`Err`).
+pub async fn ending(result: &RunResult, durable: Option<&Durable>) -> Result<String, CliError> {
     let took = progress::show_ms(result.duration_ms);
-    let steps = format!(
-        "{} step{}",
-        result.steps,
-        if result.steps == 1 { "" } else { "s" }
-    );
+    let steps = steps(result.steps);
     let at = result
         .terminal
         .as_deref()
@@ -367,11 +442,26 @@ fn report(result: &RunResult, args: &Args) -> Result<u8, CliError> {
         .unwrap_or_default();
     let error = result.error.as_ref().map(show_value).unwrap_or_default();
     match result.status {
-        RunStatus::Succeeded => {
-            if !args.quiet {
-                eprintln!("succeeded{at} after {steps} in {took}");
-            }
-            Ok(0)
+        RunStatus::Succeeded => Ok(format!("succeeded{at} after {steps} in {took}")),
+        RunStatus::Paused => {
+            let Some(durable) = durable else {
+                return Err(CliError {
+                    message: format!("the run was paused after {steps}"),
+                    code: CANCELLED,
+                });
+            };
+            let id = &result.run_id;
+            let (state, steps) = match durable.store.load(id).await {
+                Ok(Some(stored)) => (
+                    format!(" at `{}`", stored.summary.state),
+                    crate::durable::steps(stored.summary.steps),
+                ),
+                _ => (String::new(), steps),
+            };
+            Ok(format!(
+                "run {id}: paused{state} after {steps}; continue it with `{}`",
+                durable.resume_command(id)
+            ))
         }
         RunStatus::Cancelled => Err(CliError {
             message: format!("the run was cancelled after {steps}"),
@@ -390,8 +480,33 @@ fn report(result: &RunResult, args: &Args) -> Result<u8, CliError> {
     }
 }
 
+/// Why a stored run could not be resumed, as one line.
+pub fn resume_error(error: ResumeError, durable: Option<&Durable>) -> CliError {
+    let store = durable.map_or_else(String::new, |d| format!(" `{}`", d.path.display()));
+    let store_word = durable.map_or_else(
+        || "…".to_string(),
+        |d| shell_word(&d.path.display().to_string()),
+    );
+    let file = durable.map_or_else(String::new, |d| format!(" `{}`", d.file.display()));
+    CliError::new(match error {
+        ResumeError::UnknownRun(run) => format!("no run `{run}` in the run store{store}"),
+        ResumeError::Finished { run, status } => format!(
+            "run `{run}` has finished ({status}); `orch runs show {run} --store {store_word}` \
+             shows its result"
+        ),
+        ResumeError::DefinitionChanged { run, workflow } => format!(
+            "run `{run}` started under another definition of workflow `{workflow}` than the \
+             file{file} has now; a run resumes only under the definition it started under \
+             (documentation may change)"
+        ),
+        ResumeError::Running(run) => format!("run `{run}` is already running"),
+        ResumeError::Start { run, error } => format!("cannot resume run `{run}`: {error}"),
+        other => other.to_string(),
+    })
+}
+
 /// A status as the result JSON spells it: `timed_out`.
-fn status_name(status: RunStatus) -> String {
+pub fn status_name(status: RunStatus) -> String {
     match serde_json::to_value(status) {
         Ok(Value::String(name)) => name,
         _ => format!("{status:?}"),
@@ -399,7 +514,7 @@ fn status_name(status: RunStatus) -> String {
 }
 
 /// A run's error on one line: text as it is, lines joined with ` | `; other values as JSON.
-fn show_value(value: &Value) -> String {
+pub fn show_value(value: &Value) -> String {
     match value {
         Value::String(text) => text
             .lines()

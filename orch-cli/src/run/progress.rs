@@ -14,30 +14,67 @@ use std::sync::Arc;
 
 use orch_runtime::Event;
 
-/// Prints events of one run and of the child runs it starts.
+/// Prints events of the runs this command drives and of the child runs they start.
 pub struct Progress {
     quiet: bool,
-    main: Arc<str>,
+    /// The runs this command started or resumed.
+    mains: Vec<Arc<str>>,
+    /// Lines start with their run's id, as several runs go on at once.
+    prefixed: bool,
     /// Runs started and not finished, with how deep each is nested and its workflow.
     runs: HashMap<Arc<str>, (usize, Arc<str>)>,
+    /// The run store as written on the command line, when the runs are kept in one.
+    store: Option<String>,
+    /// What was shown of each main run, so that a run paused and resumed in this process does
+    /// not show its start, its step and its wait again.
+    shown: HashMap<Arc<str>, Shown>,
+}
+
+#[derive(Default)]
+struct Shown {
+    started: bool,
+    step: u64,
+    resumed: bool,
 }
 
 impl Progress {
-    pub fn new(quiet: bool, main: &str) -> Progress {
+    pub fn new(quiet: bool, mains: &[&str]) -> Progress {
         Progress {
             quiet,
-            main: Arc::from(main),
+            mains: mains.iter().map(|m| Arc::from(*m)).collect(),
+            prefixed: mains.len() > 1,
             runs: HashMap::new(),
+            store: None,
+            shown: HashMap::new(),
         }
     }
 
-    /// Shows `event`; true when it ends the main run.
-    pub fn show(&mut self, event: &Event) -> bool {
-        let ends_main = matches!(event, Event::RunFinished { run, .. } if *run == self.main);
+    /// The runs are kept in `store` (as written on the command line): waits say how to send
+    /// their signal, and that Ctrl-C pauses.
+    pub fn with_store(mut self, store: String) -> Progress {
+        self.store = Some(store);
+        self
+    }
+
+    /// Shows `event`.
+    pub fn show(&mut self, event: &Event) {
         if let Some(line) = self.describe(event) {
             self.line(&line);
         }
-        ends_main
+    }
+
+    /// A main run was paused and resumed in this process: what it repeats is not shown again.
+    pub fn resumed(&mut self, run: &str) {
+        if let Some(shown) = self.shown.get_mut(run) {
+            shown.resumed = true;
+        }
+    }
+
+    /// A signal for a waiting run arrived in the store.
+    pub fn arrived(&self, run: &str, signal: &str) {
+        let depth = self.runs.get(run).map_or(0, |(depth, _)| *depth);
+        let indent = "    ".repeat(depth + 1);
+        self.line(&self.prefix(run, &format!("{indent}signal `{signal}` arrived")));
     }
 
     /// A note of the command itself, such as a cancellation.
@@ -57,29 +94,91 @@ impl Progress {
         let _ = writeln!(err, "{text}");
     }
 
+    fn prefix(&self, run: &str, text: &str) -> String {
+        if self.prefixed {
+            format!("{run}: {text}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn is_main(&self, run: &str) -> bool {
+        self.mains.iter().any(|m| **m == *run)
+    }
+
+    /// The main run a run belongs to: itself, or the only main run (child runs share their
+    /// parent's signals).
+    fn main_of<'a>(&'a self, run: &'a str) -> Option<&'a str> {
+        match &self.mains[..] {
+            _ if self.is_main(run) => Some(run),
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// Whether a main run's step `step` was shown before it was paused and resumed here.
+    fn repeated(&mut self, run: &str, step: u64) -> bool {
+        let Some(shown) = self.shown.get_mut(run) else {
+            return false;
+        };
+        if shown.resumed && step <= shown.step {
+            return true;
+        }
+        shown.resumed = false;
+        shown.step = step;
+        false
+    }
+
+    fn waiting(&self, run: &str, signal: &str) -> String {
+        match &self.store {
+            None => format!("waiting for signal `{signal}` (Ctrl-C stops the run)"),
+            Some(store) => format!(
+                "waiting for signal `{signal}` (`orch signal {} {signal} --store {store}` sends \
+                 it; Ctrl-C pauses the run)",
+                self.main_of(run).unwrap_or("RUN")
+            ),
+        }
+    }
+
     fn describe(&mut self, event: &Event) -> Option<String> {
         let depth = |p: &Self, run: &str| p.runs.get(run).map_or(0, |(depth, _)| *depth);
         let (run, text, inner) = match event {
             Event::RunStarted { run, workflow } => {
-                let depth = if **run == *self.main {
+                let main = self.is_main(run);
+                let depth = if main {
                     0
+                } else if self.prefixed {
+                    1
                 } else {
                     self.runs.len().max(1)
                 };
                 self.runs.insert(run.clone(), (depth, workflow.clone()));
+                if main {
+                    let shown = self.shown.entry(run.clone()).or_default();
+                    if std::mem::replace(&mut shown.started, true) {
+                        return None;
+                    }
+                }
                 (run, format!("running {workflow} ({run})"), false)
             }
             Event::RunFinished { run, status } => {
                 let (depth, workflow) = self.runs.remove(run)?;
-                if **run == *self.main {
+                if self.is_main(run) {
                     return None;
                 }
                 let indent = "    ".repeat(depth);
-                return Some(format!("{indent}{workflow} {}", status_word(*status)));
+                return Some(
+                    self.prefix(run, &format!("{indent}{workflow} {}", status_word(*status))),
+                );
             }
             Event::StepStarted {
                 run, step, state, ..
-            } => (run, format!("[{step}] {state}"), false),
+            } => {
+                if self.repeated(run, *step) {
+                    return None;
+                }
+                (run, format!("[{step}] {state}"), false)
+            }
             Event::StepFinished {
                 run, event, next, ..
             } => (run, format!("{event} -> {next}"), true),
@@ -112,11 +211,18 @@ impl Progress {
                 let how = if *ok { "succeeded" } else { "failed" };
                 (run, format!("branch {branch} {how}"), true)
             }
-            Event::Waiting { run, signal, .. } => (
-                run,
-                format!("waiting for signal `{signal}` (Ctrl-C stops the run)"),
-                true,
-            ),
+            Event::Waiting {
+                run, step, signal, ..
+            } => {
+                if self
+                    .shown
+                    .get(&**run)
+                    .is_some_and(|s| s.resumed && *step <= s.step)
+                {
+                    return None;
+                }
+                (run, self.waiting(run, signal), true)
+            }
             // Events added to the engine later are not shown until this learns them.
             #[allow(unreachable_patterns)]
             _ => return None,
@@ -124,7 +230,7 @@ impl Progress {
         let indent = "    ".repeat(depth(self, run) + usize::from(inner));
         // Continuation lines of a long message line up under its first line.
         let text = text.replace('\n', &format!("\n{indent}    "));
-        Some(format!("{indent}{text}"))
+        Some(self.prefix(run, &format!("{indent}{text}")))
     }
 }
 
@@ -135,6 +241,7 @@ fn status_word(status: orch_runtime::RunStatus) -> &'static str {
         RunStatus::Failed => "failed",
         RunStatus::TimedOut => "timed out",
         RunStatus::Cancelled => "cancelled",
+        RunStatus::Paused => "paused",
         // Statuses the engine gains later.
         #[allow(unreachable_patterns)]
         _ => "stopped",
@@ -171,7 +278,7 @@ mod tests {
 
     #[test]
     fn child_runs_are_indented() {
-        let mut progress = Progress::new(true, "main");
+        let mut progress = Progress::new(true, &["main"]);
         let run = |r: &str| Arc::<str>::from(r);
         let started = |r: &str, w: &str| Event::RunStarted {
             run: run(r),
@@ -211,5 +318,84 @@ mod tests {
         };
         assert_eq!(progress.describe(&finished).unwrap(), "    Child succeeded");
         assert_eq!(progress.describe(&step("main")).unwrap(), "[1] s");
+    }
+    fn started(run: &str) -> Event {
+        Event::RunStarted {
+            run: Arc::from(run),
+            workflow: Arc::from("W"),
+        }
+    }
+
+    fn step(run: &str, step: u64, state: &str) -> Event {
+        Event::StepStarted {
+            run: Arc::from(run),
+            step,
+            state: Arc::from(state),
+        }
+    }
+
+    fn waiting(run: &str, step: u64) -> Event {
+        Event::Waiting {
+            run: Arc::from(run),
+            step,
+            state: Arc::from("approval"),
+            signal: Arc::from("Approval"),
+        }
+    }
+
+    #[test]
+    fn a_run_resumed_in_place_does_not_show_its_start_step_and_wait_again() {
+        let mut progress = Progress::new(true, &["main"]).with_store("runs.db".into());
+        assert_eq!(
+            progress.describe(&started("main")).unwrap(),
+            "running W (main)"
+        );
+        assert_eq!(
+            progress.describe(&step("main", 2, "approval")).unwrap(),
+            "[2] approval"
+        );
+        assert_eq!(
+            progress.describe(&waiting("main", 2)).unwrap(),
+            "    waiting for signal `Approval` (`orch signal main Approval --store runs.db` sends \
+             it; Ctrl-C pauses the run)"
+        );
+        progress.resumed("main");
+        assert_eq!(progress.describe(&started("main")), None);
+        assert_eq!(progress.describe(&step("main", 2, "approval")), None);
+        assert_eq!(progress.describe(&waiting("main", 2)), None);
+        let finished = Event::StepFinished {
+            run: Arc::from("main"),
+            step: 2,
+            state: Arc::from("approval"),
+            event: "ok".into(),
+            next: Arc::from("publish"),
+        };
+        assert_eq!(progress.describe(&finished).unwrap(), "    ok -> publish");
+        assert_eq!(
+            progress.describe(&step("main", 3, "publish")).unwrap(),
+            "[3] publish"
+        );
+    }
+
+    #[test]
+    fn lines_of_several_runs_start_with_their_ids() {
+        let mut progress = Progress::new(true, &["a", "b"]);
+        assert_eq!(
+            progress.describe(&started("a")).unwrap(),
+            "a: running W (a)"
+        );
+        assert_eq!(
+            progress.describe(&started("b")).unwrap(),
+            "b: running W (b)"
+        );
+        assert_eq!(progress.describe(&step("b", 1, "s")).unwrap(), "b: [1] s");
+        assert_eq!(
+            progress.describe(&started("child")).unwrap(),
+            "child:     running W (child)"
+        );
+        assert_eq!(
+            progress.describe(&waiting("child", 1)).unwrap(),
+            "child:         waiting for signal `Approval` (Ctrl-C stops the run)"
+        );
     }
 }
