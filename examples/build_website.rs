@@ -10,8 +10,11 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use orch_runtime::{Call, WorkerResult};
+use orch_runtime::{Call, RunResult, StartError, WorkerResult};
 use serde_json::{Value, json};
+
+#[path = "support/mod.rs"]
+mod support;
 
 orch_runtime::include_workflow!("build_website");
 
@@ -52,24 +55,20 @@ impl Workers for Team {
     }
 }
 
+/// Runs the workflow once for `goal` with the scripted team.
+pub async fn run(goal: &str) -> Result<RunResult, StartError> {
+    let input = Input {
+        goal: goal.to_string(),
+    };
+    build_website::run(Team::default(), input).await
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let goal = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "a landing page for a bakery".into());
-    let result = build_website::run(Team::default(), Input { goal }).await?;
-    println!();
-    println!(
-        "status: {:?} at `{}`",
-        result.status,
-        result.terminal.as_deref().unwrap_or("-")
-    );
-    println!("path:   {}", result.path().join(" → "));
-    println!(
-        "steps:  {} (at most {})",
-        result.steps,
-        build_website::WORST_CASE_STEPS
-    );
-    println!("output: {}", result.output.unwrap_or(Value::Null));
+    let result = run(&goal).await?;
+    support::print_summary(&result, build_website::WORST_CASE_STEPS);
     Ok(())
 }
