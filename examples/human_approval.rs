@@ -4,16 +4,15 @@
 //! `examples/workflows/human_approval.orch`, with durations of milliseconds so that it ends
 //! fast.
 //!
-//! The example runs twice. In the first run it spawns a task that plays the approver and sends
-//! the signal; in the second nobody answers, and the run escalates.
+//! The example runs twice. In the first run it spawns a task that plays the approver: it waits
+//! for the run's `Waiting` event and sends the signal. In the second nobody answers, and the run
+//! escalates.
 //!
 //! ```text
 //! cargo run --example human_approval
 //! ```
 
-use std::time::Duration;
-
-use orch_runtime::{Call, RunResult, StartError, WorkerResult};
+use orch_runtime::{Call, Event, RunResult, StartError, WorkerResult};
 use serde_json::{Value, json};
 
 #[path = "support/mod.rs"]
@@ -47,8 +46,9 @@ impl Workers for Office {
     }
 }
 
-/// Runs the workflow once. With `approver`, a spawned task sends the approval 50ms after the
-/// start; without, nobody answers and the run escalates after the wait's 300ms.
+/// Runs the workflow once. With `approver`, a spawned task plays the approver: it sees the run
+/// waiting and sends the approval. Without, nobody answers and the run escalates after the
+/// wait's 300ms.
 pub async fn run(approver: bool) -> Result<RunResult, StartError> {
     let engine = human_approval::engine(Office);
     let input = Input {
@@ -58,11 +58,19 @@ pub async fn run(approver: bool) -> Result<RunResult, StartError> {
     if !approver {
         println!("(nobody is going to answer)");
     }
+    // Listening before the run starts, so that the approver cannot miss the wait.
+    let mut events = engine.events();
     let handle = engine.start(human_approval::NAME, input)?;
     if approver {
         let (engine, id) = (engine.clone(), handle.id().to_string());
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            while let Ok(event) = events.recv().await {
+                if let Event::Waiting { run, .. } = event
+                    && *run == *id
+                {
+                    break;
+                }
+            }
             println!("approver: approving the plan");
             let payload = json!({ "by": "ada", "comment": "go ahead" });
             if let Err(error) = engine.signal(&id, Signal::Approval.name(), payload).await {
