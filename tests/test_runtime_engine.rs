@@ -63,7 +63,7 @@ async fn events_follow_a_run_step_by_step() {
         run: run.clone(),
         step,
         state: s(state),
-        event: event.into(),
+        event: event.to_string().into(),
         next: s(next),
     };
     let branch = |name: &str, joined: Option<bool>| match joined {

@@ -255,14 +255,14 @@ pub enum EdgeEvent {
 
 impl EdgeEvent {
     /// A short label for diagrams and messages.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> std::borrow::Cow<'static, str> {
         match self {
             EdgeEvent::Ok => "ok".into(),
-            EdgeEvent::Outcome(label) => label.clone(),
+            EdgeEvent::Outcome(label) => label.clone().into(),
             EdgeEvent::Timeout => "timeout".into(),
             EdgeEvent::Fail => "fail".into(),
             EdgeEvent::Exhausted => "max".into(),
-            EdgeEvent::When(i) => format!("when {}", i + 1),
+            EdgeEvent::When(i) => format!("when {}", i + 1).into(),
             EdgeEvent::Else => "else".into(),
         }
     }

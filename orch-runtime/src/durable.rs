@@ -165,7 +165,7 @@ impl Engine {
             .await?;
         let mut handles = Vec::with_capacity(running.len());
         for run in running {
-            if lock(&self.inner.live).contains_key(&run.id) {
+            if lock(&self.inner.live).contains_key(run.id.as_str()) {
                 continue;
             }
             let handle = self.resume(&run.id).await;
@@ -211,7 +211,7 @@ impl Engine {
     ) -> Result<(), SignalError> {
         let live = lock(&self.inner.live)
             .get(run)
-            .map(|l| (l.workflow.clone(), l.control.clone()));
+            .map(|l| (l.workflow.to_string(), l.control.clone()));
         let store = self.store();
         let workflow = match (&live, &store) {
             (Some((workflow, _)), _) => workflow.clone(),

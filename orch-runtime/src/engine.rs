@@ -162,19 +162,50 @@ impl Default for Options {
     }
 }
 
+/// A workflow of this engine, with the names its runs share.
+pub(crate) struct Registered {
+    pub workflow: Arc<ir::Workflow>,
+    pub names: Arc<Names>,
+}
+
+/// Names every run of a workflow uses, made once so that starting a run allocates none.
+pub(crate) struct Names {
+    pub workflow: Arc<str>,
+    pub states: Arc<[Arc<str>]>,
+    pub workers: Arc<[Arc<str>]>,
+}
+
+impl Names {
+    fn of(workflow: &ir::Workflow) -> Arc<Names> {
+        Arc::new(Names {
+            workflow: Arc::from(workflow.name.as_str()),
+            states: workflow
+                .states
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
+            workers: workflow
+                .workers
+                .iter()
+                .map(|w| Arc::from(w.name.as_str()))
+                .collect(),
+        })
+    }
+}
+
 /// A run driven by this engine right now.
 pub(crate) struct Live {
     pub control: Arc<RunControl>,
-    pub workflow: String,
+    pub workflow: Arc<str>,
 }
 
 pub(crate) struct Inner {
-    pub workflows: RwLock<HashMap<String, Arc<ir::Workflow>>>,
+    pub workflows: RwLock<HashMap<String, Registered>>,
     pub workers: RwLock<Workers>,
     pub events: broadcast::Sender<Event>,
     pub options: Options,
     pub store: RwLock<Option<Arc<dyn Store>>>,
-    pub live: Mutex<HashMap<String, Live>>,
+    pub live: Mutex<HashMap<Arc<str>, Live>>,
     next_run: AtomicU64,
     /// Distinguishes this engine's run ids from those of other processes sharing a store.
     pub epoch: u64,
@@ -267,7 +298,11 @@ impl Engine {
     pub fn register(&self, program: &ir::Program) -> &Engine {
         let mut workflows = write(&self.inner.workflows);
         for workflow in &program.workflows {
-            workflows.insert(workflow.name.clone(), Arc::new(workflow.clone()));
+            let registered = Registered {
+                workflow: Arc::new(workflow.clone()),
+                names: Names::of(workflow),
+            };
+            workflows.insert(workflow.name.clone(), registered);
         }
         self
     }
@@ -278,8 +313,13 @@ impl Engine {
         let file = orch_dsl::parse(source).map_err(LoadError::Invalid)?;
         let externals: Vec<orch_dsl::Signature> = read(&self.inner.workflows)
             .values()
-            .filter(|w| !file.workflows.iter().any(|f| f.name.name == w.name))
-            .map(|w| signature(w))
+            .filter(|r| {
+                !file
+                    .workflows
+                    .iter()
+                    .any(|f| f.name.name == r.workflow.name)
+            })
+            .map(|r| signature(&r.workflow))
             .collect();
         let compiled = orch_dsl::check(&file, &externals).map_err(LoadError::Invalid)?;
         let workers = read(&self.inner.workers);
@@ -303,7 +343,17 @@ impl Engine {
 
     /// The loaded workflow of that name.
     pub fn workflow(&self, name: &str) -> Option<Arc<ir::Workflow>> {
-        read(&self.inner.workflows).get(name).cloned()
+        read(&self.inner.workflows)
+            .get(name)
+            .map(|r| r.workflow.clone())
+    }
+
+    /// The shared names of a registered workflow (made afresh for one that is not).
+    pub(crate) fn names_of(&self, workflow: &Arc<ir::Workflow>) -> Arc<Names> {
+        match read(&self.inner.workflows).get(&workflow.name) {
+            Some(r) if Arc::ptr_eq(&r.workflow, workflow) => r.names.clone(),
+            _ => Names::of(workflow),
+        }
     }
 
     /// Starts a run and returns its handle at once. With a store, the run is recorded there
@@ -322,10 +372,10 @@ impl Engine {
         let control = run.control.clone();
         // Listed before the task starts, so that a signal sent right away finds the run.
         lock(&self.inner.live).insert(
-            id.to_string(),
+            id.clone(),
             Live {
                 control: control.clone(),
-                workflow: workflow.to_string(),
+                workflow: run.workflow_name.clone(),
             },
         );
         let join = tokio::spawn(run.drive());
@@ -333,7 +383,6 @@ impl Engine {
             id,
             control,
             join,
-            signals: self.signals_of(workflow),
             workflow: workflow.to_string(),
             engine: self.clone(),
         }
@@ -512,7 +561,6 @@ pub struct RunHandle {
     id: Arc<str>,
     control: Arc<RunControl>,
     join: JoinHandle<RunResult>,
-    signals: Vec<ir::Signal>,
     workflow: String,
     engine: Engine,
 }
@@ -563,7 +611,12 @@ impl RunHandle {
         if self.join.is_finished() {
             return Err(SignalError::Finished);
         }
-        check_signal(&self.workflow, &self.signals, signal, &reply)?;
+        check_signal(
+            &self.workflow,
+            &self.engine.signals_of(&self.workflow),
+            signal,
+            &reply,
+        )?;
         match self.engine.store() {
             None => self.control.mailbox.deliver(Signal {
                 name: signal.to_string(),

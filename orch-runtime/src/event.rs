@@ -34,7 +34,7 @@ pub enum Event {
         run: Arc<str>,
         step: u64,
         state: Arc<str>,
-        event: String,
+        event: std::borrow::Cow<'static, str>,
         next: Arc<str>,
     },
     BranchSpawned {

@@ -87,7 +87,7 @@ pub enum Entry {
     Transition {
         step: u64,
         from: Arc<str>,
-        event: String,
+        event: std::borrow::Cow<'static, str>,
         to: Arc<str>,
     },
 }

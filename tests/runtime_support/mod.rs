@@ -51,7 +51,7 @@ pub fn transitions(result: &RunResult) -> Vec<(String, String, String)> {
         .filter_map(|entry| match entry {
             Entry::Transition {
                 from, event, to, ..
-            } => Some((from.to_string(), event.clone(), to.to_string())),
+            } => Some((from.to_string(), event.to_string(), to.to_string())),
             _ => None,
         })
         .collect()

@@ -304,10 +304,10 @@ fn event_label(kind: &StateKind, event: &EdgeEvent) -> String {
     match (kind, event) {
         (StateKind::Choice { arms, .. }, EdgeEvent::When(i)) => match arms.get(*i) {
             Some((cond, _)) => wrap_condition(&format!("when {}", render_condition(cond))),
-            None => event.label(),
+            None => event.label().into_owned(),
         },
         (StateKind::Loop { max, .. }, EdgeEvent::Exhausted) => format!("max {max} reached"),
-        _ => event.label(),
+        _ => event.label().into_owned(),
     }
 }
 

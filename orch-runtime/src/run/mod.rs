@@ -45,9 +45,9 @@ pub(crate) struct Run {
     engine: Engine,
     pub id: Arc<str>,
     workflow: Arc<ir::Workflow>,
-    workflow_name: Arc<str>,
-    names: Vec<Arc<str>>,
-    worker_names: Vec<Arc<str>>,
+    pub(crate) workflow_name: Arc<str>,
+    names: Arc<[Arc<str>]>,
+    worker_names: Arc<[Arc<str>]>,
     workers: Vec<Arc<dyn Worker>>,
     pub control: Arc<RunControl>,
     data: RunData,
@@ -82,23 +82,16 @@ impl Run {
         control: Arc<RunControl>,
         seed: u64,
     ) -> Run {
+        let names = engine.names_of(&workflow);
         Run {
             current: workflow.start,
             seed,
             durable: None,
             top_level: false,
             resume_deadline: None,
-            workflow_name: Arc::from(workflow.name.as_str()),
-            names: workflow
-                .states
-                .iter()
-                .map(|s| Arc::from(s.name.as_str()))
-                .collect(),
-            worker_names: workflow
-                .workers
-                .iter()
-                .map(|w| Arc::from(w.name.as_str()))
-                .collect(),
+            workflow_name: names.workflow.clone(),
+            names: names.states.clone(),
+            worker_names: names.workers.clone(),
             data: RunData::new(input, workflow.states.len()),
             counters: vec![0; workflow.bound_count],
             steps: 0,
@@ -189,6 +182,7 @@ impl Run {
         None
     }
 
+    // The rarer kinds of state are boxed, so that the future of every run is sized for a task.
     async fn state<'w>(&mut self, id: usize, step: u64, kind: &'w StateKind) -> Next<'w> {
         match kind {
             StateKind::Succeed { .. } | StateKind::Fail { .. } => Next::Stop(End::Terminal(id)),
@@ -216,10 +210,7 @@ impl Run {
                 join,
                 timeout_ms,
                 exits,
-            } => {
-                self.parallel(id, step, branches, *join, *timeout_ms, exits)
-                    .await
-            }
+            } => Box::pin(self.parallel(id, step, branches, *join, *timeout_ms, exits)).await,
             StateKind::Map {
                 over,
                 worker,
@@ -238,21 +229,21 @@ impl Run {
                     retry: retry.as_ref(),
                     timeout_ms: *timeout_ms,
                 };
-                self.map(id, step, spec, exits).await
+                Box::pin(self.map(id, step, spec, exits)).await
             }
-            StateKind::Loop { .. } => self.repeat(id, step, kind).await,
+            StateKind::Loop { .. } => Box::pin(self.repeat(id, step, kind)).await,
             StateKind::Wait {
                 signal,
                 timeout_ms,
                 exits,
-            } => self.wait(id, step, *signal, *timeout_ms, exits).await,
+            } => Box::pin(self.wait(id, step, *signal, *timeout_ms, exits)).await,
             StateKind::Call {
                 workflow,
                 input,
                 timeout_ms,
                 exits,
             } => {
-                self.call_workflow(id, step, workflow, input.as_ref(), *timeout_ms, exits)
+                Box::pin(self.call_workflow(id, step, workflow, input.as_ref(), *timeout_ms, exits))
                     .await
             }
         }
@@ -477,11 +468,17 @@ impl Run {
             ),
         };
         self.emit(|run| Event::RunFinished { run, status });
+        // A durable run still needs its data for the final checkpoint; others hand it over.
+        let steps = if self.durable.is_some() {
+            self.data.steps.clone()
+        } else {
+            std::mem::take(&mut self.data.steps)
+        };
         let states = self
             .workflow
             .states
             .iter()
-            .zip(self.data.steps.iter().cloned())
+            .zip(steps)
             .filter(|(_, data)| *data != Default::default())
             .map(|(state, data)| (state.name.clone(), data))
             .collect();

@@ -160,10 +160,12 @@ impl Run {
             Some(deadline) => Some(deadline),
             None => timeout_ms.map(|ms| attempt::now_ms().saturating_add(ms)),
         };
-        if deadline_ms.is_some() && self.replay.is_none()
-            && let Err(error) = self.save(id, step - 1, deadline_ms).await {
-                return Next::Stop(End::Store(error));
-            }
+        if deadline_ms.is_some()
+            && self.replay.is_none()
+            && let Err(error) = self.save(id, step - 1, deadline_ms).await
+        {
+            return Next::Stop(End::Store(error));
+        }
         let deadline = deadline_ms.map(|at| {
             tokio::time::Instant::now()
                 + Duration::from_millis(at.saturating_sub(attempt::now_ms()))

@@ -254,9 +254,11 @@ impl Store for MemoryStore {
             let kept = kept(inner, &run)?;
             let now = now_ms();
             if let Some((holder, until)) = &kept.lease
-                && *holder != owner && *until > now {
-                    return Ok(false);
-                }
+                && *holder != owner
+                && *until > now
+            {
+                return Ok(false);
+            }
             kept.lease = Some((owner, now + lease.as_millis() as u64));
             Ok(true)
         })
