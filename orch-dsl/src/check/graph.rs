@@ -468,24 +468,7 @@ impl Scope<'_> {
     /// True when a state names a target that does not exist (already reported), so checks that
     /// depend on its edges stay quiet.
     pub(super) fn broken_state(&self, id: usize) -> bool {
-        let state = self.states[id];
-        let mut targets: Vec<&ast::Ident> = Vec::new();
-        for t in state.kind.transitions() {
-            targets.push(&t.target.state);
-            targets.extend(t.target.bound.as_ref().map(|b| &b.otherwise));
-        }
-        if let StateKind::Choice(choice) = &state.kind {
-            for target in choice
-                .arms
-                .iter()
-                .map(|a| &a.target)
-                .chain(choice.otherwise.as_ref().map(|o| &o.target))
-            {
-                targets.push(&target.state);
-                targets.extend(target.bound.as_ref().map(|b| &b.otherwise));
-            }
-        }
-        targets.iter().any(|t| self.state(&t.name).is_none())
+        self.broken[id]
     }
 
     /// True when a state lacks a transition that is reported elsewhere: an undefined target or

@@ -21,7 +21,7 @@ mod lower_ir;
 mod names;
 mod settings;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::ast::{self, StateKind};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -138,6 +138,8 @@ pub(crate) struct Scope<'a> {
     pub start: Option<usize>,
     pub default_fail: Option<usize>,
     pub edges: Vec<GraphEdge>,
+    /// States with a transition to a state that does not exist (reported already).
+    pub broken: Vec<bool>,
 }
 
 impl<'a> Scope<'a> {
@@ -149,17 +151,18 @@ impl<'a> Scope<'a> {
         let mut scope = Scope {
             workflow,
             states: Vec::new(),
-            state_ids: HashMap::new(),
+            state_ids: HashMap::default(),
             workers: Vec::new(),
-            worker_ids: HashMap::new(),
+            worker_ids: HashMap::default(),
             signals: Vec::new(),
-            signal_ids: HashMap::new(),
+            signal_ids: HashMap::default(),
             inputs: Vec::new(),
-            input_ids: HashMap::new(),
+            input_ids: HashMap::default(),
             signatures,
             start: None,
             default_fail: None,
             edges: Vec::new(),
+            broken: Vec::new(),
         };
         scope.declare(diags);
         scope.resolve_settings(diags);

@@ -320,14 +320,16 @@ impl<'a> Scope<'a> {
     /// Resolves every transition, arm and loop exit into graph edges.
     pub(super) fn collect_edges(&mut self, diags: &mut Vec<Diagnostic>) {
         let mut edges = Vec::new();
+        let mut broken = vec![false; self.states.len()];
         for (id, state) in self.states.iter().enumerate() {
             match &state.kind {
                 StateKind::Choice(choice) => {
                     for arm in &choice.arms {
-                        self.edge_to(id, &arm.target, Flow::Route, &mut edges, diags);
+                        broken[id] |= self.edge_to(id, &arm.target, Flow::Route, &mut edges, diags);
                     }
                     if let Some(otherwise) = &choice.otherwise {
-                        self.edge_to(id, &otherwise.target, Flow::Route, &mut edges, diags);
+                        broken[id] |=
+                            self.edge_to(id, &otherwise.target, Flow::Route, &mut edges, diags);
                     }
                 }
                 kind => {
@@ -336,7 +338,7 @@ impl<'a> Scope<'a> {
                             Event::Fail { .. } | Event::Timeout { .. } => Flow::Failure,
                             _ => Flow::Success,
                         };
-                        self.edge_to(id, &t.target, flow, &mut edges, diags);
+                        broken[id] |= self.edge_to(id, &t.target, flow, &mut edges, diags);
                     }
                     if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind
                         && let Some(otherwise) = &max.otherwise
@@ -370,6 +372,7 @@ impl<'a> Scope<'a> {
             }
         }
         self.edges = edges;
+        self.broken = broken;
     }
 
     fn edge_to(
@@ -379,7 +382,7 @@ impl<'a> Scope<'a> {
         flow: Flow,
         edges: &mut Vec<GraphEdge>,
         diags: &mut Vec<Diagnostic>,
-    ) {
+    ) -> bool {
         let to = self.resolve_state(&target.state, diags);
         let bound = target.bound.as_ref();
         let otherwise = bound.and_then(|b| self.resolve_state(&b.otherwise, diags));
@@ -401,6 +404,7 @@ impl<'a> Scope<'a> {
                 span: target.span,
             });
         }
+        to.is_none() || (bound.is_some() && otherwise.is_none())
     }
 
     /// Workers, signals and called workflows named by states, and loop or map variables that
