@@ -26,6 +26,7 @@ mod generated {
         math_solver_orch = "math_solver";
         pipeline_orch = "pipeline";
         refinement_loop_orch = "refinement_loop";
+        revision_cycle_orch = "revision_cycle";
         sub_workflow_orch = "sub_workflow";
     }
 }

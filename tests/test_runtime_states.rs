@@ -1868,3 +1868,49 @@ async fn succeed_output_and_fail_error_are_evaluated_values() {
         Some(json!({"code": 500, "message": "failed: no"}))
     );
 }
+
+#[tokio::test]
+async fn a_maybe_read_is_null_until_its_state_has_run_then_the_last_value() {
+    let engine = Engine::new();
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = notes.clone();
+    engine.bind("Writer", move |call: Call| {
+        seen.lock().unwrap().push(call.input["notes"].clone());
+        async move { Ok(Reply::ok(format!("draft {}", call.step))) }
+    });
+    engine.bind("Critic", |call: Call| async move {
+        Ok(if call.step >= 4 {
+            Reply::outcome("accept", json!({"notes": null}))
+        } else {
+            Reply::outcome(
+                "revise",
+                json!({"notes": format!("fix step {}", call.step)}),
+            )
+        })
+    });
+    engine
+        .load(
+            r#"workflow Revise {
+                worker Writer;
+                worker Critic outcomes [accept, revise];
+                start draft;
+                task draft by Writer { with { notes: critique.output.notes? } ok -> critique; fail -> failed; }
+                task critique by Critic {
+                    with { draft: draft.output }
+                    on accept -> done;
+                    on revise -> draft max 3 else done;
+                    fail -> failed;
+                }
+                succeed done output draft.output;
+                fail failed;
+            }"#,
+        )
+        .unwrap();
+    let result = engine.run("Revise", json!({})).await.unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+    assert_eq!(
+        result.path(),
+        ["draft", "critique", "draft", "critique", "done"]
+    );
+    assert_eq!(*notes.lock().unwrap(), [Value::Null, json!("fix step 2")]);
+}

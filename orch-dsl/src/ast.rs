@@ -711,6 +711,9 @@ pub struct DurationLit {
 pub struct Path {
     pub root: Ident,
     pub segments: Vec<Segment>,
+    /// Written with a trailing `?`: the state read may not have run yet, and the value is
+    /// `null` until it has.
+    pub optional: bool,
     pub span: Span,
 }
 
@@ -731,6 +734,9 @@ impl fmt::Display for Path {
                 Segment::Field(field) => write!(f, ".{field}")?,
                 Segment::Index { index, .. } => write!(f, "[{index}]")?,
             }
+        }
+        if self.optional {
+            f.write_str("?")?;
         }
         Ok(())
     }

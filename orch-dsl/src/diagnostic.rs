@@ -122,6 +122,8 @@ codes! {
     W0003 OnlyFailure = "state can only fail",
     /// The worst-case number of steps exceeds `max_steps`.
     W0004 StepLimit = "worst case exceeds `max_steps`",
+    /// A `?` on a path that surely has its value.
+    W0005 UnneededMaybe = "unneeded `?` on a path",
 }
 
 impl fmt::Display for Code {

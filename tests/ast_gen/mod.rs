@@ -153,10 +153,11 @@ pub fn path() -> BoxedStrategy<Path> {
         1 => prop_oneof![-3i64..20, Just(i64::MIN), Just(i64::MAX)]
             .prop_map(|index| Segment::Index { index, span: NO_SPAN }),
     ];
-    (root, vec(segment, 0..4))
-        .prop_map(|(root, segments)| Path {
+    (root, vec(segment, 0..4), proptest::bool::weighted(0.2))
+        .prop_map(|(root, segments, optional)| Path {
             root,
             segments,
+            optional,
             span: NO_SPAN,
         })
         .boxed()

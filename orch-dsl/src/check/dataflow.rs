@@ -28,6 +28,7 @@ pub(super) struct Vars<'a> {
 }
 
 /// What a resolved path needs to have happened before the use.
+#[derive(Clone, Copy)]
 pub(super) enum Need {
     Nothing,
     /// `x.output`, `x.outcome`: `x` completed.
@@ -282,7 +283,36 @@ impl Checker<'_, '_, '_> {
                 _ => self.usage.whole_input_read = true,
             }
         }
+        if path.optional {
+            // `x.output?` may be read before `x` has run; a `?` where it surely has is noise.
+            if self.is_definite(need, site) {
+                self.diags.push(unneeded_maybe(path));
+            }
+            return;
+        }
         self.check_definite(path, need, site);
+    }
+
+    /// True when what `need` asks for has surely happened on every path to `site`.
+    fn is_definite(&self, need: Need, site: Site) -> bool {
+        let Some(dominance) = &self.dominance else {
+            return true;
+        };
+        let (at, own) = match site {
+            Site::Before(at) => (at, None),
+            Site::Until(at) => (at, Some(at)),
+        };
+        let done = |node: usize| node != at && dominance.dominates(node, at);
+        match need {
+            Need::Nothing => true,
+            Need::Completed(x) if Some(x) == own => true,
+            Need::Completed(x) => done(dominance.done(x)),
+            Need::Finished(x) => x != at && dominance.dominates(x, at),
+            Need::Branch(p, _) => match &self.scope.states[p].kind {
+                StateKind::Parallel(parallel) if !joins_all(parallel) => false,
+                _ => done(dominance.done(p)),
+            },
+        }
     }
 
     fn check_definite(&mut self, path: &ast::Path, need: Need, site: Site) {
@@ -975,4 +1005,16 @@ impl Scope<'_> {
             );
         }
     }
+}
+
+fn unneeded_maybe(path: &ast::Path) -> Diagnostic {
+    let plain = path.to_string().trim_end_matches('?').to_string();
+    Diagnostic::warning(
+        Code::UnneededMaybe,
+        path.span,
+        format!("`{path}` does not need `?`"),
+    )
+    .with_label("this value is surely there when it is read")
+    .with_note("`?` is for reads of a state that may not have run yet")
+    .with_help(format!("write `{plain}`"))
 }

@@ -338,6 +338,7 @@ impl Lowerer {
                     .unwrap_or_else(|| Path {
                         root: missing(whole),
                         segments: Vec::new(),
+                        optional: false,
                         span: whole,
                     });
                 StateKind::Map(Map {
@@ -812,6 +813,7 @@ impl Lowerer {
                     || Path {
                         root: missing(whole),
                         segments: Vec::new(),
+                        optional: false,
                         span: whole,
                     },
                     |p| self.path(p, &|o| o),
@@ -960,10 +962,12 @@ impl Lowerer {
         let whole = map(&pair);
         let mut root = None;
         let mut segments = Vec::new();
+        let mut optional = false;
         for p in pair.into_inner() {
             let at = map(&p);
             let name = p.as_str().to_string();
             match p.as_rule() {
+                Rule::maybe => optional = true,
                 Rule::raw_ident if root.is_none() => root = Some(Ident { name, span: at }),
                 Rule::raw_ident => segments.push(Segment::Field(Ident { name, span: at })),
                 _ => match name.parse::<i64>() {
@@ -978,6 +982,7 @@ impl Lowerer {
         Path {
             root: root.unwrap_or_else(|| missing(whole)),
             segments,
+            optional,
             span: whole,
         }
     }
