@@ -99,6 +99,7 @@ fn result(run: &str, status: RunStatus, trail: Vec<Entry>) -> RunResult {
         states: BTreeMap::from([("plan".to_string(), StepData::default())]),
         steps: 3,
         duration_ms: 12,
+        usage: Default::default(),
         trail,
     }
 }

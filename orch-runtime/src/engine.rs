@@ -146,6 +146,8 @@ pub struct Options {
     pub seed: u64,
     /// How many events a slow subscriber may lag behind before it misses some.
     pub event_capacity: usize,
+    /// Limits against careless or hostile definitions and inputs.
+    pub limits: Limits,
     /// The name this engine holds leases on stored runs under. An engine restarted with the
     /// same owner resumes its runs at once; processes that share one store need distinct
     /// owners, and take over each other's runs only when a lease expires.
@@ -158,6 +160,7 @@ impl Default for Options {
             seed: 0x6f72_6368,
             event_capacity: 1024,
             owner: "local".to_string(),
+            limits: Limits::default(),
         }
     }
 }
@@ -191,6 +194,18 @@ impl Names {
                 .collect(),
         })
     }
+}
+
+/// Limits that the engine enforces while runs go on; none by default. A run that exceeds one
+/// fails through its declared failure path (an input over the limit is refused at start).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The most items a `map` may fan out to.
+    pub max_map_items: Option<usize>,
+    /// The largest run input, serialized as JSON, in bytes.
+    pub max_input_bytes: Option<usize>,
+    /// The largest output a worker reply may carry, serialized as JSON, in bytes.
+    pub max_output_bytes: Option<usize>,
 }
 
 /// A run driven by this engine right now.
@@ -431,6 +446,15 @@ impl Engine {
                 message,
             }
         })?;
+        if let Some(limit) = self.inner.options.limits.max_input_bytes {
+            let size = serde_json::to_vec(&input).map_or(0, |bytes| bytes.len());
+            if size > limit {
+                return Err(StartError::InvalidInput {
+                    workflow: name.to_string(),
+                    message: format!("the input is {size} bytes, more than the limit of {limit}"),
+                });
+            }
+        }
         let bound = self.bound(&workflow)?;
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
@@ -676,6 +700,7 @@ impl RunHandle {
                 states: Default::default(),
                 steps: 0,
                 duration_ms: 0,
+                usage: Default::default(),
                 trail: Vec::new(),
             },
         }

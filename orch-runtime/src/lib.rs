@@ -61,7 +61,7 @@ mod worker;
 
 pub use data::{RunData, StepData};
 pub use durable::ResumeError;
-pub use engine::{Engine, LoadError, Options, RunHandle, SignalError, StartError};
+pub use engine::{Engine, Limits, LoadError, Options, RunHandle, SignalError, StartError};
 pub use event::Event;
 /// Compiles workflows written inline into typed Rust modules, checked when the crate compiles.
 ///
@@ -103,7 +103,7 @@ pub use pool::Pool;
 pub use replay::{Divergence, Replay};
 pub use result::{RunResult, RunStatus};
 pub use trail::{Attempt, AttemptStatus, Entry, Trail};
-pub use worker::{BoxFuture, Call, Reply, Worker, WorkerError, WorkerResult, Workers};
+pub use worker::{BoxFuture, Call, Reply, Usage, Worker, WorkerError, WorkerResult, Workers};
 
 /// The checked workflow representation the engine runs.
 pub use orch_dsl::ir;

@@ -157,6 +157,7 @@ impl Worker for Recorded {
                 Ok(Reply {
                     outcome: attempt.outcome.unwrap_or_else(|| "ok".into()),
                     output: attempt.output.unwrap_or(Value::Null),
+                    usage: attempt.usage,
                 })
             }),
             AttemptStatus::Failed => Box::pin(async move { Err(failure(WorkerError::new(error))) }),

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::data::StepData;
 use crate::trail::{Entry, Trail};
+use crate::worker::Usage;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,6 +44,9 @@ pub struct RunResult {
     /// Steps taken: state entries and loop iterations.
     pub steps: u64,
     pub duration_ms: u64,
+    /// What the run's worker calls consumed, in all (child runs included).
+    #[serde(default, skip_serializing_if = "Usage::is_empty")]
+    pub usage: Usage,
     pub trail: Vec<Entry>,
 }
 

@@ -47,6 +47,9 @@ pub struct Attempt {
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the attempt consumed, when the worker reports it (tokens, cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::worker::Usage>,
     /// Start, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     pub duration_us: u64,

@@ -106,11 +106,47 @@ impl fmt::Debug for Call {
     }
 }
 
+/// What a call consumed, for workers that call metered services such as language models. The
+/// trail keeps it per attempt and the run's result adds it up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Estimated cost, in US dollars.
+    #[serde(default)]
+    pub cost: f64,
+}
+
+impl Usage {
+    /// Adds `other` to this total (the model is kept when both agree).
+    pub fn add(&mut self, other: &Usage) {
+        if self.model.is_none() && self.prompt_tokens == 0 && self.completion_tokens == 0 {
+            self.model = other.model.clone();
+        } else if self.model != other.model {
+            self.model = None;
+        }
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cost += other.cost;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
 /// What a worker answers: an outcome (`"ok"` or a custom label its task handles) and an output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     pub outcome: String,
     pub output: Value,
+    /// What producing it consumed, if the worker reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 impl Reply {
@@ -119,6 +155,7 @@ impl Reply {
         Reply {
             outcome: "ok".to_string(),
             output: output.into(),
+            usage: None,
         }
     }
 
@@ -127,12 +164,19 @@ impl Reply {
         Reply {
             outcome: outcome.into(),
             output: output.into(),
+            usage: None,
         }
+    }
+
+    /// The reply with what producing it consumed.
+    pub fn with_usage(mut self, usage: Usage) -> Reply {
+        self.usage = Some(usage);
+        self
     }
 }
 
 /// A failed worker call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct WorkerError {
     pub message: String,
@@ -142,6 +186,13 @@ pub struct WorkerError {
     /// a state with `timeout ->` takes that path.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
+    /// The service asked to be retried no sooner than this many milliseconds from now (an HTTP
+    /// `Retry-After`); the next retry waits at least this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// What the failed call consumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 impl WorkerError {
@@ -151,6 +202,8 @@ impl WorkerError {
             message: message.into(),
             retryable: true,
             timed_out: false,
+            retry_after_ms: None,
+            usage: None,
         }
     }
 
@@ -160,6 +213,8 @@ impl WorkerError {
             message: message.into(),
             retryable: false,
             timed_out: false,
+            retry_after_ms: None,
+            usage: None,
         }
     }
 
@@ -169,7 +224,21 @@ impl WorkerError {
             message: message.into(),
             retryable: true,
             timed_out: true,
+            retry_after_ms: None,
+            usage: None,
         }
+    }
+
+    /// The error with a service's request to wait before retrying.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> WorkerError {
+        self.retry_after_ms = Some(wait.as_millis() as u64);
+        self
+    }
+
+    /// The error with what the failed call consumed.
+    pub fn with_usage(mut self, usage: Usage) -> WorkerError {
+        self.usage = Some(usage);
+        self
     }
 }
 

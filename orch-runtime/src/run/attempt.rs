@@ -89,6 +89,8 @@ pub(crate) struct Spec {
     pub events: Option<broadcast::Sender<Event>>,
     /// Replaying a recorded run: backoff delays are skipped.
     pub replaying: bool,
+    /// The largest output, serialized, that a reply may carry.
+    pub max_output_bytes: Option<usize>,
 }
 
 /// Calls the worker until it replies or the retries are used up.
@@ -116,7 +118,8 @@ pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure
         let delay = spec
             .retry
             .as_ref()
-            .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec));
+            .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec))
+            .max(error.retry_after_ms.unwrap_or(0));
         if let Some(events) = &spec.events {
             let _ = events.send(Event::Retrying {
                 run: spec.call.run_id.clone(),
@@ -151,6 +154,7 @@ async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerE
         outcome: None,
         output: None,
         error: None,
+        usage: None,
         started_at_ms: now_ms(),
         duration_us: 0,
     };
@@ -186,7 +190,10 @@ async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerE
                 Some(Err(panic)) => panicked(panic),
                 Some(Ok(Err(error))) if error.timed_out => (AttemptStatus::TimedOut, Err(error)),
                 Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
-                Some(Ok(Ok(reply))) => (AttemptStatus::Ok, Ok(reply)),
+                Some(Ok(Ok(reply))) => match oversized(&reply, spec.max_output_bytes) {
+                    Some(error) => (AttemptStatus::Failed, Err(error)),
+                    None => (AttemptStatus::Ok, Ok(reply)),
+                },
             }
         }
     };
@@ -198,8 +205,12 @@ async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerE
             Ok(reply) => {
                 record.outcome = Some(reply.outcome.clone());
                 record.output = Some(reply.output.clone());
+                record.usage = reply.usage.clone();
             }
-            Err(error) => record.error = Some(error.message.clone()),
+            Err(error) => {
+                record.error = Some(error.message.clone());
+                record.usage = error.usage.clone();
+            }
         }
     };
     let record = spec.flights.land(flight, finish).unwrap_or_else(|| {
@@ -226,6 +237,7 @@ fn unreachable_record(spec: &Spec) -> Attempt {
         outcome: None,
         output: None,
         error: None,
+        usage: None,
         started_at_ms: now_ms(),
         duration_us: 0,
     }
@@ -275,4 +287,15 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A reply whose output is larger than the limit becomes a failure that is not retried.
+fn oversized(reply: &Reply, limit: Option<usize>) -> Option<WorkerError> {
+    let limit = limit?;
+    let size = serde_json::to_vec(&reply.output).map_or(0, |bytes| bytes.len());
+    (size > limit).then(|| {
+        WorkerError::permanent(format!(
+            "the output is {size} bytes, more than the limit of {limit}"
+        ))
+    })
 }

@@ -202,6 +202,23 @@ impl Run {
                 );
             }
         };
+        if let Some(limit) = self.engine.inner.options.limits.max_map_items
+            && items.len() > limit
+        {
+            let error = format!(
+                "`{}` has {} items, more than the limit of {limit}",
+                spec.over.text,
+                items.len()
+            );
+            return self.fail(
+                id,
+                exits,
+                Failure {
+                    error,
+                    timed_out: false,
+                },
+            );
+        }
         let limit = spec
             .limit
             .map_or(items.len(), |l| usize::try_from(l).unwrap_or(usize::MAX))

@@ -482,6 +482,18 @@ impl Run {
             .filter(|(_, data)| *data != Default::default())
             .map(|(state, data)| (state.name.clone(), data))
             .collect();
+        let mut usage = crate::worker::Usage::default();
+        for entry in &self.trail {
+            match entry {
+                Entry::Attempt(attempt) => {
+                    if let Some(used) = &attempt.usage {
+                        usage.add(used);
+                    }
+                }
+                Entry::Child { run, .. } => usage.add(&run.usage),
+                _ => {}
+            }
+        }
         let result = RunResult {
             run_id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
@@ -493,6 +505,7 @@ impl Run {
             states,
             steps: self.steps,
             duration_ms: self.started.elapsed().as_millis() as u64,
+            usage,
             trail: std::mem::take(&mut self.trail),
         };
         self.conclude_store(terminal, result).await

@@ -33,6 +33,7 @@ impl Run {
             flights: self.flights.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
+            max_output_bytes: self.engine.inner.options.limits.max_output_bytes,
         }
     }
 
@@ -248,14 +249,7 @@ impl Run {
                     *outcome = Some(label.clone());
                     *p = Some(payload.clone());
                 }
-                self.exit(
-                    id,
-                    exits,
-                    Ok(crate::Reply {
-                        outcome: label,
-                        output: payload,
-                    }),
-                )
+                self.exit(id, exits, Ok(crate::Reply::outcome(label, payload)))
             }
         };
         self.trail.push(entry);
