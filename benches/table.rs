@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! table all [--quick]          every section, each in a process of its own, then the table
-//! table compile|transition|callgrind|step|fanout|concurrent [--quick] [--rows]
+//! table compile|transition|callgrind|step|fanout|concurrent|durable [--quick] [--rows]
 //! ```
 //!
 //! The peak memory of 100,000 runs needs a process of its own, and so does an instruction
@@ -20,6 +20,8 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::Instant;
 
+use orch_runtime::store::Durability;
+use support::durable::{self, Durable, Kind, Raw};
 use support::measure::{self, Plan};
 use support::workloads::{self, compile};
 use support::{generate, machine};
@@ -95,6 +97,9 @@ fn main() {
     match words.as_slice() {
         ["child-concurrent", which, runs] => return child_concurrent(which, parse_count(runs)),
         ["child-transition", which, count] => return child_transition(which, parse_count(count)),
+        ["profile-durable", workload, store, seconds] => {
+            return profile_durable(workload, store, parse_count(seconds));
+        }
         ["profile", phase, states, seconds] => {
             return profile(phase, parse_count(states), parse_count(seconds));
         }
@@ -141,13 +146,14 @@ fn section_in_child(section: &str, quick: bool) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "compile",
     "transition",
     "callgrind",
     "step",
     "fanout",
     "concurrent",
+    "durable",
 ];
 
 fn run_section(section: &str, options: &Options, rows: &mut Vec<Row>) {
@@ -160,6 +166,7 @@ fn run_section(section: &str, options: &Options, rows: &mut Vec<Row>) {
         "step" => step_rows(options, rows),
         "fanout" => fanout_rows(options, rows),
         "concurrent" => concurrent_rows(options, rows),
+        "durable" => durable_rows(options, rows),
         _ => unreachable!("a known section"),
     }
     eprintln!("  {section}: {:.1} s", began.elapsed().as_secs_f64());
@@ -331,6 +338,69 @@ fn profile(phase: &str, states: usize, seconds: usize) {
     eprintln!(
         "{phase}: {rounds} rounds, {:.2?} each",
         began.elapsed() / rounds
+    );
+}
+
+/// Repeats one durable workload for about `seconds`: `chain` (one run of 1,000 tasks at a
+/// time), `loop` (one run of 1,000 rounds of one task at a time) or `group` (1,000 runs of 10
+/// tasks at once), over `none`, `memory`, `normal` or `full`.
+fn profile_durable(workload: &str, store: &str, seconds: usize) {
+    if workload == "raw" {
+        let durability = match store {
+            "full" => Durability::Full,
+            _ => Durability::Normal,
+        };
+        let raw = Raw::new(durability, "profile-raw");
+        let began = Instant::now();
+        let mut rows = 0;
+        while began.elapsed().as_secs() < seconds as u64 || rows == 0 {
+            raw.insert_one_per_transaction(1_000);
+            rows += 1_000;
+        }
+        let rate = rows as f64 / began.elapsed().as_secs_f64();
+        eprintln!("raw inserts, synchronous {store}: {rows} rows, {rate:.0} rows/s");
+        return;
+    }
+    let kind = match store {
+        "none" => Kind::None,
+        "memory" => Kind::Memory,
+        "normal" => Kind::Sqlite(Durability::Normal),
+        "full" => Kind::Sqlite(Durability::Full),
+        _ => panic!("no store `{store}`: none, memory, normal or full"),
+    };
+    let (durable, runtime) = match workload {
+        "chain" => (
+            Durable::new(kind, DURABLE_CHAIN, "profile"),
+            workloads::current_thread(),
+        ),
+        "loop" => (
+            Durable::looping(kind, DURABLE_CHAIN, "profile"),
+            workloads::current_thread(),
+        ),
+        "group" => (
+            Durable::new(kind, GROUP_TASKS, "profile"),
+            workloads::multi_thread(),
+        ),
+        _ => panic!("no workload `{workload}`: chain, loop or group"),
+    };
+    let began = Instant::now();
+    let mut steps = 0;
+    while began.elapsed().as_secs() < seconds as u64 || steps == 0 {
+        steps += runtime.block_on(async {
+            match workload {
+                "chain" => durable::run_one(&durable.engine, "Chain").await,
+                "loop" => durable::run_one(&durable.engine, "Loop").await,
+                _ => durable::concurrent_chains(&durable.engine, GROUP_RUNS).await,
+            }
+        });
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    let stats = durable.stats();
+    eprintln!(
+        "{workload} over {store}: {steps} steps, {:.0} steps/s, {} transactions, {} checkpoints",
+        steps as f64 / elapsed,
+        stats.transactions,
+        stats.checkpoints
     );
 }
 
@@ -595,6 +665,167 @@ fn child_concurrent(which: &str, runs: usize) {
     let wall = began.elapsed().as_secs_f64();
     assert_eq!(finished, runs, "every run succeeds");
     println!("{wall} {}", measure::peak_rss_kib());
+}
+
+/// Steps of the durable chain measured one run at a time.
+const DURABLE_CHAIN: usize = 1_000;
+/// Runs started at once for group commit, and the tasks of each.
+const GROUP_RUNS: usize = 1_000;
+const GROUP_TASKS: usize = 10;
+
+fn durability_name(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Normal => "`Normal`",
+        Durability::Full => "`Full`",
+    }
+}
+
+fn per_second(count: f64, seconds: f64) -> String {
+    thousands((count / seconds).round() as usize)
+}
+
+fn durable_rows(options: &Options, rows: &mut Vec<Row>) {
+    let runtime = workloads::current_thread();
+    let chain = format!("chain of {} no-op tasks", thousands(DURABLE_CHAIN));
+    for durability in [Durability::Normal, Durability::Full] {
+        let durable = Durable::new(Kind::Sqlite(durability), DURABLE_CHAIN, "chain");
+        let raw = Raw::new(durability, "raw");
+        let steps = runtime.block_on(workloads::run_chain(&durable.engine)) as usize;
+        // A flush per transaction under `Full`: about a millisecond each on this machine.
+        let plan = match durability {
+            Durability::Normal => options.plan(10, 100, 8_000),
+            Durability::Full => options.plan(3, 10, 15_000),
+        };
+        let (run, inserts, ratio) = measure::compare(
+            plan,
+            || {
+                black_box(runtime.block_on(workloads::run_chain(&durable.engine)));
+            },
+            || raw.insert_one_per_transaction(steps),
+        );
+        let speed = 1.0 / ratio;
+        rows.push(
+            Row::new(
+                format!(
+                    "durable steps/s, {chain}, one run at a time, `SqliteStore` {}",
+                    durability_name(durability)
+                ),
+                format!(
+                    "{} steps/s ({}/step)",
+                    per_second(steps as f64, run),
+                    show_time(run / steps as f64)
+                ),
+                format!(
+                    "raw rusqlite, one {}-byte single-row `INSERT` per transaction (WAL, `synchronous={}`): {} rows/s",
+                    durable::RAW_ROW_BYTES,
+                    durable::synchronous(durability),
+                    per_second(steps as f64, inserts)
+                ),
+            )
+            .ratio(speed)
+            .target("≥ 0.8×", speed >= 0.8),
+        );
+    }
+    let memory = Durable::new(Kind::Memory, DURABLE_CHAIN, "memory");
+    let none = Durable::new(Kind::None, DURABLE_CHAIN, "none");
+    let steps = runtime.block_on(workloads::run_chain(&none.engine)) as f64;
+    let (kept, bare, ratio) = measure::compare(
+        options.plan(20, 200, 4_000),
+        || {
+            black_box(runtime.block_on(workloads::run_chain(&memory.engine)));
+        },
+        || {
+            black_box(runtime.block_on(workloads::run_chain(&none.engine)));
+        },
+    );
+    rows.push(
+        Row::new(
+            format!("durable steps/s, {chain}, one run at a time, `MemoryStore`"),
+            format!(
+                "{} steps/s ({}/step)",
+                per_second(steps, kept),
+                show_time(kept / steps)
+            ),
+            format!(
+                "no store: {} steps/s ({}/step)",
+                per_second(steps, bare),
+                show_time(bare / steps)
+            ),
+        )
+        .ratio(1.0 / ratio),
+    );
+    drop((memory, none, runtime));
+
+    let runtime = workloads::multi_thread();
+    let group = format!(
+        "{} concurrent runs of {} no-op tasks",
+        thousands(GROUP_RUNS),
+        GROUP_TASKS
+    );
+    let none = Durable::new(Kind::None, GROUP_TASKS, "none");
+    let steps = runtime.block_on(durable::concurrent_chains(&none.engine, GROUP_RUNS)) as f64;
+    for durability in [Durability::Normal, Durability::Full] {
+        let durable = Durable::new(Kind::Sqlite(durability), GROUP_TASKS, "group");
+        let (mut busy, mut before) = (0.0, durable.stats());
+        let mut first = true;
+        let (run, bare, ratio) = measure::compare(
+            options.plan(10, 60, 8_000),
+            || {
+                // The warm-up round is left out of the writer's counts.
+                if first {
+                    first = false;
+                    runtime.block_on(durable::concurrent_chains(&durable.engine, GROUP_RUNS));
+                    before = durable.stats();
+                    return;
+                }
+                busy += durable::seconds(|| {
+                    runtime.block_on(durable::concurrent_chains(&durable.engine, GROUP_RUNS));
+                });
+            },
+            || {
+                black_box(runtime.block_on(durable::concurrent_chains(&none.engine, GROUP_RUNS)));
+            },
+        );
+        let after = durable.stats();
+        let transactions = (after.transactions - before.transactions) as f64;
+        let checkpoints = (after.checkpoints - before.checkpoints) as f64;
+        let speed = steps / run;
+        rows.push(
+            Row::new(
+                format!(
+                    "durable steps/s, {group}, `SqliteStore` {}",
+                    durability_name(durability)
+                ),
+                format!(
+                    "{} steps/s; {} transactions/s, {:.1} checkpoints per transaction",
+                    per_second(steps, run),
+                    per_second(transactions, busy),
+                    checkpoints / transactions
+                ),
+                format!("no store: {} steps/s", per_second(steps, bare)),
+            )
+            .ratio(1.0 / ratio)
+            .target("≥ 100,000 steps/s", speed >= 100_000.0),
+        );
+    }
+    let memory = Durable::new(Kind::Memory, GROUP_TASKS, "memory");
+    let (kept, bare, ratio) = measure::compare(
+        options.plan(10, 60, 4_000),
+        || {
+            black_box(runtime.block_on(durable::concurrent_chains(&memory.engine, GROUP_RUNS)));
+        },
+        || {
+            black_box(runtime.block_on(durable::concurrent_chains(&none.engine, GROUP_RUNS)));
+        },
+    );
+    rows.push(
+        Row::new(
+            format!("durable steps/s, {group}, `MemoryStore`"),
+            format!("{} steps/s", per_second(steps, kept)),
+            format!("no store: {} steps/s", per_second(steps, bare)),
+        )
+        .ratio(1.0 / ratio),
+    );
 }
 
 fn print_rows(rows: &[Row]) {

@@ -2,6 +2,7 @@
 //! the workloads themselves, so that the divan benches and the table measure the same code.
 #![allow(dead_code)]
 
+pub mod durable;
 pub mod generate;
 pub mod machine;
 pub mod measure;
