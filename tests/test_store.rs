@@ -12,7 +12,7 @@ use orch::store::{
     Checkpoint, Definitions, Durability, Lifecycle, LoadedRun, MemoryStore, NewRun, RunFilter,
     SqliteStore, Store, StoreError, StoredSignal,
 };
-use orch::{Entry, RunData, RunResult, RunStatus, StepData};
+use orch::{Entry, RunResult, RunStatus, StepData};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -60,15 +60,15 @@ fn checkpoint(state: &str, steps: u64, trail: Vec<Entry>) -> Checkpoint {
         state: state.into(),
         steps,
         counters: vec![steps, 0],
-        data: RunData {
-            input: json!({"topic": "rust"}),
-            steps: vec![StepData {
+        data: vec![(
+            0,
+            StepData {
                 output: Some(json!({"steps": steps, "ratio": 0.1 + 0.2, "tiny": 5e-324})),
                 outcome: Some("ok".into()),
                 error: None,
                 branches: vec![],
-            }],
-        },
+            },
+        )],
         last_error: None,
         trail,
         consumed: vec![],
@@ -158,6 +158,7 @@ async fn round_trip(store: &(impl Store + Definitions)) {
         run.checkpoint,
         Checkpoint {
             trail: expected_trail,
+            consumed: vec![],
             ..last
         }
     );
@@ -186,6 +187,56 @@ async fn round_trip(store: &(impl Store + Definitions)) {
     assert_eq!(store.load("nobody").await.unwrap(), None);
     let unknown = store.checkpoint("nobody", checkpoint("x", 1, vec![])).await;
     assert!(matches!(unknown, Err(StoreError::UnknownRun(r)) if r == "nobody"));
+}
+
+fn data(output: Value) -> StepData {
+    StepData {
+        output: Some(output),
+        outcome: Some("ok".into()),
+        ..StepData::default()
+    }
+}
+
+/// Checkpoints carry the data of the states that ran since the previous one; a loaded run has
+/// every state's latest data, the latest counters, error and deadline.
+async fn checkpoints_add_up(store: &(impl Store + Definitions)) {
+    let mut run = new_run("r1", "A", 10);
+    run.checkpoint.data = vec![];
+    store.create(run).await.unwrap();
+    let mut first = checkpoint("write", 1, vec![transition(1, "plan", "write")]);
+    first.data = vec![(0, data(json!("plan v1")))];
+    first.last_error = Some("slow".into());
+    first.deadline_ms = Some(5);
+    store.checkpoint("r1", first).await.unwrap();
+    let mut second = checkpoint("review", 2, vec![transition(2, "write", "review")]);
+    second.data = vec![(3, data(json!("draft"))), (1, data(json!({"n": 1})))];
+    second.counters = vec![7];
+    store.checkpoint("r1", second).await.unwrap();
+    let mut third = checkpoint("plan", 3, vec![transition(3, "review", "plan")]);
+    third.data = vec![(0, data(json!("plan v2")))];
+    third.counters = vec![8];
+    store.checkpoint("r1", third).await.unwrap();
+
+    let run = loaded(store, "r1").await;
+    assert_eq!(
+        run.checkpoint.data,
+        vec![
+            (0, data(json!("plan v2"))),
+            (1, data(json!({"n": 1}))),
+            (3, data(json!("draft"))),
+        ]
+    );
+    assert_eq!(
+        (run.checkpoint.state.as_str(), run.checkpoint.steps),
+        ("plan", 3)
+    );
+    assert_eq!(run.checkpoint.counters, [8]);
+    assert_eq!(
+        (run.checkpoint.last_error, run.checkpoint.deadline_ms),
+        (None, None),
+        "the latest checkpoint has neither"
+    );
+    assert_eq!(run.checkpoint.trail.len(), 3);
 }
 
 async fn finish_with_result(store: &(impl Store + Definitions)) {
@@ -414,6 +465,16 @@ async fn named_checkpoints(store: &(impl Store + Definitions)) {
         ]
     );
 
+    // A name saved after the restored point went with the checkpoints it named.
+    store.save_named("r1", "reviewed").await.unwrap();
+    store.restore_named("r1", "drafted").await.unwrap();
+    let forgotten = store.restore_named("r1", "reviewed").await;
+    assert!(
+        matches!(forgotten, Err(StoreError::UnknownCheckpoint { ref name, .. }) if name == "reviewed"),
+        "{forgotten:?}"
+    );
+    assert_eq!(loaded(store, "r1").await.checkpoint, saved.checkpoint);
+
     let unknown = store.restore_named("r1", "nothing").await;
     assert!(
         matches!(unknown, Err(StoreError::UnknownCheckpoint { run, name }) if run == "r1" && name == "nothing")
@@ -584,6 +645,7 @@ macro_rules! conformance {
 
 conformance!(
     round_trip,
+    checkpoints_add_up,
     finish_with_result,
     list_by_status_and_workflow,
     delete_removes_everything,

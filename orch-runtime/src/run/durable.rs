@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Run;
+use crate::data::StepData;
 use crate::engine::lock;
 use crate::result::{RunResult, RunStatus};
 use crate::store::{Checkpoint, Lifecycle, NewRun, Store, definition_hash};
@@ -16,6 +17,8 @@ pub(crate) struct Durable {
     pub saved: usize,
     /// Stored signals consumed since the last checkpoint.
     pub consumed: Vec<u64>,
+    /// States whose data changed since the last checkpoint (may repeat).
+    pub changed: Vec<usize>,
     /// The run is in the store already (it was resumed, not started).
     pub created: bool,
 }
@@ -27,18 +30,24 @@ impl Run {
             store,
             saved: 0,
             consumed: Vec::new(),
+            changed: Vec::new(),
             created: false,
         });
     }
 
-    /// Continues a stored run from `checkpoint` (whose `trail` is the whole trail so far).
+    /// Continues a stored run from `checkpoint` (whose `trail` is the whole trail so far and
+    /// whose `data` holds every state's).
     pub(crate) fn restore(&mut self, store: Arc<dyn Store>, state: usize, checkpoint: Checkpoint) {
         self.current = state;
         self.steps = checkpoint.steps;
         if checkpoint.counters.len() == self.counters.len() {
             self.counters = checkpoint.counters;
         }
-        self.data = checkpoint.data;
+        for (id, data) in checkpoint.data {
+            if let Some(slot) = self.data.steps.get_mut(id) {
+                *slot = data;
+            }
+        }
         self.last_error = checkpoint.last_error;
         self.trail = checkpoint.trail;
         self.resume_deadline = checkpoint.deadline_ms.map(|deadline| (state, deadline));
@@ -46,6 +55,7 @@ impl Run {
             store,
             saved: self.trail.len(),
             consumed: Vec::new(),
+            changed: Vec::new(),
             created: true,
         });
     }
@@ -75,12 +85,32 @@ impl Run {
         created
     }
 
+    /// The data of state `id`, to change: a durable run notes it for its next checkpoint.
+    pub(super) fn step_data(&mut self, id: usize) -> &mut StepData {
+        if let Some(durable) = &mut self.durable {
+            durable.changed.push(id);
+        }
+        &mut self.data.steps[id]
+    }
+
+    /// The run at `state`, with the data of the states changed since the last checkpoint.
     fn checkpoint(&self, state: usize, steps: u64, deadline_ms: Option<u64>) -> Checkpoint {
+        let mut changed = self
+            .durable
+            .as_ref()
+            .map(|durable| durable.changed.clone())
+            .unwrap_or_default();
+        changed.sort_unstable();
+        changed.dedup();
+        let data = changed
+            .into_iter()
+            .map(|id| (id, self.data.steps[id].clone()))
+            .collect();
         Checkpoint {
             state: self.names[state].to_string(),
             steps,
             counters: self.counters.clone(),
-            data: self.data.clone(),
+            data,
             last_error: self.last_error.clone(),
             trail: Vec::new(),
             consumed: Vec::new(),
@@ -104,6 +134,7 @@ impl Run {
         };
         checkpoint.trail = self.trail[durable.saved..].to_vec();
         checkpoint.consumed = std::mem::take(&mut durable.consumed);
+        durable.changed.clear();
         durable.saved = self.trail.len();
         let store = durable.store.clone();
         store
@@ -127,24 +158,29 @@ impl Run {
         }
     }
 
+    /// The checkpoint a finished durable run ends with, at its terminal.
+    pub(super) fn last_checkpoint(&self, terminal: Option<usize>) -> Option<Checkpoint> {
+        self.durable
+            .as_ref()
+            .map(|_| self.checkpoint(terminal.unwrap_or(self.current), self.steps, None))
+    }
+
     /// Hands the result back after telling the store how the run ended: paused runs keep their
-    /// last checkpoint; finished runs get their final trail entries and result.
+    /// last checkpoint; finished runs get `last` with their final trail entries, and the result.
     pub(super) async fn conclude_store(
         &mut self,
-        terminal: Option<usize>,
+        last: Option<Checkpoint>,
         result: RunResult,
     ) -> RunResult {
         if self.top_level {
             lock(&self.engine.inner.live).remove(&*self.id);
         }
-        let Some(durable) = self.durable.take() else {
+        let (Some(durable), Some(mut checkpoint)) = (self.durable.take(), last) else {
             return result;
         };
         let outcome = if result.status == RunStatus::Paused {
             durable.store.set_status(&self.id, Lifecycle::Paused).await
         } else {
-            let mut checkpoint =
-                self.checkpoint(terminal.unwrap_or(self.current), result.steps, None);
             checkpoint.trail = result
                 .trail
                 .get(durable.saved..)

@@ -177,7 +177,7 @@ impl Run {
             }
         }
         self.record(attempts);
-        self.data.steps[id].branches = data;
+        self.step_data(id).branches = data;
         self.conclude(id, exits, verdict, Value::Object(output))
     }
 

@@ -331,7 +331,7 @@ impl Run {
                     } else {
                         EdgeEvent::Outcome(reply.outcome.clone())
                     };
-                    let data = &mut self.data.steps[id];
+                    let data = self.step_data(id);
                     data.output = Some(reply.output);
                     data.outcome = Some(reply.outcome);
                     Next::Edge(event, edge)
@@ -361,7 +361,7 @@ impl Run {
 
     fn fail<'w>(&mut self, id: usize, exits: &'w ir::Exits, failure: attempt::Failure) -> Next<'w> {
         self.last_error = Some(format!("{}: {}", self.names[id], failure.error));
-        self.data.steps[id].error = Some(failure.error);
+        self.step_data(id).error = Some(failure.error);
         match (&exits.timeout, failure.timed_out) {
             (Some(edge), true) => Next::Edge(EdgeEvent::Timeout, edge),
             _ => Next::Edge(EdgeEvent::Fail, &exits.fail),
@@ -468,12 +468,9 @@ impl Run {
             ),
         };
         self.emit(|run| Event::RunFinished { run, status });
-        // A durable run still needs its data for the final checkpoint; others hand it over.
-        let steps = if self.durable.is_some() {
-            self.data.steps.clone()
-        } else {
-            std::mem::take(&mut self.data.steps)
-        };
+        // A durable run's last checkpoint takes what changed since the previous one.
+        let last = self.last_checkpoint(terminal);
+        let steps = std::mem::take(&mut self.data.steps);
         let states = self
             .workflow
             .states
@@ -508,7 +505,7 @@ impl Run {
             usage,
             trail: std::mem::take(&mut self.trail),
         };
-        self.conclude_store(terminal, result).await
+        self.conclude_store(last, result).await
     }
 }
 

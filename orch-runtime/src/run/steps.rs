@@ -104,7 +104,7 @@ impl Run {
                 Ok(reply) => reply,
                 Err(failure) => return self.fail(id, exits, failure),
             };
-            let data = &mut self.data.steps[id];
+            let data = self.step_data(id);
             data.output = Some(reply.output.clone());
             data.outcome = Some(reply.outcome);
             let locals = Locals {

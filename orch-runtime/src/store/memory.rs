@@ -18,10 +18,14 @@ use crate::worker::BoxFuture;
 struct Kept {
     summary: RunSummary,
     input: Value,
+    /// Every checkpoint so far added up, without the trail.
     checkpoint: Checkpoint,
     trail: Vec<Entry>,
     result: Option<RunResult>,
-    named: HashMap<String, (Checkpoint, usize)>,
+    /// Checkpoints taken so far.
+    seq: u64,
+    /// Saved checkpoints: the run added up then, its trail length, and `seq`.
+    named: HashMap<String, (Checkpoint, usize, u64)>,
     lease: Option<(String, u64)>,
 }
 
@@ -77,10 +81,12 @@ fn kept<'a>(inner: &'a mut Inner, run: &str) -> Result<&'a mut Kept, StoreError>
 
 fn advance(kept: &mut Kept, mut checkpoint: Checkpoint) {
     kept.trail.append(&mut checkpoint.trail);
-    kept.summary.state = checkpoint.state.clone();
+    checkpoint.consumed.clear();
+    kept.summary.state.clone_from(&checkpoint.state);
     kept.summary.steps = checkpoint.steps;
     kept.summary.updated_ms = now_ms();
-    kept.checkpoint = checkpoint;
+    kept.seq += 1;
+    kept.checkpoint.absorb(checkpoint);
 }
 
 impl Store for MemoryStore {
@@ -98,6 +104,7 @@ impl Store for MemoryStore {
             };
             let mut checkpoint = run.checkpoint;
             let trail = std::mem::take(&mut checkpoint.trail);
+            checkpoint.consumed.clear();
             inner.runs.insert(
                 run.id,
                 Kept {
@@ -106,6 +113,7 @@ impl Store for MemoryStore {
                     checkpoint,
                     trail,
                     result: None,
+                    seq: 1,
                     named: HashMap::new(),
                     lease: None,
                 },
@@ -219,7 +227,7 @@ impl Store for MemoryStore {
         let (run, name) = (run.to_string(), name.to_string());
         self.with(move |inner| {
             let kept = kept(inner, &run)?;
-            let saved = (kept.checkpoint.clone(), kept.trail.len());
+            let saved = (kept.checkpoint.clone(), kept.trail.len(), kept.seq);
             kept.named.insert(name, saved);
             Ok(())
         })
@@ -229,10 +237,12 @@ impl Store for MemoryStore {
         let (run, name) = (run.to_string(), name.to_string());
         self.with(move |inner| {
             let kept = kept(inner, &run)?;
-            let Some((checkpoint, trail_len)) = kept.named.get(&name).cloned() else {
+            let Some((checkpoint, trail_len, seq)) = kept.named.get(&name).cloned() else {
                 return Err(StoreError::UnknownCheckpoint { run, name });
             };
             kept.trail.truncate(trail_len);
+            kept.seq = seq;
+            kept.named.retain(|_, (_, _, saved)| *saved <= seq);
             kept.summary.state = checkpoint.state.clone();
             kept.summary.steps = checkpoint.steps;
             kept.summary.status = Lifecycle::Paused;

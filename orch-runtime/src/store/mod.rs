@@ -1,8 +1,9 @@
 //! Durable runs: where an engine keeps each run's progress so that it survives the process.
 //!
 //! A run writes a [`Checkpoint`] after every transition: the state it goes to, the bounded-edge
-//! counters, the step count, its data, the trail entries added since the previous checkpoint,
-//! the signals it consumed, and the deadline of a wait in progress. After a crash, an engine
+//! counters, the step count, and what changed since the previous checkpoint: the data of the
+//! states that ran, the trail entries added and the signals consumed; and the deadline of a wait
+//! in progress. A checkpoint's size does not grow with the run. After a crash, an engine
 //! over the same store resumes every unfinished run from its last checkpoint: completed steps
 //! are neither run nor recorded again; the state that was in flight runs again, with the same
 //! step number and so the same idempotency keys for its worker calls (at-least-once calls that
@@ -23,7 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::data::RunData;
+use crate::data::StepData;
 use crate::result::{RunResult, RunStatus};
 use crate::trail::Entry;
 use crate::worker::BoxFuture;
@@ -123,13 +124,20 @@ pub struct NewRun {
 }
 
 /// A run's progress between two steps.
+///
+/// A checkpoint carries what changed since the previous one: the trail entries added and the
+/// data of the states that ran, so that its size does not grow with the run. The checkpoint of a
+/// [`LoadedRun`] is the sum of them all: the whole trail and every state's latest data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The state the run goes to next.
     pub state: String,
     pub steps: u64,
+    /// The bounded edges' counters, in the workflow's order.
     pub counters: Vec<u64>,
-    pub data: RunData,
+    /// The data of the states changed since the previous checkpoint, by state index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<(usize, StepData)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Trail entries added since the previous checkpoint.
@@ -141,6 +149,29 @@ pub struct Checkpoint {
     /// When the `wait` in progress times out, in milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
+}
+
+impl Checkpoint {
+    /// Adds `next` (a later checkpoint of the same run) to this one, as a store does when it
+    /// loads a run: the latest state, counters, error and deadline; every state's latest data,
+    /// by state index; every trail entry. Consumed signals are not added: they are gone.
+    pub fn absorb(&mut self, next: Checkpoint) {
+        if !self.data.is_sorted_by_key(|(id, _)| *id) {
+            self.data.sort_by_key(|(id, _)| *id);
+        }
+        self.state = next.state;
+        self.steps = next.steps;
+        self.counters = next.counters;
+        self.last_error = next.last_error;
+        self.deadline_ms = next.deadline_ms;
+        for (id, data) in next.data {
+            match self.data.binary_search_by_key(&id, |(i, _)| *i) {
+                Ok(at) => self.data[at].1 = data,
+                Err(at) => self.data.insert(at, (id, data)),
+            }
+        }
+        self.trail.extend(next.trail);
+    }
 }
 
 /// A signal kept for a run until a `wait` consumes it.
@@ -158,7 +189,8 @@ pub struct StoredSignal {
 pub struct LoadedRun {
     pub summary: RunSummary,
     pub input: Value,
-    /// The latest checkpoint, with `trail` holding the whole trail so far.
+    /// The latest checkpoint, with `trail` holding the whole trail so far and `data` every
+    /// state's latest data.
     pub checkpoint: Checkpoint,
     /// Signals not consumed yet, in order of arrival.
     pub signals: Vec<StoredSignal>,

@@ -72,7 +72,6 @@ pub struct SqliteStats {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use orch_runtime::RunData;
 /// use orch_runtime::store::{Checkpoint, NewRun, SqliteStore, Store};
 /// let path = std::env::temp_dir().join(format!("orch-doc-{}.db", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
@@ -80,7 +79,7 @@ pub struct SqliteStats {
 ///     state: "start".into(),
 ///     steps: 0,
 ///     counters: vec![],
-///     data: RunData::default(),
+///     data: vec![],
 ///     last_error: None,
 ///     trail: vec![],
 ///     consumed: vec![],
@@ -363,9 +362,9 @@ fn in_savepoint<T>(
     conn: &Connection,
     op: impl FnOnce(&Connection) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    conn.execute_batch("SAVEPOINT job")?;
+    sql(conn, "SAVEPOINT job")?;
     let result = op(conn).and_then(|value| {
-        conn.execute_batch("RELEASE job")?;
+        sql(conn, "RELEASE job")?;
         Ok(value)
     });
     // When the write cannot be undone alone, the whole transaction is given up.
@@ -378,14 +377,18 @@ fn in_savepoint<T>(
     result
 }
 
+/// Runs one statement without parameters, prepared once per connection.
+fn sql(conn: &Connection, statement: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(statement)?.execute([])?;
+    Ok(())
+}
+
 /// The writer thread: one transaction per batch of waiting writes, answered after the commit.
 fn run_writer(conn: &Connection, queue: &mpsc::Receiver<Job>, counters: &Counters) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-        let begun = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(DbFailure::from);
+        let begun = sql(conn, "BEGIN IMMEDIATE").map_err(DbFailure::from);
         let done: Vec<Done> = batch
             .into_iter()
             .map(|job| match &begun {
@@ -398,7 +401,7 @@ fn run_writer(conn: &Connection, queue: &mpsc::Receiver<Job>, counters: &Counter
             .collect();
         let committed = match begun {
             Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
-            Ok(()) => conn.execute_batch("COMMIT").map_err(DbFailure::from),
+            Ok(()) => sql(conn, "COMMIT").map_err(DbFailure::from),
             Err(failure) => Err(failure),
         };
         if committed.is_err() && !conn.is_autocommit() {

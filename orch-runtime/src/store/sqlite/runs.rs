@@ -1,4 +1,4 @@
-//! The runs: the `Store` trait over the `runs`, `steps`, `signals` and `named` tables.
+//! The runs: the `Store` trait over the `runs`, `checkpoints`, `signals` and `named` tables.
 
 use std::time::Duration;
 
@@ -11,28 +11,23 @@ use crate::store::{
     Checkpoint, Lifecycle, LoadedRun, NewRun, RunFilter, RunSummary, Store, StoreError,
     StoredSignal, now_ms,
 };
-use crate::trail::Entry;
 use crate::worker::BoxFuture;
 
-/// A checkpoint ready to store: its trail apart from the rest, both as JSON.
+/// A checkpoint ready to store: the columns it is listed by, and itself as JSON.
 struct Encoded {
     state: String,
     steps: i64,
-    checkpoint: String,
-    trail: String,
-    entries: i64,
+    body: String,
     consumed: Vec<i64>,
 }
 
 fn encode(mut checkpoint: Checkpoint) -> Result<Encoded, StoreError> {
-    let trail = std::mem::take(&mut checkpoint.trail);
+    let consumed = std::mem::take(&mut checkpoint.consumed);
     Ok(Encoded {
-        state: checkpoint.state.clone(),
+        body: to_json(&checkpoint)?,
+        state: checkpoint.state,
         steps: int(checkpoint.steps),
-        trail: to_json(&trail)?,
-        entries: trail.len() as i64,
-        consumed: checkpoint.consumed.iter().map(|&seq| int(seq)).collect(),
-        checkpoint: to_json(&checkpoint)?,
+        consumed: consumed.iter().map(|&seq| int(seq)).collect(),
     })
 }
 
@@ -48,42 +43,32 @@ fn run_exists(conn: &Connection, run: &str) -> Result<bool, Failure> {
     Ok(found.is_some())
 }
 
-/// Appends a checkpoint's trail entries to the run's log.
-fn insert_step(
-    conn: &Connection,
-    run: &str,
-    checkpoint: &Encoded,
-    now: u64,
-) -> Result<(), Failure> {
-    conn.prepare_cached(
-        "INSERT INTO steps (run, seq, state, steps, at_ms, entries, trail)
-         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6 FROM steps WHERE run = ?1",
-    )?
-    .execute(params![
-        run,
-        checkpoint.state,
-        checkpoint.steps,
-        int(now),
-        checkpoint.entries,
-        checkpoint.trail
-    ])?;
+/// Appends a checkpoint to the log of a run that has one already (every stored run does).
+fn append(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
+    let appended = conn
+        .prepare_cached(
+            "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
+             SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4, ?5 FROM checkpoints WHERE run = ?1
+             HAVING MAX(seq) IS NOT NULL",
+        )?
+        .execute(params![
+            run,
+            checkpoint.state,
+            checkpoint.steps,
+            int(now_ms()),
+            checkpoint.body
+        ])?;
+    if appended == 0 {
+        return Err(unknown_run(run));
+    }
     Ok(())
 }
 
-/// Makes `checkpoint` the run's latest and appends its trail entries.
-fn advance(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
-    let now = now_ms();
-    let updated = conn
-        .prepare_cached("UPDATE runs SET state = ?2, steps = ?3, checkpoint = ?4, updated_ms = ?5 WHERE id = ?1")?
-        .execute(params![run, checkpoint.state, checkpoint.steps, checkpoint.checkpoint, int(now)])?;
-    if updated == 0 {
-        return Err(unknown_run(run));
-    }
-    insert_step(conn, run, checkpoint, now)
-}
-
-const SUMMARY_COLUMNS: &str =
-    "id, workflow, definition, status, created_ms, updated_ms, state, steps";
+/// The summary columns: the run's own, and where its latest checkpoint left it.
+const SUMMARY: &str = "SELECT r.id, r.workflow, r.definition, r.status, r.created_ms,
+        MAX(r.updated_ms, c.at_ms), c.state, c.steps
+     FROM runs r JOIN checkpoints c
+       ON c.run = r.id AND c.seq = (SELECT MAX(seq) FROM checkpoints WHERE run = r.id)";
 
 fn read_summary(row: &Row<'_>) -> Result<RunSummary, Failure> {
     let status: String = row.get(3)?;
@@ -103,40 +88,45 @@ fn read_summary(row: &Row<'_>) -> Result<RunSummary, Failure> {
 }
 
 fn load_run(conn: &Connection, run: &str) -> Result<Option<LoadedRun>, Failure> {
-    let sql =
-        format!("SELECT {SUMMARY_COLUMNS}, input, checkpoint, result FROM runs WHERE id = ?1");
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query([run])?;
-    let Some(row) = rows.next()? else {
+    let sql = format!("{SUMMARY} WHERE r.id = ?1");
+    let summary = conn
+        .prepare_cached(&sql)?
+        .query_row([run], |row| Ok(read_summary(row)))
+        .optional()?;
+    let Some(summary) = summary.transpose()? else {
         return Ok(None);
     };
-    let summary = read_summary(row)?;
-    let input: Value = from_json(&row.get::<_, String>(8)?, "a run's input")?;
-    let mut checkpoint: Checkpoint = from_json(&row.get::<_, String>(9)?, "a run's checkpoint")?;
-    let result: Option<RunResult> = match row.get::<_, Option<String>>(10)? {
+    let (input, result): (String, Option<String>) = conn
+        .prepare_cached("SELECT input, result FROM runs WHERE id = ?1")?
+        .query_row([run], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let input: Value = from_json(&input, "a run's input")?;
+    let result: Option<RunResult> = match result {
         Some(text) => Some(from_json(&text, "a run's result")?),
         None => None,
     };
-    checkpoint.trail = load_trail(conn, run)?;
     Ok(Some(LoadedRun {
         summary,
         input,
-        checkpoint,
+        checkpoint: load_checkpoints(conn, run)?,
         signals: load_signals(conn, run)?,
         result,
     }))
 }
 
-fn load_trail(conn: &Connection, run: &str) -> Result<Vec<Entry>, Failure> {
+/// Every checkpoint of a run added up.
+fn load_checkpoints(conn: &Connection, run: &str) -> Result<Checkpoint, Failure> {
     let mut statement =
-        conn.prepare_cached("SELECT trail FROM steps WHERE run = ?1 ORDER BY seq")?;
+        conn.prepare_cached("SELECT body FROM checkpoints WHERE run = ?1 ORDER BY seq")?;
     let mut rows = statement.query([run])?;
-    let mut trail = Vec::new();
+    let mut sum: Option<Checkpoint> = None;
     while let Some(row) = rows.next()? {
-        let entries: Vec<Entry> = from_json(row.get_ref(0)?.as_str()?, "a run's trail")?;
-        trail.extend(entries);
+        let next: Checkpoint = from_json(row.get_ref(0)?.as_str()?, "a run's checkpoint")?;
+        match &mut sum {
+            Some(sum) => sum.absorb(next),
+            None => sum = Some(next),
+        }
     }
-    Ok(trail)
+    sum.ok_or_else(|| Failure::Decode(format!("run `{run}` has no checkpoint")))
 }
 
 fn load_signals(conn: &Connection, run: &str) -> Result<Vec<StoredSignal>, Failure> {
@@ -154,73 +144,36 @@ fn load_signals(conn: &Connection, run: &str) -> Result<Vec<StoredSignal>, Failu
     Ok(signals)
 }
 
-/// Cuts the run's log back to its first `keep` trail entries, splitting a checkpoint's entries
-/// when the cut falls inside them.
-fn cut_trail(conn: &Connection, run: &str, keep: i64) -> Result<(), Failure> {
-    let rows: Vec<(i64, i64)> = conn
-        .prepare_cached("SELECT seq, entries FROM steps WHERE run = ?1 ORDER BY seq")?
-        .query_map([run], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut kept = 0;
-    for (seq, entries) in rows {
-        if kept >= keep {
-            conn.execute(
-                "DELETE FROM steps WHERE run = ?1 AND seq >= ?2",
-                params![run, seq],
-            )?;
-            break;
-        }
-        if kept + entries > keep {
-            let text: String = conn.query_row(
-                "SELECT trail FROM steps WHERE run = ?1 AND seq = ?2",
-                params![run, seq],
-                |row| row.get(0),
-            )?;
-            let mut trail: Vec<Value> = from_json(&text, "a run's trail")?;
-            trail.truncate(usize::try_from(keep - kept).unwrap_or(0));
-            let text = to_json(&trail)?;
-            conn.execute(
-                "UPDATE steps SET trail = ?3, entries = ?4 WHERE run = ?1 AND seq = ?2",
-                params![run, seq, text, trail.len() as i64],
-            )?;
-            kept = keep;
-            continue;
-        }
-        kept += entries;
-    }
-    Ok(())
-}
-
+/// Cuts the run's log back to the checkpoint saved as `name`; the run becomes paused.
+/// Checkpoints named after that one are forgotten with the rows they named.
 fn restore(conn: &Connection, run: &str, name: &str) -> Result<(), Failure> {
     if !run_exists(conn, run)? {
         return Err(unknown_run(run));
     }
-    let saved: Option<(String, i64)> = conn
+    let saved: Option<i64> = conn
         .query_row(
-            "SELECT checkpoint, entries FROM named WHERE run = ?1 AND name = ?2",
+            "SELECT seq FROM named WHERE run = ?1 AND name = ?2",
             params![run, name],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| row.get(0),
         )
         .optional()?;
-    let Some((text, keep)) = saved else {
+    let Some(seq) = saved else {
         return Err(Failure::Store(StoreError::UnknownCheckpoint {
             run: run.to_string(),
             name: name.to_string(),
         }));
     };
-    let checkpoint: Checkpoint = from_json(&text, "a named checkpoint")?;
-    cut_trail(conn, run, keep)?;
     conn.execute(
-        "UPDATE runs SET checkpoint = ?2, state = ?3, steps = ?4, status = ?5, updated_ms = ?6, result = NULL
-         WHERE id = ?1",
-        params![
-            run,
-            text,
-            checkpoint.state,
-            int(checkpoint.steps),
-            Lifecycle::Paused.as_str(),
-            int(now_ms())
-        ],
+        "DELETE FROM checkpoints WHERE run = ?1 AND seq > ?2",
+        params![run, seq],
+    )?;
+    conn.execute(
+        "DELETE FROM named WHERE run = ?1 AND seq > ?2",
+        params![run, seq],
+    )?;
+    conn.execute(
+        "UPDATE runs SET status = ?2, updated_ms = ?3, result = NULL WHERE id = ?1",
+        params![run, Lifecycle::Paused.as_str(), int(now_ms())],
     )?;
     Ok(())
 }
@@ -249,25 +202,33 @@ impl Store for SqliteStore {
         let (id, workflow, definition, created) =
             (run.id, run.workflow, run.definition, run.created_ms);
         self.write(true, move |conn| {
-            conn.execute("DELETE FROM steps WHERE run = ?1", [&id])?;
+            conn.execute("DELETE FROM checkpoints WHERE run = ?1", [&id])?;
             conn.execute("DELETE FROM named WHERE run = ?1", [&id])?;
             conn.execute(
                 "INSERT OR REPLACE INTO runs
-                 (id, workflow, definition, status, input, created_ms, updated_ms, state, steps, checkpoint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
+                 (id, workflow, definition, status, input, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                 params![
                     id,
                     workflow,
                     definition,
                     Lifecycle::Running.as_str(),
                     input,
-                    int(created),
-                    encoded.state,
-                    encoded.steps,
-                    encoded.checkpoint
+                    int(created)
                 ],
             )?;
-            insert_step(conn, &id, &encoded, created)
+            conn.prepare_cached(
+                "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                id,
+                encoded.state,
+                encoded.steps,
+                int(created),
+                encoded.body
+            ])?;
+            Ok(())
         })
     }
 
@@ -278,7 +239,7 @@ impl Store for SqliteStore {
         };
         let run = run.to_string();
         self.write(true, move |conn| {
-            advance(conn, &run, &encoded)?;
+            append(conn, &run, &encoded)?;
             let mut delete = conn.prepare_cached("DELETE FROM signals WHERE seq = ?1")?;
             for seq in &encoded.consumed {
                 delete.execute([seq])?;
@@ -301,11 +262,11 @@ impl Store for SqliteStore {
         let status = Lifecycle::Finished(result.status).as_str();
         let run = run.to_string();
         self.write(true, move |conn| {
-            advance(conn, &run, &encoded)?;
+            append(conn, &run, &encoded)?;
             conn.execute("DELETE FROM signals WHERE run = ?1", [&run])?;
             conn.execute(
-                "UPDATE runs SET status = ?2, result = ?3 WHERE id = ?1",
-                params![run, status, text],
+                "UPDATE runs SET status = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
+                params![run, status, text, int(now_ms())],
             )?;
             Ok(())
         })
@@ -333,8 +294,8 @@ impl Store for SqliteStore {
     fn list(&self, filter: RunFilter) -> BoxFuture<Result<Vec<RunSummary>, StoreError>> {
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2)
-                 ORDER BY created_ms, id"
+                "{SUMMARY} WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.workflow = ?2)
+                 ORDER BY r.created_ms, r.id"
             );
             let mut statement = conn.prepare_cached(&sql)?;
             let status = filter.status.map(Lifecycle::as_str);
@@ -350,7 +311,7 @@ impl Store for SqliteStore {
     fn delete(&self, run: &str) -> BoxFuture<Result<bool, StoreError>> {
         let run = run.to_string();
         self.write(false, move |conn| {
-            conn.execute("DELETE FROM steps WHERE run = ?1", [&run])?;
+            conn.execute("DELETE FROM checkpoints WHERE run = ?1", [&run])?;
             conn.execute("DELETE FROM signals WHERE run = ?1", [&run])?;
             conn.execute("DELETE FROM named WHERE run = ?1", [&run])?;
             Ok(conn.execute("DELETE FROM runs WHERE id = ?1", [&run])? > 0)
@@ -382,9 +343,9 @@ impl Store for SqliteStore {
         let (run, name) = (run.to_string(), name.to_string());
         self.write(false, move |conn| {
             let saved = conn.execute(
-                "INSERT OR REPLACE INTO named (run, name, checkpoint, entries)
-                 SELECT id, ?2, checkpoint, (SELECT COALESCE(SUM(entries), 0) FROM steps WHERE run = ?1)
-                 FROM runs WHERE id = ?1",
+                "INSERT OR REPLACE INTO named (run, name, seq)
+                 SELECT ?1, ?2, MAX(seq) FROM checkpoints WHERE run = ?1
+                 HAVING MAX(seq) IS NOT NULL",
                 params![run, name],
             )?;
             if saved == 0 {

@@ -15,18 +15,21 @@ const APPLICATION_ID: i32 = 0x6f72_6368;
 const SCHEMA_VERSION: i64 = 1;
 /// The schema, one script per version: `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1];
-const TABLES: [&str; 5] = ["runs", "steps", "signals", "named", "definitions"];
+const TABLES: [&str; 5] = ["runs", "checkpoints", "signals", "named", "definitions"];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Version 1 of the schema. JSON columns hold the serialized runtime types.
 ///
-/// - `runs`: one row per run: the summary, the input, the latest checkpoint without its trail,
-///   the result once finished, and the lease (owner, expiry in ms since the Unix epoch).
-/// - `steps`: the append-only log, one row per checkpoint: the trail entries it added (a JSON
-///   array) and how many. A run's trail is its rows' entries in `seq` order.
+/// - `runs`: one row per run: what never changes (workflow, definition hash, input, creation
+///   time), its status and when that last changed, the result once finished, and the lease
+///   (owner, expiry in ms since the Unix epoch).
+/// - `checkpoints`: the append-only log of each run, one row per checkpoint, numbered from 1 per
+///   run: the state and step count it reached, when, and the checkpoint itself (the trail
+///   entries, state data and counters it added or changed). A run is its rows added up in
+///   `seq` order; its latest row says where it is.
 /// - `signals`: signals kept for runs, numbered per store (`AUTOINCREMENT`: never reused).
-/// - `named`: saved checkpoints: a copy of the run's checkpoint and its trail length then.
+/// - `named`: saved checkpoints: the number of the run's latest checkpoint row then.
 /// - `definitions`: workflow text by name and version, with tags and the active flag.
 const SCHEMA_V1: &str = "
 CREATE TABLE runs (
@@ -37,24 +40,20 @@ CREATE TABLE runs (
     input       TEXT NOT NULL,
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL,
-    state       TEXT NOT NULL,
-    steps       INTEGER NOT NULL,
-    checkpoint  TEXT NOT NULL,
     result      TEXT,
     lease_owner TEXT,
     lease_until INTEGER
 );
 CREATE INDEX runs_by_created ON runs (created_ms, id);
-CREATE TABLE steps (
-    run     TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    state   TEXT NOT NULL,
-    steps   INTEGER NOT NULL,
-    at_ms   INTEGER NOT NULL,
-    entries INTEGER NOT NULL,
-    trail   TEXT NOT NULL,
+CREATE TABLE checkpoints (
+    run   TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    steps INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    body  TEXT NOT NULL,
     PRIMARY KEY (run, seq)
-);
+) WITHOUT ROWID;
 CREATE TABLE signals (
     seq   INTEGER PRIMARY KEY AUTOINCREMENT,
     run   TEXT NOT NULL,
@@ -63,10 +62,9 @@ CREATE TABLE signals (
 );
 CREATE INDEX signals_by_run ON signals (run, seq);
 CREATE TABLE named (
-    run        TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    checkpoint TEXT NOT NULL,
-    entries    INTEGER NOT NULL,
+    run  TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
     PRIMARY KEY (run, name)
 );
 CREATE TABLE definitions (
