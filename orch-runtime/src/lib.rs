@@ -47,6 +47,8 @@
 //! # });
 //! ```
 
+#[cfg(feature = "chat")]
+pub mod chat;
 mod data;
 mod durable;
 mod engine;
