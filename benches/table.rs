@@ -684,77 +684,121 @@ fn per_second(count: f64, seconds: f64) -> String {
     thousands((count / seconds).round() as usize)
 }
 
+/// The workflow a durable run goes through one at a time.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// One no-op task that goes back to itself 1,000 times: one state's data, rewritten.
+    Loop,
+    /// 1,000 no-op tasks one after another: a new state's data every step.
+    Chain,
+}
+
+impl Shape {
+    fn durable(self, kind: Kind, name: &str) -> Durable {
+        match self {
+            Shape::Loop => Durable::looping(kind, DURABLE_CHAIN, name),
+            Shape::Chain => Durable::new(kind, DURABLE_CHAIN, name),
+        }
+    }
+
+    fn workflow(self) -> &'static str {
+        match self {
+            Shape::Loop => "Loop",
+            Shape::Chain => "Chain",
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Shape::Loop => format!(
+                "loop of {} rounds of one no-op task",
+                thousands(DURABLE_CHAIN)
+            ),
+            Shape::Chain => format!("chain of {} no-op tasks", thousands(DURABLE_CHAIN)),
+        }
+    }
+}
+
 fn durable_rows(options: &Options, rows: &mut Vec<Row>) {
     let runtime = workloads::current_thread();
-    let chain = format!("chain of {} no-op tasks", thousands(DURABLE_CHAIN));
     for durability in [Durability::Normal, Durability::Full] {
-        let durable = Durable::new(Kind::Sqlite(durability), DURABLE_CHAIN, "chain");
         let raw = Raw::new(durability, "raw");
-        let steps = runtime.block_on(workloads::run_chain(&durable.engine)) as usize;
-        // A flush per transaction under `Full`: about a millisecond each on this machine.
-        let plan = match durability {
-            Durability::Normal => options.plan(10, 100, 8_000),
-            Durability::Full => options.plan(3, 10, 15_000),
-        };
-        let (run, inserts, ratio) = measure::compare(
-            plan,
+        for shape in [Shape::Loop, Shape::Chain] {
+            let durable = shape.durable(Kind::Sqlite(durability), "one");
+            let run = || runtime.block_on(durable::run_one(&durable.engine, shape.workflow()));
+            let steps = run() as usize;
+            // A flush per transaction under `Full`: a millisecond or two each on this machine.
+            let plan = match durability {
+                Durability::Normal => options.plan(10, 100, 6_000),
+                Durability::Full => options.plan(3, 5, 8_000),
+            };
+            let (took, inserts, ratio) = measure::compare(
+                plan,
+                || {
+                    black_box(run());
+                },
+                || raw.insert_one_per_transaction(steps),
+            );
+            let speed = 1.0 / ratio;
+            rows.push(
+                Row::new(
+                    format!(
+                        "durable steps/s, {}, one run at a time, `SqliteStore` {}",
+                        shape.describe(),
+                        durability_name(durability)
+                    ),
+                    format!(
+                        "{} steps/s ({}/step)",
+                        per_second(steps as f64, took),
+                        show_time(took / steps as f64)
+                    ),
+                    format!(
+                        "raw rusqlite, one {}-byte single-row `INSERT` per transaction (WAL, `synchronous={}`): {} rows/s",
+                        durable::RAW_ROW_BYTES,
+                        durable::synchronous(durability),
+                        per_second(steps as f64, inserts)
+                    ),
+                )
+                .ratio(speed)
+                .target("≥ 0.8×", speed >= 0.8),
+            );
+        }
+    }
+    for shape in [Shape::Loop, Shape::Chain] {
+        let memory = shape.durable(Kind::Memory, "memory");
+        let none = shape.durable(Kind::None, "none");
+        let workflow = shape.workflow();
+        let steps = runtime.block_on(durable::run_one(&none.engine, workflow)) as f64;
+        let (kept, bare, ratio) = measure::compare(
+            options.plan(20, 200, 3_000),
             || {
-                black_box(runtime.block_on(workloads::run_chain(&durable.engine)));
+                black_box(runtime.block_on(durable::run_one(&memory.engine, workflow)));
             },
-            || raw.insert_one_per_transaction(steps),
+            || {
+                black_box(runtime.block_on(durable::run_one(&none.engine, workflow)));
+            },
         );
-        let speed = 1.0 / ratio;
         rows.push(
             Row::new(
                 format!(
-                    "durable steps/s, {chain}, one run at a time, `SqliteStore` {}",
-                    durability_name(durability)
+                    "durable steps/s, {}, one run at a time, `MemoryStore`",
+                    shape.describe()
                 ),
                 format!(
                     "{} steps/s ({}/step)",
-                    per_second(steps as f64, run),
-                    show_time(run / steps as f64)
+                    per_second(steps, kept),
+                    show_time(kept / steps)
                 ),
                 format!(
-                    "raw rusqlite, one {}-byte single-row `INSERT` per transaction (WAL, `synchronous={}`): {} rows/s",
-                    durable::RAW_ROW_BYTES,
-                    durable::synchronous(durability),
-                    per_second(steps as f64, inserts)
+                    "no store: {} steps/s ({}/step)",
+                    per_second(steps, bare),
+                    show_time(bare / steps)
                 ),
             )
-            .ratio(speed)
-            .target("≥ 0.8×", speed >= 0.8),
+            .ratio(1.0 / ratio),
         );
     }
-    let memory = Durable::new(Kind::Memory, DURABLE_CHAIN, "memory");
-    let none = Durable::new(Kind::None, DURABLE_CHAIN, "none");
-    let steps = runtime.block_on(workloads::run_chain(&none.engine)) as f64;
-    let (kept, bare, ratio) = measure::compare(
-        options.plan(20, 200, 4_000),
-        || {
-            black_box(runtime.block_on(workloads::run_chain(&memory.engine)));
-        },
-        || {
-            black_box(runtime.block_on(workloads::run_chain(&none.engine)));
-        },
-    );
-    rows.push(
-        Row::new(
-            format!("durable steps/s, {chain}, one run at a time, `MemoryStore`"),
-            format!(
-                "{} steps/s ({}/step)",
-                per_second(steps, kept),
-                show_time(kept / steps)
-            ),
-            format!(
-                "no store: {} steps/s ({}/step)",
-                per_second(steps, bare),
-                show_time(bare / steps)
-            ),
-        )
-        .ratio(1.0 / ratio),
-    );
-    drop((memory, none, runtime));
+    drop(runtime);
 
     let runtime = workloads::multi_thread();
     let group = format!(
