@@ -6,11 +6,11 @@
 mod definitions;
 mod runs;
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, ErrorCode};
 use serde::Serialize;
@@ -21,9 +21,8 @@ use super::StoreError;
 use crate::engine::lock;
 use crate::worker::BoxFuture;
 use schema::{check_header, configure_writer, open_connection, prepare_schema};
+use writer::{Counters, Writer, sql};
 
-/// The most writes committed in one transaction.
-const MAX_BATCH: usize = 512;
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 4;
 
@@ -107,8 +106,7 @@ pub struct SqliteStats {
 pub struct SqliteStore {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Writer,
 }
 
 struct Shared {
@@ -117,18 +115,13 @@ struct Shared {
     readers: Mutex<Vec<Connection>>,
 }
 
-#[derive(Default)]
-struct Counters {
-    transactions: AtomicU64,
-    checkpoints: AtomicU64,
-}
-
-/// A write for the writer thread: given the open transaction (or why none could be begun), it
-/// applies itself and returns how to answer its caller once the commit is known.
-type Job = Box<dyn FnOnce(Result<&Connection, &DbFailure>) -> Done + Send>;
+/// A write: given the open transaction (or why none could be begun) and whether it is alone in
+/// it, it applies itself and returns how to answer its caller once the commit is known.
+type Job = Box<dyn FnOnce(Result<&Connection, &DbFailure>, bool) -> Done + Send>;
 
 struct Done {
     appended: bool,
+    failed: bool,
     answer: Box<dyn FnOnce(Result<(), DbFailure>) + Send>,
 }
 
@@ -222,16 +215,8 @@ impl SqliteStore {
         prepare_schema(&conn, &label)?;
         configure_writer(&conn, durability).map_err(|f| f.into_store(&label))?;
         let counters = Arc::new(Counters::default());
-        let (jobs, queue) = mpsc::channel();
-        let writer = std::thread::Builder::new()
-            .name("orch-store-writer".into())
-            .spawn({
-                let counters = counters.clone();
-                move || run_writer(&conn, &queue, &counters)
-            })
-            .map_err(|e| {
-                StoreError::Backend(format!("cannot start the writer of `{label}`: {e}"))
-            })?;
+        let inline = durability == Durability::Normal;
+        let writer = Writer::start(conn, inline, counters.clone(), &label)?;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 path,
@@ -239,8 +224,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
             }),
             counters,
-            jobs: Some(jobs),
-            writer: Some(writer),
+            writer,
         })
     }
 
@@ -257,7 +241,7 @@ impl SqliteStore {
         }
     }
 
-    /// Queues a write for the writer thread; it is applied even if the future is dropped.
+    /// Submits a write; it is applied even if the future is dropped.
     fn write<T: Send + 'static>(
         &self,
         appends: bool,
@@ -265,21 +249,24 @@ impl SqliteStore {
     ) -> BoxFuture<Result<T, StoreError>> {
         let (reply, answer) = oneshot::channel();
         let label = self.shared.label.clone();
-        let job: Job = Box::new(move |conn| {
-            let result = conn
-                .map_err(|e| Failure::Db(e.clone()))
-                .and_then(|conn| in_savepoint(conn, op));
+        let job: Job = Box::new(move |conn, alone| {
+            let result = conn.map_err(|e| Failure::Db(e.clone())).and_then(|conn| {
+                if alone {
+                    op(conn)
+                } else {
+                    in_savepoint(conn, op)
+                }
+            });
             Done {
                 appended: appends && result.is_ok(),
+                failed: result.is_err(),
                 answer: Box::new(move |committed| {
                     let outcome = committed.map_err(Failure::Db).and(result);
                     let _ = reply.send(outcome.map_err(|f| f.into_store(&label)));
                 }),
             }
         });
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(job);
-        }
+        self.writer.submit(job);
         Box::pin(async move {
             answer.await.unwrap_or_else(|_| {
                 Err(StoreError::Backend(
@@ -313,16 +300,6 @@ impl std::fmt::Debug for SqliteStore {
             .field("path", &self.shared.path)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for SqliteStore {
-    /// Lets the writer finish the writes already queued, then closes the file.
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
     }
 }
 
@@ -375,47 +352,6 @@ fn in_savepoint<T>(
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
-}
-
-/// Runs one statement without parameters, prepared once per connection.
-fn sql(conn: &Connection, statement: &str) -> Result<(), rusqlite::Error> {
-    conn.prepare_cached(statement)?.execute([])?;
-    Ok(())
-}
-
-/// The writer thread: one transaction per batch of waiting writes, answered after the commit.
-fn run_writer(conn: &Connection, queue: &mpsc::Receiver<Job>, counters: &Counters) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-        let begun = sql(conn, "BEGIN IMMEDIATE").map_err(DbFailure::from);
-        let done: Vec<Done> = batch
-            .into_iter()
-            .map(|job| match &begun {
-                // SQLite rolls a whole transaction back on some failures (a full disk, an I/O
-                // error): the writes after it must not run outside a transaction.
-                Ok(()) if conn.is_autocommit() => job(Err(&DbFailure::rolled_back())),
-                Ok(()) => job(Ok(conn)),
-                Err(failure) => job(Err(failure)),
-            })
-            .collect();
-        let committed = match begun {
-            Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
-            Ok(()) => sql(conn, "COMMIT").map_err(DbFailure::from),
-            Err(failure) => Err(failure),
-        };
-        if committed.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        if committed.is_ok() {
-            let appended = done.iter().filter(|d| d.appended).count() as u64;
-            counters.checkpoints.fetch_add(appended, Ordering::AcqRel);
-            counters.transactions.fetch_add(1, Ordering::AcqRel);
-        }
-        for d in done {
-            (d.answer)(committed.clone());
-        }
-    }
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, StoreError> {

@@ -45,22 +45,36 @@ fn run_exists(conn: &Connection, run: &str) -> Result<bool, Failure> {
 
 /// Appends a checkpoint to the log of a run that has one already (every stored run does).
 fn append(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
-    let appended = conn
-        .prepare_cached(
-            "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
-             SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4, ?5 FROM checkpoints WHERE run = ?1
-             HAVING MAX(seq) IS NOT NULL",
-        )?
-        .execute(params![
-            run,
-            checkpoint.state,
-            checkpoint.steps,
-            int(now_ms()),
-            checkpoint.body
-        ])?;
-    if appended == 0 {
+    // A bare `MAX` over the key's prefix is one seek down the index, where an aggregate with
+    // more around it (`HAVING`, `COALESCE`) reads all the run's rows.
+    let latest: Option<i64> = conn
+        .prepare_cached("SELECT MAX(seq) FROM checkpoints WHERE run = ?1")?
+        .query_row([run], |row| row.get(0))?;
+    let Some(latest) = latest else {
         return Err(unknown_run(run));
-    }
+    };
+    insert(conn, run, latest + 1, checkpoint, now_ms())
+}
+
+fn insert(
+    conn: &Connection,
+    run: &str,
+    seq: i64,
+    checkpoint: &Encoded,
+    at_ms: u64,
+) -> Result<(), Failure> {
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        run,
+        seq,
+        checkpoint.state,
+        checkpoint.steps,
+        int(at_ms),
+        checkpoint.body
+    ])?;
     Ok(())
 }
 
@@ -217,18 +231,7 @@ impl Store for SqliteStore {
                     int(created)
                 ],
             )?;
-            conn.prepare_cached(
-                "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                id,
-                encoded.state,
-                encoded.steps,
-                int(created),
-                encoded.body
-            ])?;
-            Ok(())
+            insert(conn, &id, 1, &encoded, created)
         })
     }
 

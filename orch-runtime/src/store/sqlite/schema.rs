@@ -24,10 +24,11 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// - `runs`: one row per run: what never changes (workflow, definition hash, input, creation
 ///   time), its status and when that last changed, the result once finished, and the lease
 ///   (owner, expiry in ms since the Unix epoch).
-/// - `checkpoints`: the append-only log of each run, one row per checkpoint, numbered from 1 per
-///   run: the state and step count it reached, when, and the checkpoint itself (the trail
-///   entries, state data and counters it added or changed). A run is its rows added up in
-///   `seq` order; its latest row says where it is.
+/// - `checkpoints`: the append-only log, one row per checkpoint in the order they were written
+///   (so that the checkpoints of concurrent runs committed together fill the same few pages),
+///   numbered from 1 per run by `seq`: the state and step count it reached, when, and the
+///   checkpoint itself (the trail entries, state data and counters it added or changed). A run
+///   is its rows added up in `seq` order; its latest row says where it is.
 /// - `signals`: signals kept for runs, numbered per store (`AUTOINCREMENT`: never reused).
 /// - `named`: saved checkpoints: the number of the run's latest checkpoint row then.
 /// - `definitions`: workflow text by name and version, with tags and the active flag.
@@ -46,14 +47,15 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_by_created ON runs (created_ms, id);
 CREATE TABLE checkpoints (
+    id    INTEGER PRIMARY KEY,
     run   TEXT NOT NULL,
     seq   INTEGER NOT NULL,
     state TEXT NOT NULL,
     steps INTEGER NOT NULL,
     at_ms INTEGER NOT NULL,
-    body  TEXT NOT NULL,
-    PRIMARY KEY (run, seq)
-) WITHOUT ROWID;
+    body  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX checkpoints_by_run ON checkpoints (run, seq);
 CREATE TABLE signals (
     seq   INTEGER PRIMARY KEY AUTOINCREMENT,
     run   TEXT NOT NULL,
