@@ -11,7 +11,12 @@
 //! url = "http://127.0.0.1:8080/review"            # a POST per call
 //! headers = { Authorization = "Bearer token" }    # optional
 //! timeout = "30s"                                 # optional
+//!
+//! [workers.Writer]
+//! role = "writer"                                 # a language model in a `[roles.writer]`
 //! ```
+//!
+//! Roles, prices and pools of roles are described in `chat.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::chat::{self, PoolSpec, RoleKeys, RoleSpec};
 use crate::error::CliError;
 use crate::files::describe_io;
 
@@ -37,6 +43,10 @@ pub struct Config {
 pub enum Binding {
     Command(CommandSpec),
     Http(HttpSpec),
+    /// A language model in a role.
+    Role(Box<RoleSpec>),
+    /// Several roles behind one worker name.
+    Pool(PoolSpec),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +71,10 @@ pub struct HttpSpec {
 struct RawConfig {
     #[serde(default)]
     workers: BTreeMap<String, RawWorker>,
+    #[serde(default)]
+    roles: BTreeMap<String, orch_runtime::chat::Role>,
+    #[serde(default)]
+    prices: orch_runtime::chat::Prices,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +88,10 @@ struct RawWorker {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     timeout: Option<RawDuration>,
+    role: Option<String>,
+    pool: Option<Vec<String>>,
+    route: Option<String>,
+    field: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -135,10 +153,11 @@ impl Config {
                 None => invalid(message),
             }
         })?;
+        let roles = chat::roles(raw.roles).map_err(invalid)?;
         let mut workers = BTreeMap::new();
         for (name, worker) in raw.workers {
-            let binding =
-                binding(worker, dir).map_err(|m| invalid(format!("worker `{name}`: {m}")))?;
+            let binding = binding(worker, dir, &roles, &raw.prices)
+                .map_err(|m| invalid(format!("worker `{name}`: {m}")))?;
             workers.insert(name, binding);
         }
         Ok(Config {
@@ -148,11 +167,39 @@ impl Config {
     }
 }
 
-fn binding(raw: RawWorker, dir: &Path) -> Result<Binding, String> {
+fn binding(
+    raw: RawWorker,
+    dir: &Path,
+    roles: &BTreeMap<String, orch_runtime::chat::Role>,
+    prices: &orch_runtime::chat::Prices,
+) -> Result<Binding, String> {
     let timeout = raw.timeout.map(parse_timeout).transpose()?;
+    let keys = RoleKeys {
+        role: raw.role,
+        pool: raw.pool,
+        route: raw.route,
+        field: raw.field,
+    };
+    if keys.any() {
+        let others: Vec<&str> = [
+            ("command", raw.command.is_some()),
+            ("url", raw.url.is_some()),
+            ("env", !raw.env.is_empty()),
+            ("cwd", raw.cwd.is_some()),
+            ("headers", !raw.headers.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        return chat::binding(keys, &others, timeout, roles, prices);
+    }
     match (raw.command, raw.url) {
         (Some(_), Some(_)) => Err("set `command` or `url`, not both".into()),
-        (None, None) => Err("set `command` (a program to run) or `url` (a service to call)".into()),
+        (None, None) => Err(
+            "set `command` (a program to run), `url` (a service to call), `role` (a language \
+             model in a `[roles.NAME]`) or `pool` (several roles)"
+                .into(),
+        ),
         (Some(command), None) => {
             if !raw.headers.is_empty() {
                 return Err("`headers` is for `url` workers".into());

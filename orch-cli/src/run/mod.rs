@@ -2,6 +2,7 @@
 //! standard error and the result as JSON on standard output; with `--store`, keep the run in a
 //! run store so that it can be paused, resumed and signalled.
 
+mod chat;
 mod config;
 mod drive;
 mod http;
@@ -151,7 +152,8 @@ impl Loaded {
     /// Fails when a worker a run of `workflow` may call is not bound, or its command is missing.
     pub fn check_bindings(&self, workflow: &ir::Workflow) -> Result<(), CliError> {
         let needed = needed_workers(&self.program, workflow);
-        check_bindings(workflow, &needed, self.config.as_ref(), &self.source.path)
+        check_bindings(workflow, &needed, self.config.as_ref(), &self.source.path)?;
+        chat::check(&self.program, &needed, self.config.as_ref())
     }
 
     /// An engine with the workers bound and the file loaded; needs a tokio runtime.
@@ -309,6 +311,16 @@ fn bind_workers(engine: &Engine, program: &ir::Program, config: Option<&Config>)
                 }
                 Binding::Http(spec) => {
                     engine.bind(name.clone(), http::HttpWorker::new(spec.clone()));
+                }
+                Binding::Role(spec) => {
+                    let outcomes = chat::outcomes(program, name);
+                    let worker =
+                        chat::worker(&spec.role, &spec.prices, spec.timeout, outcomes.as_deref());
+                    engine.bind(name.clone(), worker);
+                }
+                Binding::Pool(spec) => {
+                    let outcomes = chat::outcomes(program, name);
+                    engine.bind(name.clone(), chat::pool(spec, outcomes.as_deref()));
                 }
             }
         }
