@@ -18,7 +18,9 @@ mod graph;
 mod resume;
 mod run;
 mod runs;
+mod service;
 mod signal;
+mod tokens;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +77,11 @@ enum Command {
     /// List, show and delete the runs of a run store.
     #[command(subcommand)]
     Runs(runs::Command),
+    /// Serve an HTTP API over a run store: definitions, runs, events, with tokens and limits.
+    Serve(service::Args),
+    /// Make, revoke and list the API tokens of `orch serve`.
+    #[command(subcommand)]
+    Token(tokens::Command),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +99,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => resume::run(args, colour),
         Command::Signal(args) => signal::run(&args, colour),
         Command::Runs(command) => runs::run(command),
+        Command::Serve(args) => service::run(args, colour),
+        Command::Token(command) => tokens::run(command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
