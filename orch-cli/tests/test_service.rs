@@ -26,6 +26,7 @@ fn publish_v2() -> String {
 struct Server {
     child: Child,
     base: String,
+    dir: PathBuf,
     _stdout: BufReader<ChildStdout>,
 }
 
@@ -57,12 +58,42 @@ impl Server {
         Server {
             base: base.to_string(),
             child,
+            dir: dir.to_path_buf(),
             _stdout: stdout,
         }
     }
 
+    /// A client that also checks that no answer shows the server's internals.
     fn api(&self) -> Api {
-        Api::new(&self.base)
+        let mut api = Api::new(&self.base);
+        api.forbidden = vec![
+            self.dir.display().to_string(),
+            "runs.db".into(),
+            "SELECT".into(),
+            "sqlite".into(),
+            "panicked".into(),
+        ];
+        api
+    }
+
+    /// Stops the process with SIGTERM, as a service manager would; it exits on its own.
+    #[cfg(unix)]
+    fn terminate(mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a process id");
+        // SAFETY: sending a signal to a child process this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("its status") {
+                assert!(status.success(), "the server exited with {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
@@ -83,6 +114,8 @@ impl Drop for Server {
 struct Api {
     base: String,
     agent: ureq::Agent,
+    /// Text no answer may contain.
+    forbidden: Vec<String>,
 }
 
 impl Api {
@@ -95,6 +128,7 @@ impl Api {
         Api {
             base: base.to_string(),
             agent,
+            forbidden: Vec::new(),
         }
     }
 
@@ -160,6 +194,12 @@ impl Api {
             .limit(64 * 1024 * 1024)
             .read_to_string()
             .expect("a body");
+        for word in &self.forbidden {
+            assert!(
+                !text.contains(word.as_str()),
+                "{method} {path} answered {status} with {word:?} in it: {text}"
+            );
+        }
         let value = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{method} {path} answered {status} with {text:?}"));
         (status, value)
@@ -1374,6 +1414,29 @@ fn a_server_killed_mid_run_is_started_again_and_the_run_completes() {
         .count();
     assert_eq!(drafts, 1);
     assert_eq!(api.status(t, &run)["principal"], "ada");
+
+    // Stopped with SIGTERM instead: the server exits, the run stays running in the store, and
+    // the next server resumes it.
+    #[cfg(unix)]
+    {
+        let run = api.start(t, "Publish", json!({ "title": "Term" }));
+        api.waiting(t, &run);
+        server.terminate();
+        let server = Server::start(setup.path(), &[]);
+        let api = server.api();
+        assert_eq!(api.status(t, &run)["live"], true);
+        api.ok(
+            "POST",
+            &format!("/v1/runs/{run}/signals"),
+            t,
+            Some(&json!({ "name": "Approval", "payload": { "by": "eve" } })),
+        );
+        let ended = api.finished(t, &run);
+        assert_eq!(
+            ended["output"],
+            "published a draft about Term, approved by eve"
+        );
+    }
 }
 
 #[test]

@@ -69,7 +69,7 @@ pub async fn check(
     Body(body): Body<CheckBody>,
 ) -> ApiResult<Json<Value>> {
     check_size(&state, &body.text)?;
-    let reviewed = state.review(body.name.as_deref(), &body.text);
+    let reviewed = state.review(body.name.as_deref(), &body.text).await?;
     let (errors, warnings) = counts(&reviewed.diagnostics);
     Ok(Json(json!({
         "ok": reviewed.is_clean(),
@@ -90,7 +90,7 @@ pub async fn create(
     check_name(&body.name)?;
     let tags = check_tags(body.tags)?;
     check_size(&state, &body.text)?;
-    let reviewed = state.review(Some(&body.name), &body.text);
+    let reviewed = state.review(Some(&body.name), &body.text).await?;
     let (warnings, bounds) = accepted(&body.text, &reviewed)?;
     let _gate = state.gate.lock().await;
     if latest_version(&state, &body.name).await?.is_some() {
@@ -122,7 +122,7 @@ pub async fn update(
     if latest_version(&state, &name).await?.is_none() {
         return Err(no_definition(&name));
     }
-    let reviewed = state.review(Some(&name), &body.text);
+    let reviewed = state.review(Some(&name), &body.text).await?;
     let (warnings, bounds) = accepted(&body.text, &reviewed)?;
     let _gate = state.gate.lock().await;
     // Deleted in between.

@@ -35,7 +35,7 @@ pub struct AppState {
     pub tables: Tables,
     pub limits: Limits,
     /// The workers of `orch.toml`, bound by the same code as `orch run`.
-    bindings: Loaded,
+    bindings: Arc<Loaded>,
     options: Options,
     locks: Locks,
     versions: tokio::sync::Mutex<HashMap<(String, u64), Arc<Version>>>,
@@ -96,7 +96,7 @@ impl AppState {
             store,
             tables,
             limits,
-            bindings,
+            bindings: Arc::new(bindings),
             options,
             locks,
             versions: tokio::sync::Mutex::new(HashMap::new()),
@@ -106,82 +106,15 @@ impl AppState {
         }
     }
 
-    /// Checks a definition text with the compiler, the limits and the worker bindings. `name`:
-    /// the workflow the definition is stored under, which the text must define.
-    pub fn review(&self, name: Option<&str>, text: &str) -> Reviewed {
-        let compiled = match orch_dsl::compile(text) {
-            Ok(compiled) => compiled,
-            Err(diagnostics) => {
-                return Reviewed {
-                    diagnostics,
-                    problems: Vec::new(),
-                    prepared: None,
-                };
-            }
-        };
-        let mut program = compiled.program;
-        let mut problems = Vec::new();
-        if let Some(name) = name
-            && program.workflow(name).is_none()
-        {
-            let defined: Vec<String> = program
-                .workflows
-                .iter()
-                .map(|w| format!("`{}`", w.name))
-                .collect();
-            problems.push(Problem {
-                code: "no_such_workflow",
-                message: format!(
-                    "the definition is named `{name}` but its text defines no workflow `{name}` \
-                     (it defines {}); the definition's name is the workflow its runs start",
-                    if defined.is_empty() {
-                        "none".to_string()
-                    } else {
-                        defined.join(", ")
-                    }
-                ),
-            });
-        }
-        problems.extend(
-            self.limits
-                .problems(&program)
-                .into_iter()
-                .map(|message| Problem {
-                    code: "limit_exceeded",
-                    message,
-                }),
-        );
-        problems.extend(self.unbound_workers(&program));
-        let bounds = self.limits.cap(&mut program);
-        Reviewed {
-            diagnostics: compiled.warnings,
-            problems,
-            prepared: Some(Prepared { program, bounds }),
-        }
-    }
-
-    /// The workers of `program` that `orch.toml` does not bind (or whose command is missing).
-    fn unbound_workers(&self, program: &ir::Program) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for workflow in &program.workflows {
-            // One worker at a time, so that each unbound one is named.
-            let mut probe = workflow.clone();
-            probe.states.clear();
-            for worker in &workflow.workers {
-                probe.workers = vec![worker.clone()];
-                if self.bindings.check_bindings(&probe).is_err() {
-                    problems.push(Problem {
-                        code: "unbound_worker",
-                        message: format!(
-                            "worker `{}` of workflow `{}` is not bound to a program or service \
-                             on this server",
-                            worker.name, workflow.name
-                        ),
-                    });
-                }
-            }
-        }
-        problems
+    /// Checks a definition text with the compiler, the limits and the worker bindings, on a
+    /// blocking thread. `name`: the workflow the definition is stored under, which the text
+    /// must define.
+    pub async fn review(&self, name: Option<&str>, text: &str) -> ApiResult<Reviewed> {
+        let (limits, bindings) = (self.limits.clone(), self.bindings.clone());
+        let (name, text) = (name.map(str::to_string), text.to_string());
+        tokio::task::spawn_blocking(move || review(&limits, &bindings, name.as_deref(), &text))
+            .await
+            .map_err(|e| ApiError::internal("checking a definition failed", e))
     }
 
     /// The engine of a stored definition version, made on first use.
@@ -191,7 +124,9 @@ impl AppState {
         if let Some(version) = versions.get(&key) {
             return Ok(version.clone());
         }
-        let reviewed = self.review(Some(&definition.name), &definition.text);
+        let reviewed = self
+            .review(Some(&definition.name), &definition.text)
+            .await?;
         let unusable = |why: String| {
             ApiError::conflict(
                 "definition_unusable",
@@ -386,7 +321,9 @@ impl AppState {
             else {
                 continue;
             };
-            let reviewed = self.review(Some(&definition.name), &definition.text);
+            let reviewed = self
+                .review(Some(&definition.name), &definition.text)
+                .await?;
             let matches = reviewed.prepared.as_ref().is_some_and(|p| {
                 p.program
                     .workflow(&summary.workflow)
@@ -557,6 +494,83 @@ impl AppState {
         }
         Ok(outcomes)
     }
+}
+
+/// Checks a definition text with the compiler, the limits and the worker bindings.
+fn review(limits: &Limits, bindings: &Loaded, name: Option<&str>, text: &str) -> Reviewed {
+    let compiled = match orch_dsl::compile(text) {
+        Ok(compiled) => compiled,
+        Err(diagnostics) => {
+            return Reviewed {
+                diagnostics,
+                problems: Vec::new(),
+                prepared: None,
+            };
+        }
+    };
+    let mut program = compiled.program;
+    let mut problems = Vec::new();
+    if let Some(name) = name
+        && program.workflow(name).is_none()
+    {
+        let defined: Vec<String> = program
+            .workflows
+            .iter()
+            .map(|w| format!("`{}`", w.name))
+            .collect();
+        problems.push(Problem {
+            code: "no_such_workflow",
+            message: format!(
+                "the definition is named `{name}` but its text defines no workflow `{name}` \
+                 (it defines {}); the definition's name is the workflow its runs start",
+                if defined.is_empty() {
+                    "none".to_string()
+                } else {
+                    defined.join(", ")
+                }
+            ),
+        });
+    }
+    problems.extend(
+        limits
+            .problems(&program)
+            .into_iter()
+            .map(|message| Problem {
+                code: "limit_exceeded",
+                message,
+            }),
+    );
+    problems.extend(unbound_workers(bindings, &program));
+    let bounds = limits.cap(&mut program);
+    Reviewed {
+        diagnostics: compiled.warnings,
+        problems,
+        prepared: Some(Prepared { program, bounds }),
+    }
+}
+
+/// The workers of `program` that `orch.toml` does not bind (or whose command is missing).
+fn unbound_workers(bindings: &Loaded, program: &ir::Program) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for workflow in &program.workflows {
+        // One worker at a time, so that each unbound one is named.
+        let mut probe = workflow.clone();
+        probe.states.clear();
+        for worker in &workflow.workers {
+            probe.workers = vec![worker.clone()];
+            if bindings.check_bindings(&probe).is_err() {
+                problems.push(Problem {
+                    code: "unbound_worker",
+                    message: format!(
+                        "worker `{}` of workflow `{}` is not bound to a program or service \
+                         on this server",
+                        worker.name, workflow.name
+                    ),
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// A signal as a request sends it.
