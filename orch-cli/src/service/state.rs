@@ -55,7 +55,7 @@ pub struct Version {
 }
 
 /// A definition text as checked: its diagnostics, what it breaks of the server's rules, and,
-/// when it is clean, the program as the server runs it.
+/// when it compiles, the program as the server would run it.
 pub struct Reviewed {
     pub diagnostics: Diagnostics,
     pub problems: Vec<Problem>,
