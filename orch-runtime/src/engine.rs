@@ -176,6 +176,8 @@ pub(crate) struct Names {
     pub workflow: Arc<str>,
     pub states: Arc<[Arc<str>]>,
     pub workers: Arc<[Arc<str>]>,
+    /// The definition's hash, made when a durable run first needs it.
+    pub definition: std::sync::OnceLock<String>,
 }
 
 impl Names {
@@ -192,6 +194,7 @@ impl Names {
                 .iter()
                 .map(|w| Arc::from(w.name.as_str()))
                 .collect(),
+            definition: std::sync::OnceLock::new(),
         })
     }
 }

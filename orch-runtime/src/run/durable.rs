@@ -72,7 +72,11 @@ impl Run {
         let run = NewRun {
             id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
-            definition: definition_hash(&self.workflow),
+            definition: self
+                .shared
+                .definition
+                .get_or_init(|| definition_hash(&self.workflow))
+                .clone(),
             input: self.data.input.clone(),
             created_ms: super::now_ms(),
             checkpoint: self.checkpoint(self.current, self.steps, None),

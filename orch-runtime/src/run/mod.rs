@@ -48,6 +48,8 @@ pub(crate) struct Run {
     pub(crate) workflow_name: Arc<str>,
     names: Arc<[Arc<str>]>,
     worker_names: Arc<[Arc<str>]>,
+    /// Names shared by the workflow's runs, and its definition's hash.
+    shared: Arc<crate::engine::Names>,
     workers: Vec<Arc<dyn Worker>>,
     pub control: Arc<RunControl>,
     data: RunData,
@@ -92,6 +94,7 @@ impl Run {
             workflow_name: names.workflow.clone(),
             names: names.states.clone(),
             worker_names: names.workers.clone(),
+            shared: names.clone(),
             data: RunData::new(input, workflow.states.len()),
             counters: vec![0; workflow.bound_count],
             steps: 0,

@@ -115,6 +115,18 @@ struct Shared {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// What a write does, for the writer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Appends a checkpoint to a run's log. Its own refusals (an unknown run) come before it
+    /// changes anything, so it runs without a savepoint; a failure of SQLite part-way through
+    /// it spoils the shared transaction, which is then rolled back whole.
+    Append,
+    /// Anything else: in a savepoint of its own when it shares a transaction, so that failing
+    /// halfway leaves the other writes alone.
+    Other,
+}
+
 /// A write: given the open transaction (or why none could be begun) and whether it is alone in
 /// it, it applies itself and returns how to answer its caller once the commit is known.
 type Job = Box<dyn FnOnce(Result<&Connection, &DbFailure>, bool) -> Done + Send>;
@@ -122,6 +134,9 @@ type Job = Box<dyn FnOnce(Result<&Connection, &DbFailure>, bool) -> Done + Send>
 struct Done {
     appended: bool,
     failed: bool,
+    /// SQLite failed part-way through a write that had no savepoint of its own: what it wrote
+    /// before cannot be undone alone, so the whole transaction must be.
+    spoils: bool,
     answer: Box<dyn FnOnce(Result<(), DbFailure>) + Send>,
 }
 
@@ -244,22 +259,23 @@ impl SqliteStore {
     /// Submits a write; it is applied even if the future is dropped.
     fn write<T: Send + 'static>(
         &self,
-        appends: bool,
+        kind: Kind,
         op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     ) -> BoxFuture<Result<T, StoreError>> {
         let (reply, answer) = oneshot::channel();
         let label = self.shared.label.clone();
         let job: Job = Box::new(move |conn, alone| {
             let result = conn.map_err(|e| Failure::Db(e.clone())).and_then(|conn| {
-                if alone {
+                if alone || kind == Kind::Append {
                     op(conn)
                 } else {
                     in_savepoint(conn, op)
                 }
             });
             Done {
-                appended: appends && result.is_ok(),
+                appended: kind == Kind::Append && result.is_ok(),
                 failed: result.is_err(),
+                spoils: kind == Kind::Append && !alone && matches!(result, Err(Failure::Db(_))),
                 answer: Box::new(move |committed| {
                     let outcome = committed.map_err(Failure::Db).and(result);
                     let _ = reply.send(outcome.map_err(|f| f.into_store(&label)));
@@ -352,6 +368,11 @@ fn in_savepoint<T>(
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
+}
+
+/// Runs one statement, prepared once per connection; the number of rows it changed.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, StoreError> {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Failure, SqliteStore, from_json, int, ready, to_json, uint};
+use super::{Failure, Kind, SqliteStore, exec, from_json, int, ready, to_json, uint};
 use crate::store::{Definition, Definitions, StoreError, fnv1a, now_ms};
 use crate::worker::BoxFuture;
 
@@ -42,14 +42,19 @@ impl Definitions for SqliteStore {
         };
         let hash = format!("{:016x}", fnv1a(text.as_bytes()));
         let (name, text) = (name.to_string(), text.to_string());
-        self.write(false, move |conn| {
+        self.write(Kind::Other, move |conn| {
             let version: i64 = conn.query_row(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM definitions WHERE name = ?1",
                 [&name],
                 |row| row.get(0),
             )?;
-            conn.execute("UPDATE definitions SET active = 0 WHERE name = ?1", [&name])?;
-            conn.execute(
+            exec(
+                conn,
+                "UPDATE definitions SET active = 0 WHERE name = ?1",
+                [&name],
+            )?;
+            exec(
+                conn,
                 "INSERT INTO definitions (name, version, text, hash, tags, active, created_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
                 params![name, version, text, hash, tags, int(now_ms())],
@@ -107,7 +112,7 @@ impl Definitions for SqliteStore {
 
     fn activate_definition(&self, name: &str, version: u64) -> BoxFuture<Result<(), StoreError>> {
         let name = name.to_string();
-        self.write(false, move |conn| {
+        self.write(Kind::Other, move |conn| {
             let found = conn
                 .query_row(
                     "SELECT 1 FROM definitions WHERE name = ?1 AND version = ?2",
@@ -118,7 +123,8 @@ impl Definitions for SqliteStore {
             if found.is_none() {
                 return Err(unknown_definition(&name, version));
             }
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE definitions SET active = (version = ?2) WHERE name = ?1",
                 params![name, int(version)],
             )?;
@@ -137,8 +143,9 @@ impl Definitions for SqliteStore {
             Err(e) => return ready(Err(e)),
         };
         let name = name.to_string();
-        self.write(false, move |conn| {
-            let updated = conn.execute(
+        self.write(Kind::Other, move |conn| {
+            let updated = exec(
+                conn,
                 "UPDATE definitions SET tags = ?3 WHERE name = ?1 AND version = ?2",
                 params![name, int(version), tags],
             )?;
@@ -155,8 +162,9 @@ impl Definitions for SqliteStore {
         version: Option<u64>,
     ) -> BoxFuture<Result<u64, StoreError>> {
         let name = name.to_string();
-        self.write(false, move |conn| {
-            let deleted = conn.execute(
+        self.write(Kind::Other, move |conn| {
+            let deleted = exec(
+                conn,
                 "DELETE FROM definitions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
                 params![name, version.map(int)],
             )?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
-use super::{Failure, SqliteStore, from_json, int, ready, to_json, uint};
+use super::{Failure, Kind, SqliteStore, exec, from_json, int, ready, to_json, uint};
 use crate::result::RunResult;
 use crate::store::{
     Checkpoint, Lifecycle, LoadedRun, NewRun, RunFilter, RunSummary, Store, StoreError,
@@ -118,10 +118,15 @@ fn load_run(conn: &Connection, run: &str) -> Result<Option<LoadedRun>, Failure> 
         Some(text) => Some(from_json(&text, "a run's result")?),
         None => None,
     };
+    let checkpoint = load_checkpoints(conn, run)?;
+    let result = result.map(|result| RunResult {
+        trail: checkpoint.trail.clone(),
+        ..result
+    });
     Ok(Some(LoadedRun {
         summary,
         input,
-        checkpoint: load_checkpoints(conn, run)?,
+        checkpoint,
         signals: load_signals(conn, run)?,
         result,
     }))
@@ -177,15 +182,18 @@ fn restore(conn: &Connection, run: &str, name: &str) -> Result<(), Failure> {
             name: name.to_string(),
         }));
     };
-    conn.execute(
+    exec(
+        conn,
         "DELETE FROM checkpoints WHERE run = ?1 AND seq > ?2",
         params![run, seq],
     )?;
-    conn.execute(
+    exec(
+        conn,
         "DELETE FROM named WHERE run = ?1 AND seq > ?2",
         params![run, seq],
     )?;
-    conn.execute(
+    exec(
+        conn,
         "UPDATE runs SET status = ?2, updated_ms = ?3, result = NULL WHERE id = ?1",
         params![run, Lifecycle::Paused.as_str(), int(now_ms())],
     )?;
@@ -195,7 +203,8 @@ fn restore(conn: &Connection, run: &str, name: &str) -> Result<(), Failure> {
 fn claim(conn: &Connection, run: &str, owner: &str, lease: Duration) -> Result<bool, Failure> {
     let now = now_ms();
     let until = now.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
-    let taken = conn.execute(
+    let taken = exec(
+        conn,
         "UPDATE runs SET lease_owner = ?2, lease_until = ?3
          WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?4)",
         params![run, owner, int(until), int(now)],
@@ -215,10 +224,11 @@ impl Store for SqliteStore {
             };
         let (id, workflow, definition, created) =
             (run.id, run.workflow, run.definition, run.created_ms);
-        self.write(true, move |conn| {
-            conn.execute("DELETE FROM checkpoints WHERE run = ?1", [&id])?;
-            conn.execute("DELETE FROM named WHERE run = ?1", [&id])?;
-            conn.execute(
+        self.write(Kind::Append, move |conn| {
+            exec(conn, "DELETE FROM checkpoints WHERE run = ?1", [&id])?;
+            exec(conn, "DELETE FROM named WHERE run = ?1", [&id])?;
+            exec(
+                conn,
                 "INSERT OR REPLACE INTO runs
                  (id, workflow, definition, status, input, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -241,7 +251,7 @@ impl Store for SqliteStore {
             Err(e) => return ready(Err(e)),
         };
         let run = run.to_string();
-        self.write(true, move |conn| {
+        self.write(Kind::Append, move |conn| {
             append(conn, &run, &encoded)?;
             let mut delete = conn.prepare_cached("DELETE FROM signals WHERE seq = ?1")?;
             for seq in &encoded.consumed {
@@ -257,6 +267,9 @@ impl Store for SqliteStore {
         checkpoint: Checkpoint,
         result: RunResult,
     ) -> BoxFuture<Result<(), StoreError>> {
+        // The result's trail is the log's: stored once, put back when the run is loaded.
+        let mut result = result;
+        result.trail = Vec::new();
         let encoded = encode(checkpoint).and_then(|c| Ok((c, to_json(&result)?)));
         let (encoded, text) = match encoded {
             Ok(encoded) => encoded,
@@ -264,10 +277,11 @@ impl Store for SqliteStore {
         };
         let status = Lifecycle::Finished(result.status).as_str();
         let run = run.to_string();
-        self.write(true, move |conn| {
+        self.write(Kind::Append, move |conn| {
             append(conn, &run, &encoded)?;
-            conn.execute("DELETE FROM signals WHERE run = ?1", [&run])?;
-            conn.execute(
+            exec(conn, "DELETE FROM signals WHERE run = ?1", [&run])?;
+            exec(
+                conn,
                 "UPDATE runs SET status = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
                 params![run, status, text, int(now_ms())],
             )?;
@@ -277,8 +291,9 @@ impl Store for SqliteStore {
 
     fn set_status(&self, run: &str, status: Lifecycle) -> BoxFuture<Result<(), StoreError>> {
         let run = run.to_string();
-        self.write(false, move |conn| {
-            let updated = conn.execute(
+        self.write(Kind::Other, move |conn| {
+            let updated = exec(
+                conn,
                 "UPDATE runs SET status = ?2, updated_ms = ?3 WHERE id = ?1",
                 params![run, status.as_str(), int(now_ms())],
             )?;
@@ -313,11 +328,11 @@ impl Store for SqliteStore {
 
     fn delete(&self, run: &str) -> BoxFuture<Result<bool, StoreError>> {
         let run = run.to_string();
-        self.write(false, move |conn| {
-            conn.execute("DELETE FROM checkpoints WHERE run = ?1", [&run])?;
-            conn.execute("DELETE FROM signals WHERE run = ?1", [&run])?;
-            conn.execute("DELETE FROM named WHERE run = ?1", [&run])?;
-            Ok(conn.execute("DELETE FROM runs WHERE id = ?1", [&run])? > 0)
+        self.write(Kind::Other, move |conn| {
+            exec(conn, "DELETE FROM checkpoints WHERE run = ?1", [&run])?;
+            exec(conn, "DELETE FROM signals WHERE run = ?1", [&run])?;
+            exec(conn, "DELETE FROM named WHERE run = ?1", [&run])?;
+            Ok(exec(conn, "DELETE FROM runs WHERE id = ?1", [&run])? > 0)
         })
     }
 
@@ -332,7 +347,7 @@ impl Store for SqliteStore {
             Err(e) => return ready(Err(e)),
         };
         let (run, name) = (run.to_string(), name.to_string());
-        self.write(false, move |conn| {
+        self.write(Kind::Other, move |conn| {
             if !run_exists(conn, &run)? {
                 return Err(unknown_run(&run));
             }
@@ -344,8 +359,9 @@ impl Store for SqliteStore {
 
     fn save_named(&self, run: &str, name: &str) -> BoxFuture<Result<(), StoreError>> {
         let (run, name) = (run.to_string(), name.to_string());
-        self.write(false, move |conn| {
-            let saved = conn.execute(
+        self.write(Kind::Other, move |conn| {
+            let saved = exec(
+                conn,
                 "INSERT OR REPLACE INTO named (run, name, seq)
                  SELECT ?1, ?2, MAX(seq) FROM checkpoints WHERE run = ?1
                  HAVING MAX(seq) IS NOT NULL",
@@ -360,7 +376,7 @@ impl Store for SqliteStore {
 
     fn restore_named(&self, run: &str, name: &str) -> BoxFuture<Result<(), StoreError>> {
         let (run, name) = (run.to_string(), name.to_string());
-        self.write(false, move |conn| restore(conn, &run, &name))
+        self.write(Kind::Other, move |conn| restore(conn, &run, &name))
     }
 
     fn claim(
@@ -370,6 +386,6 @@ impl Store for SqliteStore {
         lease: Duration,
     ) -> BoxFuture<Result<bool, StoreError>> {
         let (run, owner) = (run.to_string(), owner.to_string());
-        self.write(false, move |conn| claim(conn, &run, &owner, lease))
+        self.write(Kind::Other, move |conn| claim(conn, &run, &owner, lease))
     }
 }

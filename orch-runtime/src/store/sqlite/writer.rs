@@ -1,11 +1,12 @@
 //! The store's one write connection and who commits on it.
 //!
-//! Writes are jobs applied in the order they were submitted. A job submitted while nothing else
-//! is waiting or being committed may be committed at once on the submitting thread, in a
+//! Writes are jobs applied in the order they were submitted. A job submitted while no other job
+//! is queued or being committed may be committed at once on the submitting thread, in a
 //! transaction of its own, when the store's durability allows it (`Durability::Normal`, whose
 //! commit does not wait for the disk): a lone run then pays neither thread hand-off of a
 //! dedicated writer. Every other job waits in the queue for the writer thread, which takes all
-//! the jobs waiting and commits them in one transaction (group commit).
+//! the jobs waiting and commits them in one transaction (group commit); concurrent runs, whose
+//! writes overlap, keep committing together.
 //!
 //! The write-ahead log is checkpointed into the database file by the writer thread, not by the
 //! committing thread, so that a commit on a runtime thread never includes a checkpoint's copying
@@ -13,7 +14,7 @@
 //! thread for one once the log has grown past [`CHECKPOINT_PAGES`].
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 
@@ -58,6 +59,9 @@ struct Inner {
     counters: Arc<Counters>,
     /// Whether a job may be committed on the thread that submits it.
     inline: bool,
+    /// Jobs queued and not committed yet: while there are any, writes are concurrent and wait
+    /// to be committed together.
+    queued: AtomicUsize,
 }
 
 /// The write side of a store.
@@ -92,6 +96,7 @@ impl Writer {
             queue,
             counters,
             inline,
+            queued: AtomicUsize::new(0),
         });
         let thread = std::thread::Builder::new()
             .name("orch-store-writer".into())
@@ -112,7 +117,7 @@ impl Writer {
     /// for its answer.
     pub fn submit(&self, job: Job) {
         let inner = &self.inner;
-        if inner.inline {
+        if inner.inline && inner.queued.load(Ordering::Acquire) == 0 {
             let conn = match inner.conn.try_lock() {
                 Ok(conn) => Some(conn),
                 Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -127,6 +132,7 @@ impl Writer {
                 return;
             }
         }
+        inner.queued.fetch_add(1, Ordering::AcqRel);
         let mut waiting = lock(&inner.queue.state);
         waiting.jobs.push_back(job);
         inner.queue.ready.notify_one();
@@ -191,14 +197,18 @@ impl Inner {
             if batch.is_empty() {
                 return;
             }
+            // Taken off the count before the answers go out, so that a run answered here finds
+            // the queue empty when it writes again.
+            self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
             commit(conn, batch, &self.counters);
         }
     }
 }
 
 /// Applies `batch` in one transaction, each job in a savepoint of its own when there are
-/// several (so that a failing job leaves the others alone), commits, and only then answers each
-/// job.
+/// several (so that a failing job leaves the others alone) unless it needs none, commits, and
+/// only then answers each job. A job that failed part-way without a savepoint spoils the
+/// transaction: it is rolled back whole and every job is told so.
 fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
     let alone = batch.len() == 1;
     let begun = sql(conn, "BEGIN IMMEDIATE").map_err(DbFailure::from);
@@ -213,8 +223,13 @@ fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
         })
         .collect();
     let failed_alone = alone && done.iter().any(|d| d.failed);
+    let spoiled = done.iter().any(|d| d.spoils);
     let committed = match begun {
         Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
+        Ok(()) if spoiled => {
+            let _ = sql(conn, "ROLLBACK");
+            Err(DbFailure::rolled_back())
+        }
         // A lone job that failed is undone with its transaction.
         Ok(()) if failed_alone => sql(conn, "ROLLBACK").map_err(DbFailure::from),
         Ok(()) => sql(conn, "COMMIT").map_err(DbFailure::from),
