@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 /// Set in the child process: the path of its store.
 const CHILD: &str = "ORCH_CRASH_CHILD";
 const RUNS: i64 = 8;
-const STORES: usize = 6;
+/// Kills wanted in all: stores are added until this many have landed.
+const KILLS: usize = 60;
+/// At most this many stores, each killed at most `KILLS_PER_STORE` times.
+const MAX_STORES: usize = 24;
 const KILLS_PER_STORE: usize = 12;
 
 const WORKFLOW: &str = r#"
@@ -172,7 +175,11 @@ fn runs_finish_as_if_never_killed() {
     let mut rng = 0x5eed_u64;
     let mut kills = 0;
     let mut points = std::collections::BTreeSet::new();
-    for store in 0..STORES {
+    // How many kills land before a store's runs finish depends on the machine's speed: stores are
+    // added until enough kills have landed, rather than guessing a count of stores.
+    let mut store = 0;
+    while kills < KILLS && store < MAX_STORES {
+        store += 1;
         let path: PathBuf = dir.join(format!("runs-{store}.db"));
         let mut finished = false;
         for _ in 0..KILLS_PER_STORE {
