@@ -69,7 +69,13 @@ pub struct Endpoint {
 impl Endpoint {
     /// `OPENAI_BASE_URL`, `OPENAI_API_KEY` and `OPENAI_MODEL`; `None` without a base URL.
     pub fn from_env() -> Option<Endpoint> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Endpoint::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The endpoint the variables `var` gives describe; `None` without a base URL. Blank
+    /// values count as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Endpoint> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         Some(Endpoint {
             base_url: var("OPENAI_BASE_URL")?,
             api_key: var("OPENAI_API_KEY"),
@@ -182,20 +188,24 @@ pub fn print_usage(result: &RunResult) {
     );
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(endpoint) = Endpoint::from_env() else {
-        println!(
-            "This example asks language models through an OpenAI-compatible chat-completions \
-             endpoint, and none is configured.\n\n\
-             Set OPENAI_BASE_URL (and OPENAI_API_KEY when the endpoint needs one; OPENAI_MODEL \
-             picks the model, default gpt-4o-mini), for example:\n\n    \
-             OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... cargo run --example llm_pipeline\n    \
-             OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_MODEL=my-local-model cargo run --example llm_pipeline\n\n\
-             It drafts an article with a writer role, has a critic role accept it or ask for a \
-             revision (a structured outcome), titles it with an editor picked by expertise, and \
-             prints each attempt's tokens and estimated cost. See docs/llm.md."
-        );
+/// What the example says when no endpoint is configured: what it needs, and what it does.
+pub fn explanation() -> &'static str {
+    "This example asks language models through an OpenAI-compatible chat-completions endpoint, \
+     and none is configured.\n\n\
+     Set OPENAI_BASE_URL (and OPENAI_API_KEY when the endpoint needs one; OPENAI_MODEL picks \
+     the model, default gpt-4o-mini), for example:\n\n    \
+     OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... cargo run --example llm_pipeline\n    \
+     OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_MODEL=my-local-model cargo run --example llm_pipeline\n\n\
+     It drafts an article with a writer role, has a critic role accept it or ask for a \
+     revision (a structured outcome), titles it with an editor picked by expertise, and prints \
+     each attempt's tokens and estimated cost. See docs/llm.md."
+}
+
+/// The example: without an endpoint it explains itself and succeeds; with one it writes an
+/// article and prints the run and its usage.
+pub async fn example(endpoint: Option<Endpoint>) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(endpoint) = endpoint else {
+        println!("{}", explanation());
         return Ok(());
     };
     println!("asking {} at {}", endpoint.model, endpoint.base_url);
@@ -203,4 +213,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::print_summary(&result, llm_pipeline::WORST_CASE_STEPS);
     print_usage(&result);
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    example(Endpoint::from_env()).await
 }

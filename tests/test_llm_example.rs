@@ -1,6 +1,7 @@
 //! Runs `examples/llm_pipeline.rs` against a chat-completions endpoint on 127.0.0.1: the
 //! critic's structured outcomes drive the revision loop, its notes reach the writer, the editor
-//! is picked by expertise, and the tokens and costs add up.
+//! is picked by expertise, and the tokens and costs add up; without an endpoint it explains
+//! itself.
 
 #[allow(dead_code)]
 #[path = "../examples/llm_pipeline.rs"]
@@ -12,7 +13,7 @@ mod chat_server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chat_server::{Answer, ChatServer};
-use llm_pipeline_example::{Endpoint, run};
+use llm_pipeline_example::{Endpoint, example, explanation, run};
 use orch_runtime::RunStatus;
 use serde_json::{Value, json};
 
@@ -98,4 +99,40 @@ async fn the_llm_pipeline_runs_against_a_compatible_endpoint() {
         result.usage.cost
     );
     llm_pipeline_example::print_usage(&result);
+}
+
+#[tokio::test]
+async fn without_a_base_url_the_example_explains_itself_and_succeeds() {
+    // The environment it reads: a key and a model, and this base URL.
+    let vars = |base_url: Option<&'static str>| {
+        move |name: &str| match name {
+            "OPENAI_BASE_URL" => base_url.map(str::to_string),
+            "OPENAI_API_KEY" => Some("sk-test".to_string()),
+            "OPENAI_MODEL" => Some("my-model".to_string()),
+            _ => None,
+        }
+    };
+    // No base URL, or a blank one: no endpoint, whatever else is set.
+    assert!(Endpoint::from_vars(vars(None)).is_none());
+    assert!(Endpoint::from_vars(vars(Some(" "))).is_none());
+    let endpoint = Endpoint::from_vars(vars(Some("http://127.0.0.1:9/v1"))).unwrap();
+    assert_eq!(
+        (endpoint.base_url.as_str(), endpoint.model.as_str()),
+        ("http://127.0.0.1:9/v1", "my-model")
+    );
+
+    // What it prints then: what it needs, how to run it, and what it does.
+    let text = explanation();
+    for needed in [
+        "none is configured",
+        "Set OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_MODEL picks the model, default gpt-4o-mini",
+        "cargo run --example llm_pipeline",
+        "See docs/llm.md.",
+    ] {
+        assert!(text.contains(needed), "{needed:?} in {text}");
+    }
+    // The example's `main` without an endpoint: it explains itself and succeeds, asking no one.
+    example(None).await.unwrap();
 }

@@ -5,6 +5,9 @@
 
 mod common;
 
+#[path = "../../orch-runtime/tests/support/chat_server.rs"]
+mod chat_server;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use chat_server::{Answer, ChatServer};
 use common::{copy_of, orch, output};
 
 const PUBLISH: &str = include_str!("service/publish.orch");
@@ -32,6 +36,12 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, flags: &[&str]) -> Server {
+        Server::start_with(dir, flags, &[])
+    }
+
+    /// A server with these variables added to its environment (and no `OPENAI_MODEL` unless
+    /// they set it).
+    fn start_with(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -41,6 +51,8 @@ impl Server {
             .args(["serve", "--store", "runs.db", "--config", "orch.toml"])
             .args(["--listen", "127.0.0.1:0"])
             .args(flags)
+            .env_remove("OPENAI_MODEL")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1521,4 +1533,161 @@ fn tokens_are_made_listed_and_revoked_and_kept_only_as_hashes() {
     );
     assert_eq!(missing.code, 2);
     assert!(!dir.path().join("none.db").exists());
+}
+
+/// A draft judged by a model bound to a role in `orch.toml`.
+const REVIEW: &str = "\
+/// A draft, judged by a model: accepted, or sent back with notes.
+workflow Review {
+    input { title: string }
+    worker Writer \"drafts the post\";
+    worker Critic \"judges a draft\" outcomes [accept, revise];
+    start draft;
+    task draft by Writer {
+        with { title: input.title }
+        ok -> critique;
+        fail -> failed;
+    }
+    task critique by Critic {
+        with { draft: draft.output }
+        retry 1 backoff 10ms;
+        on accept -> accepted;
+        on revise -> revising;
+        fail -> failed;
+    }
+    succeed accepted output critique.output;
+    succeed revising output critique.output;
+    fail failed;
+}
+";
+
+/// Roles added to the workers of the service tests: one answering JSON, one plain text, one
+/// with no model.
+const ROLES: &str = r#"
+[roles.critic]
+instruction = "You judge drafts."
+model = "critic-model"
+json = true
+
+[roles.chatty]
+instruction = "You chat."
+model = "chat-model"
+
+[roles.modelless]
+instruction = "You judge drafts."
+json = true
+
+[workers.Critic]
+role = "critic"
+timeout = "10s"
+
+[workers.Chatty]
+role = "chatty"
+
+[workers.Modelless]
+role = "modelless"
+"#;
+
+#[test]
+fn a_role_bound_worker_answers_the_outcomes_of_the_definition_it_runs() {
+    let server = ChatServer::start(|request, _| {
+        let draft: Value = serde_json::from_str(request.message("user")).unwrap_or_default();
+        if draft["draft"] == "a draft about Maybe" {
+            Answer::json(json!({"outcome": "maybe"}), 30, 5)
+        } else {
+            Answer::json(json!({"outcome": "revise", "notes": "too short"}), 30, 5)
+        }
+    });
+    let setup = Setup::new();
+    let config = setup.path().join("orch.toml");
+    let mut bindings = std::fs::read_to_string(&config).unwrap();
+    bindings.push_str(ROLES);
+    std::fs::write(&config, bindings).unwrap();
+    let service = Server::start_with(
+        setup.path(),
+        &[],
+        &[
+            ("OPENAI_BASE_URL", &server.base_url),
+            ("OPENAI_API_KEY", "sk-test"),
+        ],
+    );
+    let api = service.api();
+    let t = setup.all.as_str();
+    api.define(t, "Review", REVIEW);
+
+    // The run follows the outcome the model answered, which the request listed.
+    let run = api.start(t, "Review", json!({ "title": "Rye" }));
+    let ended = api.finished(t, &run);
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let result = api.ok("GET", &format!("/v1/runs/{run}/result"), t, None);
+    assert_eq!(result["terminal"], "revising", "{result}");
+    assert_eq!(result["output"], json!({"notes": "too short"}));
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body["model"], "critic-model");
+    assert_eq!(
+        received[0].message("system"),
+        "You judge drafts.\n\nAnswer with a JSON object whose \"outcome\" field is one of: \
+         \"accept\", \"revise\"."
+    );
+
+    // An outcome the definition does not declare fails the attempt with the chat worker's
+    // message; it is retried, then the run takes its failure path.
+    let run = api.start(t, "Review", json!({ "title": "Maybe" }));
+    let ended = api.finished(t, &run);
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let result = api.ok("GET", &format!("/v1/runs/{run}/result"), t, None);
+    assert_eq!(result["terminal"], "failed", "{result}");
+    let undeclared = "the model answered outcome `maybe`, which worker `Critic` does not have \
+                      (it answers one of `accept`, `revise`)";
+    let trail = api.ok("GET", &format!("/v1/runs/{run}/trail"), t, None);
+    let attempts: Vec<&Value> = trail["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entry"] == "attempt" && e["state"] == "critique")
+        .collect();
+    assert_eq!(attempts.len(), 2, "the task's `retry 1`: {trail}");
+    for attempt in attempts {
+        let error = attempt["error"].to_string();
+        assert!(error.contains(undeclared), "{attempt}");
+    }
+    assert!(result["error"].to_string().contains(undeclared), "{result}");
+    assert_eq!(server.received().len(), 3);
+
+    // A worker with custom outcomes in a plain-text role, or in a role with no model, is
+    // refused as `orch run` refuses it, with the same message.
+    let cases = [
+        (
+            "Chatty",
+            "workflow `Review`: worker `Chatty` answers `accept`, `revise`, but its role \
+             `chatty` answers plain text, which can only be `ok`: give the role `json = true` \
+             or a `schema` with an `outcome` field",
+        ),
+        (
+            "Modelless",
+            "workflow `Review`: worker `Modelless`: role `modelless` names no `model`, and \
+             `OPENAI_MODEL` is not set",
+        ),
+    ];
+    for (worker, message) in cases {
+        let text = REVIEW.replace("Critic", worker);
+        let (status, refused) = api.call(
+            "POST",
+            "/v1/definitions",
+            Some(t),
+            Some(&json!({ "name": "Review", "text": text })),
+        );
+        assert_eq!(status, 422, "{refused}");
+        assert_eq!(refused["error"]["code"], "invalid_definition");
+        assert_eq!(
+            refused["problems"],
+            json!([{ "code": "unusable_worker", "message": message }])
+        );
+    }
+    assert_eq!(server.received().len(), 3, "no model was asked");
+    assert_eq!(
+        api.ok("GET", "/v1/definitions/Review", t, None)["version"],
+        1
+    );
 }

@@ -29,8 +29,7 @@ use orch_dsl::ir;
 use orch_runtime::Pool;
 use orch_runtime::chat::{ChatWorker, Prices, Role};
 
-use super::config::{Binding, Config};
-use crate::error::CliError;
+use super::config::Binding;
 
 /// A worker in one role.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,52 +206,43 @@ pub fn pool(spec: &PoolSpec, outcomes: Option<&[String]>) -> Pool {
     }
 }
 
-/// Fails before a run starts when a role-bound worker it needs cannot work: its role names no
-/// model and `OPENAI_MODEL` is not set, or the workflow gives it outcomes other than `ok` but
-/// its role answers plain text.
-pub fn check(
-    program: &ir::Program,
-    needed: &BTreeSet<String>,
-    config: Option<&Config>,
-) -> Result<(), CliError> {
-    let Some(config) = config else {
-        return Ok(());
+/// Why a role-bound worker cannot work, if it cannot: a role of `binding` names no model and
+/// `OPENAI_MODEL` is not set, or `program` gives worker `name` outcomes other than `ok` but the
+/// role answers plain text. `None` for workers bound otherwise.
+pub fn problem(program: &ir::Program, name: &str, binding: &Binding) -> Option<String> {
+    let roles: Vec<&Role> = match binding {
+        Binding::Role(spec) => vec![&spec.role],
+        Binding::Pool(spec) => spec.roles.iter().collect(),
+        Binding::Command(_) | Binding::Http(_) => return None,
     };
     let env_model = std::env::var("OPENAI_MODEL").is_ok_and(|m| !m.trim().is_empty());
-    for name in needed {
-        let roles: Vec<&Role> = match config.workers.get(name) {
-            Some(Binding::Role(spec)) => vec![&spec.role],
-            Some(Binding::Pool(spec)) => spec.roles.iter().collect(),
-            _ => continue,
-        };
-        let outcomes = outcomes(program, name).unwrap_or_default();
-        let custom: Vec<&String> = outcomes.iter().filter(|o| *o != "ok").collect();
-        for role in roles {
-            if role.model.is_none() && !env_model {
-                return Err(CliError::new(format!(
-                    "worker `{name}`: role `{}` names no `model`, and `OPENAI_MODEL` is not set",
-                    role.name
-                )));
-            }
-            if !custom.is_empty() && !role.structured() {
-                let list: Vec<String> = custom.iter().map(|o| format!("`{o}`")).collect();
-                return Err(CliError::new(format!(
-                    "worker `{name}` answers {}, but its role `{}` answers plain text, which can \
-                     only be `ok`: give the role `json = true` or a `schema` with an `outcome` \
-                     field",
-                    list.join(", "),
-                    role.name
-                )));
-            }
+    let outcomes = outcomes(program, name).unwrap_or_default();
+    let custom: Vec<&String> = outcomes.iter().filter(|o| *o != "ok").collect();
+    for role in roles {
+        if role.model.is_none() && !env_model {
+            return Some(format!(
+                "worker `{name}`: role `{}` names no `model`, and `OPENAI_MODEL` is not set",
+                role.name
+            ));
+        }
+        if !custom.is_empty() && !role.structured() {
+            let list: Vec<String> = custom.iter().map(|o| format!("`{o}`")).collect();
+            return Some(format!(
+                "worker `{name}` answers {}, but its role `{}` answers plain text, which can \
+                 only be `ok`: give the role `json = true` or a `schema` with an `outcome` field",
+                list.join(", "),
+                role.name
+            ));
         }
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
+    use super::super::config::Config;
     use super::*;
 
     fn parse(text: &str) -> Result<Config, String> {

@@ -101,9 +101,12 @@ enum RawDuration {
     Text(String),
 }
 
-/// The `orch.toml` to use: the one given, else the one next to `workflow_file`, else the one in
-/// the current directory, else none.
-pub fn locate(explicit: Option<&Path>, workflow_file: &Path) -> Result<Option<PathBuf>, CliError> {
+/// The `orch.toml` to use: the one given, else the one next to `workflow_file` (when there is
+/// one), else the one in the current directory, else none.
+pub fn locate(
+    explicit: Option<&Path>,
+    workflow_file: Option<&Path>,
+) -> Result<Option<PathBuf>, CliError> {
     if let Some(path) = explicit {
         if !path.is_file() {
             return Err(CliError::new(format!(
@@ -113,11 +116,13 @@ pub fn locate(explicit: Option<&Path>, workflow_file: &Path) -> Result<Option<Pa
         }
         return Ok(Some(path.to_path_buf()));
     }
-    let beside = workflow_file
-        .parent()
-        .map_or_else(|| PathBuf::from(FILE_NAME), |dir| dir.join(FILE_NAME));
-    if beside.is_file() {
-        return Ok(Some(beside));
+    if let Some(file) = workflow_file {
+        let beside = file
+            .parent()
+            .map_or_else(|| PathBuf::from(FILE_NAME), |dir| dir.join(FILE_NAME));
+        if beside.is_file() {
+            return Ok(Some(beside));
+        }
     }
     let here = PathBuf::from(FILE_NAME);
     Ok(here.is_file().then_some(here))

@@ -2,6 +2,7 @@
 //! standard error and the result as JSON on standard output; with `--store`, keep the run in a
 //! run store so that it can be paused, resumed and signalled.
 
+mod bindings;
 mod chat;
 mod config;
 mod drive;
@@ -11,7 +12,6 @@ mod process;
 mod progress;
 mod protocol;
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use orch_runtime::{
 use serde::Serialize;
 use serde_json::Value;
 
-use self::config::{Binding, Config};
+pub use self::bindings::{Bindings, WorkerProblem};
 pub use self::drive::{Driven, Durable, drive};
 use self::input::InputArg;
 pub use self::progress::{Progress, show_ms};
@@ -130,7 +130,7 @@ pub fn block_on<T>(future: impl Future<Output = Result<T, CliError>>) -> Result<
 pub struct Loaded {
     pub source: Source,
     pub program: ir::Program,
-    config: Option<Config>,
+    bindings: Bindings,
 }
 
 impl Loaded {
@@ -138,22 +138,19 @@ impl Loaded {
     pub fn read(file: &Path, config: Option<&Path>, colour: Colour) -> Result<Loaded, CliError> {
         let source = Source::read(file)?;
         let program = compile(&source, colour)?;
-        let config = match config::locate(config, file)? {
-            Some(path) => Some(Config::read(&path)?),
-            None => None,
-        };
+        let bindings = Bindings::read(config, Some(file))?;
         Ok(Loaded {
             source,
             program,
-            config,
+            bindings,
         })
     }
 
-    /// Fails when a worker a run of `workflow` may call is not bound, or its command is missing.
+    /// Fails when a worker a run of `workflow` may call is not bound, or cannot be called as
+    /// it is bound.
     pub fn check_bindings(&self, workflow: &ir::Workflow) -> Result<(), CliError> {
-        let needed = needed_workers(&self.program, workflow);
-        check_bindings(workflow, &needed, self.config.as_ref(), &self.source.path)?;
-        chat::check(&self.program, &needed, self.config.as_ref())
+        self.bindings
+            .check(&self.program, workflow, &self.source.path)
     }
 
     /// An engine with the workers bound and the file loaded; needs a tokio runtime.
@@ -163,11 +160,7 @@ impl Loaded {
         store: Option<Arc<dyn Store>>,
         colour: Colour,
     ) -> Result<Engine, CliError> {
-        let mut engine = Engine::with_options(options);
-        if let Some(store) = store {
-            engine = engine.with_store(store);
-        }
-        bind_workers(&engine, &self.program, self.config.as_ref());
+        let engine = self.bindings.engine(options, store, &self.program);
         engine
             .load(&self.source.text)
             .map_err(|e| load_error(e, &self.source, colour))?;
@@ -193,146 +186,6 @@ pub fn compile(source: &Source, colour: Colour) -> Result<ir::Program, CliError>
                 source.name,
                 counts.describe()
             )))
-        }
-    }
-}
-
-/// The workers a run of `workflow` may call: its own and those of the workflows it calls.
-fn needed_workers(program: &ir::Program, workflow: &ir::Workflow) -> BTreeSet<String> {
-    let mut needed = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![workflow];
-    while let Some(workflow) = todo.pop() {
-        if !seen.insert(workflow.name.clone()) {
-            continue;
-        }
-        needed.extend(workflow.workers.iter().map(|w| w.name.clone()));
-        for state in &workflow.states {
-            if let ir::StateKind::Call {
-                workflow: called, ..
-            } = &state.kind
-                && let Some(called) = program.workflow(called)
-            {
-                todo.push(called);
-            }
-        }
-    }
-    needed
-}
-
-/// Fails before the run starts when a worker it needs is not bound, or a bound command cannot
-/// be found.
-fn check_bindings(
-    workflow: &ir::Workflow,
-    needed: &BTreeSet<String>,
-    config: Option<&Config>,
-    file: &Path,
-) -> Result<(), CliError> {
-    let list = |names: &[&String]| {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let Some(config) = config else {
-        if needed.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<&String> = needed.iter().collect();
-        return Err(CliError::new(format!(
-            "workflow `{}` uses worker{} {}, but there is no `{}` next to `{}` or in the current \
-             directory to bind {} (see `--config`)",
-            workflow.name,
-            if names.len() == 1 { "" } else { "s" },
-            list(&names),
-            config::FILE_NAME,
-            file.display(),
-            if names.len() == 1 { "it" } else { "them" },
-        )));
-    };
-    let missing: Vec<&String> = needed
-        .iter()
-        .filter(|n| !config.workers.contains_key(*n))
-        .collect();
-    if !missing.is_empty() {
-        let one = missing.len() == 1;
-        return Err(CliError::new(format!(
-            "worker{} {} used by `{}` {} not bound in `{}`: add a `[workers.{}]` section",
-            if one { "" } else { "s" },
-            list(&missing),
-            workflow.name,
-            if one { "is" } else { "are" },
-            config.path.display(),
-            missing[0],
-        )));
-    }
-    for name in needed {
-        if let Some(Binding::Command(spec)) = config.workers.get(name)
-            && let Err(problem) = find_program(&spec.program, &spec.cwd)
-        {
-            return Err(CliError::new(format!(
-                "worker `{name}` cannot start `{}`: {problem}",
-                spec.program.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Checks that a program exists before the run starts, as the process would look it up.
-fn find_program(program: &Path, cwd: &Path) -> Result<(), String> {
-    if !cwd.is_dir() {
-        return Err(format!("its folder `{}` does not exist", cwd.display()));
-    }
-    if program.components().count() > 1 {
-        return if program.is_file() {
-            Ok(())
-        } else {
-            Err("no such file".into())
-        };
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if std::env::split_paths(&path).any(|dir| dir.join(program).is_file()) {
-        Ok(())
-    } else {
-        Err("not found on the `PATH`".into())
-    }
-}
-
-/// Binds every worker of `orch.toml`, and a stand-in that fails for each declared worker no run
-/// of this workflow can call (the engine wants every worker of a loaded file bound).
-fn bind_workers(engine: &Engine, program: &ir::Program, config: Option<&Config>) {
-    if let Some(config) = config {
-        for (name, binding) in &config.workers {
-            match binding {
-                Binding::Command(spec) => {
-                    engine.bind(name.clone(), process::ProcessWorker::new(spec.clone()));
-                }
-                Binding::Http(spec) => {
-                    engine.bind(name.clone(), http::HttpWorker::new(spec.clone()));
-                }
-                Binding::Role(spec) => {
-                    let outcomes = chat::outcomes(program, name);
-                    let worker =
-                        chat::worker(&spec.role, &spec.prices, spec.timeout, outcomes.as_deref());
-                    engine.bind(name.clone(), worker);
-                }
-                Binding::Pool(spec) => {
-                    let outcomes = chat::outcomes(program, name);
-                    engine.bind(name.clone(), chat::pool(spec, outcomes.as_deref()));
-                }
-            }
-        }
-    }
-    let bound = |name: &str| config.is_some_and(|c| c.workers.contains_key(name));
-    for worker in program.workflows.iter().flat_map(|w| &w.workers) {
-        if !bound(&worker.name) {
-            let message = format!("worker `{}` is not bound in `orch.toml`", worker.name);
-            engine.bind(worker.name.clone(), move |_call: orch_runtime::Call| {
-                let message = message.clone();
-                async move { Err(orch_runtime::WorkerError::permanent(message)) }
-            });
         }
     }
 }

@@ -28,7 +28,7 @@ use self::tables::Tables;
 use crate::diagnostics::Colour;
 use crate::durable::Locks;
 use crate::error::CliError;
-use crate::run::Loaded;
+use crate::run::Bindings;
 
 /// How often runs that ended unseen are looked for.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
@@ -58,7 +58,8 @@ pub fn run(args: Args, _colour: Colour) -> Result<u8, CliError> {
             args.store.display()
         ))
     })?;
-    let bindings = read_bindings(args.config.as_deref())?;
+    // `--config`, else `orch.toml` in the current directory, read by `orch run`'s own code.
+    let bindings = Bindings::read(args.config.as_deref(), None)?;
     let locks = Locks::open(&args.store)?;
     crate::run::block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -188,28 +189,4 @@ pub fn open_store(path: &Path) -> Result<Arc<SqliteStore>, CliError> {
     SqliteStore::open(path)
         .map(Arc::new)
         .map_err(|e| CliError::new(e.to_string()))
-}
-
-/// The worker bindings of `orch.toml`, read by `orch run`'s own code. That code reads them for
-/// a workflow file; the server has no file, so it gives it an empty one, in a folder of its
-/// own so that no `orch.toml` is found beside it: `config`, else `orch.toml` in the current
-/// directory, is used.
-fn read_bindings(config: Option<&Path>) -> Result<Loaded, CliError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("orch-serve-{}-{nanos}", std::process::id()));
-    let stub = dir.join("bindings.orch");
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&stub, ""))
-        .map_err(|e| {
-            CliError::new(format!(
-                "cannot write a file in `{}`: {}",
-                dir.display(),
-                crate::files::describe_io(&e)
-            ))
-        })?;
-    let loaded = Loaded::read(&stub, config, Colour::Never);
-    let _ = std::fs::remove_dir_all(&dir);
-    loaded
 }

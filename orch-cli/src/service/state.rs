@@ -4,7 +4,8 @@
 //! Each stored definition version gets an engine of its own, so that versions (and workflows of
 //! the same name in different definitions) never meet: a run keeps the version it started
 //! under, and is resumed under it after a restart. All engines share the store, the owner name
-//! and the bound workers.
+//! and the worker bindings of `orch.toml`; each binds them for its own program, so that a
+//! role-bound worker answers the outcomes of the version it runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,8 @@ use tokio::sync::{broadcast, watch};
 use super::error::{ApiError, ApiResult};
 use super::limits::{Bounds, Limits};
 use super::tables::{Principal, RunRecord, Tables};
-use crate::diagnostics::Colour;
 use crate::durable::Locks;
-use crate::run::Loaded;
+use crate::run::{Bindings, WorkerProblem};
 
 /// How long pause and cancel wait for a run to stop before answering.
 const STOP_WAIT: Duration = Duration::from_secs(30);
@@ -34,8 +34,8 @@ pub struct AppState {
     pub store: Arc<SqliteStore>,
     pub tables: Tables,
     pub limits: Limits,
-    /// The workers of `orch.toml`, bound by the same code as `orch run`.
-    bindings: Arc<Loaded>,
+    /// The workers of `orch.toml`, checked and bound by the same code as `orch run`.
+    bindings: Arc<Bindings>,
     options: Options,
     locks: Locks,
     versions: tokio::sync::Mutex<HashMap<(String, u64), Arc<Version>>>,
@@ -85,7 +85,7 @@ impl AppState {
         store: Arc<SqliteStore>,
         tables: Tables,
         limits: Limits,
-        bindings: Loaded,
+        bindings: Bindings,
         locks: Locks,
     ) -> AppState {
         let mut options = crate::durable::options(None);
@@ -145,14 +145,12 @@ impl AppState {
         let Some(prepared) = reviewed.prepared else {
             return Err(unusable("it no longer compiles".into()));
         };
-        let engine = self
-            .bindings
-            .engine(
-                self.options.clone(),
-                Some(self.store.clone()),
-                Colour::Never,
-            )
-            .map_err(|e| ApiError::internal("cannot make an engine", e.message))?;
+        // Bound for this program, so that role-bound workers answer the outcomes it declares.
+        let engine = self.bindings.engine(
+            self.options.clone(),
+            Some(self.store.clone()),
+            &prepared.program,
+        );
         engine.register(&prepared.program);
         // Run ids carry the engine's creation time in microseconds: keep engines apart.
         std::thread::sleep(Duration::from_micros(2));
@@ -497,7 +495,7 @@ impl AppState {
 }
 
 /// Checks a definition text with the compiler, the limits and the worker bindings.
-fn review(limits: &Limits, bindings: &Loaded, name: Option<&str>, text: &str) -> Reviewed {
+fn review(limits: &Limits, bindings: &Bindings, name: Option<&str>, text: &str) -> Reviewed {
     let compiled = match orch_dsl::compile(text) {
         Ok(compiled) => compiled,
         Err(diagnostics) => {
@@ -549,25 +547,37 @@ fn review(limits: &Limits, bindings: &Loaded, name: Option<&str>, text: &str) ->
     }
 }
 
-/// The workers of `program` that `orch.toml` does not bind (or whose command is missing).
-fn unbound_workers(bindings: &Loaded, program: &ir::Program) -> Vec<Problem> {
+/// The workers of `program` that `orch.toml` does not bind, or that cannot be called as it
+/// binds them, each named with its workflow: the checks of `orch run`.
+fn unbound_workers(bindings: &Bindings, program: &ir::Program) -> Vec<Problem> {
     let mut problems = Vec::new();
     for workflow in &program.workflows {
-        // One worker at a time, so that each unbound one is named.
-        let mut probe = workflow.clone();
-        probe.states.clear();
         for worker in &workflow.workers {
-            probe.workers = vec![worker.clone()];
-            if bindings.check_bindings(&probe).is_err() {
-                problems.push(Problem {
+            let Some(problem) = bindings.problem(program, &worker.name) else {
+                continue;
+            };
+            let (name, workflow) = (&worker.name, &workflow.name);
+            problems.push(match problem {
+                WorkerProblem::Unbound => Problem {
                     code: "unbound_worker",
                     message: format!(
-                        "worker `{}` of workflow `{}` is not bound to a program or service \
-                         on this server",
-                        worker.name, workflow.name
+                        "worker `{name}` of workflow `{workflow}` is not bound on this server: \
+                         its `orch.toml` has no `[workers.{name}]`"
                     ),
-                });
-            }
+                },
+                // The message names files of the server: it is not shown.
+                WorkerProblem::Command(_) => Problem {
+                    code: "unusable_worker",
+                    message: format!(
+                        "worker `{name}` of workflow `{workflow}` cannot start its command on \
+                         this server"
+                    ),
+                },
+                WorkerProblem::Role(message) => Problem {
+                    code: "unusable_worker",
+                    message: format!("workflow `{workflow}`: {message}"),
+                },
+            });
         }
     }
     problems
