@@ -4,6 +4,7 @@
 //! no step lost, none run or recorded twice.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use serde_json::{Value, json};
 
 /// Set in the child process: the path of its store.
 const CHILD: &str = "ORCH_CRASH_CHILD";
+/// The line a child prints once its store is open and its engine is about to resume: kill
+/// times count from there, so that a slow start on a busy machine does not eat them.
+const READY: &str = "orch-crash-child: ready";
 const RUNS: i64 = 8;
 /// Kills wanted in all: stores are added until this many have landed.
 const KILLS: usize = 60;
@@ -85,6 +89,11 @@ fn child(path: &Path) -> ! {
     runtime.block_on(async {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).expect("open the store"));
         let engine = engine(Some(store.clone()));
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{READY}");
+            let _ = out.flush();
+        }
         let mut handles: Vec<_> = engine
             .resume_all()
             .await
@@ -124,7 +133,7 @@ fn expected() -> BTreeMap<i64, RunResult> {
     })
 }
 
-/// Starts a child over `path` and kills it after `after`; true when it finished first.
+/// Starts a child over `path` and kills it `after` it is ready; true when it finished first.
 fn run_child(path: &Path, after: Option<Duration>) -> bool {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -134,10 +143,21 @@ fn run_child(path: &Path, after: Option<Duration>) -> bool {
             "--test-threads=1",
         ])
         .env(CHILD, path)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    // The test harness prints lines of its own first, and the test's name before the line; the
+    // end of the output means the child ended before it was ready.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    for line in (&mut out).lines() {
+        match line {
+            Ok(line) if !line.ends_with(READY) => continue,
+            _ => break,
+        }
+    }
+    // Read the rest as it comes, so that the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let Some(after) = after else {
         let status = child.wait().unwrap();
         assert!(status.success(), "the last child failed: {status}");
@@ -183,7 +203,7 @@ fn runs_finish_as_if_never_killed() {
         let path: PathBuf = dir.join(format!("runs-{store}.db"));
         let mut finished = false;
         for _ in 0..KILLS_PER_STORE {
-            let after = Duration::from_millis(3 + next(&mut rng) % 40);
+            let after = Duration::from_millis(next(&mut rng) % 40);
             if run_child(&path, Some(after)) {
                 finished = true;
                 break;
@@ -197,6 +217,10 @@ fn runs_finish_as_if_never_killed() {
         verify(&path, &expected);
     }
     std::fs::remove_dir_all(&dir).ok();
+    eprintln!(
+        "{kills} kills over {store} stores, at {} distinct points",
+        points.len()
+    );
     assert!(
         kills >= 50,
         "only {kills} kills landed before the runs finished"
