@@ -121,6 +121,14 @@ fn text(source: &str, span: Span) -> &str {
     &source[span.start..span.end]
 }
 
+/// A template's text part: its value, and the source its span covers.
+fn text_part<'a>(source: &'a str, part: &'a TemplatePart) -> (&'a str, &'a str) {
+    match part {
+        TemplatePart::Text { value, span } => (value, text(source, *span)),
+        other => panic!("not a text part: {other:?}"),
+    }
+}
+
 /// A path as written (`plan.output.tasks[0]`).
 fn path_text(path: &Path) -> String {
     path.to_string()
@@ -217,6 +225,7 @@ fn valid_fixtures_parse_without_diagnostics() {
 
 #[test]
 fn valid_fixtures_have_sound_spans_and_names() {
+    let mut texts = 0;
     for path in fixtures("valid") {
         let name = file_name(&path);
         let (source, file) = valid(name);
@@ -233,6 +242,60 @@ fn valid_fixtures_have_sound_spans_and_names() {
         for (ident, start, end) in names {
             assert_eq!(&source[start..end], ident, "{name}: identifier span");
         }
+        texts += check_templates(&source, &json, name);
+    }
+    assert!(texts > 0, "no template has a text part");
+}
+
+/// The parts of every template in `node` (an object with `lit` and `parts`) lie in order inside
+/// the literal's quotes, and each text part covers its text as written: the value itself in a
+/// raw string (with `{{` written `\{{`) or a plain string without escapes. Returns the number
+/// of text parts.
+fn check_templates(source: &str, node: &Json, what: &str) -> usize {
+    let span = |span: &Json| {
+        let at = |key: &str| span[key].as_u64().expect("an offset") as usize;
+        (at("start"), at("end"))
+    };
+    match node {
+        Json::Object(map) => {
+            let mut texts = 0;
+            if let (Some(lit), Some(Json::Array(parts))) = (map.get("lit"), map.get("parts")) {
+                let (lit_start, lit_end) = span(&lit["span"]);
+                let raw = !lit["raw_hashes"].is_null();
+                let mut at = lit_start + 1;
+                for part in parts {
+                    let (kind, body) = part
+                        .as_object()
+                        .and_then(|part| part.iter().next())
+                        .expect("a template part is tagged");
+                    let (start, end) = span(&body["span"]);
+                    assert!(
+                        at <= start && start <= end && end < lit_end,
+                        "{what}: {kind} part {start}..{end} out of place in {lit_start}..{lit_end}"
+                    );
+                    at = end;
+                    if kind != "text" {
+                        continue;
+                    }
+                    texts += 1;
+                    let value = body["value"].as_str().expect("a text part's value");
+                    let written = &source[start..end];
+                    assert!(!written.is_empty(), "{what}: empty text part at {start}");
+                    if raw {
+                        assert_eq!(written.replace("\\{{", "{{"), value, "{what}: raw text");
+                    } else if !written.contains('\\') {
+                        assert_eq!(written, value, "{what}: text part");
+                    }
+                }
+            }
+            texts
+                + map
+                    .values()
+                    .map(|v| check_templates(source, v, what))
+                    .sum::<usize>()
+        }
+        Json::Array(items) => items.iter().map(|v| check_templates(source, v, what)).sum(),
+        _ => 0,
     }
 }
 
@@ -680,15 +743,21 @@ fn template_placeholders_point_into_the_source() {
     // Escapes earlier in the string do not shift the placeholder's span.
     let escapes = template(entry(with, "escapes"));
     assert_eq!(
-        escapes.parts[0],
-        TemplatePart::Text("tab\t quote\" backslash\\ é😀 A\0 'single' \r\n for ".to_string())
+        text_part(&source, &escapes.parts[0]),
+        (
+            "tab\t quote\" backslash\\ é😀 A\0 'single' \r\n for ",
+            r#"tab\t quote\" backslash\\ \u{e9}\u{1F600} \x41\0 \'single\' \r\n for "#
+        )
     );
     assert!(escapes.lit.raw_hashes.is_none());
 
     let braces = template(entry(with, "braces"));
     assert_eq!(
-        braces.parts[0],
-        TemplatePart::Text("literal {{ not a placeholder }} then ".to_string())
+        text_part(&source, &braces.parts[0]),
+        (
+            "literal {{ not a placeholder }} then ",
+            r"literal \\{{ not a placeholder }} then "
+        )
     );
     assert_eq!(
         braces.lit.value,
@@ -697,13 +766,18 @@ fn template_placeholders_point_into_the_source() {
 
     let raw = template(entry(with, "raw"));
     assert_eq!(raw.lit.raw_hashes, Some(1));
+    assert_eq!(raw.parts.len(), 3);
     assert_eq!(
-        raw.parts,
-        [
-            TemplatePart::Text("He said \"hi\" about ".to_string()),
-            TemplatePart::Placeholder(raw.paths().next().unwrap().clone()),
-            TemplatePart::Text("; {{kept}} as written".to_string()),
-        ]
+        text_part(&source, &raw.parts[0]),
+        ("He said \"hi\" about ", "He said \"hi\" about ")
+    );
+    assert_eq!(
+        raw.parts[1],
+        TemplatePart::Placeholder(raw.paths().next().unwrap().clone())
+    );
+    assert_eq!(
+        text_part(&source, &raw.parts[2]),
+        ("; {{kept}} as written", r"; \{{kept}} as written")
     );
     assert!(text(&source, raw.lit.span).starts_with("r#\""));
 
@@ -714,9 +788,23 @@ fn template_placeholders_point_into_the_source() {
 
     let continued = template(entry(with, "continued"));
     assert_eq!(continued.lit.value, "one line continued");
+    let [part] = continued.parts.as_slice() else {
+        panic!("`continued` is one text part: {:?}", continued.parts);
+    };
+    let (value, written) = text_part(&source, part);
+    assert_eq!(value, "one line continued");
+    assert!(
+        written.starts_with("one line \\\n") && written.ends_with(" continued"),
+        "{written:?}"
+    );
+    assert_eq!(text(&source, continued.lit.span), format!("\"{written}\""));
 
     let unicode = template(entry(with, "unicode"));
     assert_eq!(unicode.paths().next().unwrap().to_string(), "input.label");
+    assert_eq!(
+        text_part(&source, &unicode.parts[0]),
+        ("naïve café → ", "naïve café → ")
+    );
 
     // Placeholders in a terminal's output and in a loop variable's template.
     let (source, file) = valid("refinement_loop.orch");
@@ -1253,5 +1341,39 @@ fn truncated_fixtures_fail_cleanly() {
             }
             assert!(!orch_dsl::render(&errors, name, text).is_empty());
         }
+    }
+}
+
+/// Every construct lexes as Rust tokens: each valid fixture goes through Rust's tokenizer and
+/// `workflow!`'s writing of tokens back to text, and compiles to exactly the program the file
+/// compiles to. (Plain `//` comments are not tokens; `///` comments are, as `#[doc]`.)
+#[test]
+fn valid_fixtures_lex_as_rust_tokens_and_compile_alike() {
+    for path in fixtures("valid") {
+        let name = file_name(&path);
+        let source = fs::read_to_string(&path).unwrap();
+        let tokens: proc_macro2::TokenStream = source
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} does not lex as Rust tokens: {e}"));
+        let written = orch_dsl::expand::SourceText::from_tokens(tokens.clone()).text;
+        let from_file = orch_dsl::compile(&source).unwrap_or_else(|d| {
+            panic!("{}", orch_dsl::render(&d, name, &source));
+        });
+        let from_tokens = orch_dsl::compile(&written).unwrap_or_else(|d| {
+            panic!(
+                "{name}, written from its tokens:\n{}",
+                orch_dsl::render(&d, name, &written)
+            );
+        });
+        assert_eq!(
+            orch_dsl::codegen::generate_program(&from_tokens.program).to_string(),
+            orch_dsl::codegen::generate_program(&from_file.program).to_string(),
+            "{name}: the program compiled from its tokens differs"
+        );
+        let expanded = orch_dsl::expand::expand_workflow(tokens).to_string();
+        assert!(
+            !expanded.contains("compile_error"),
+            "{name}: workflow! reports an error: {expanded}"
+        );
     }
 }

@@ -669,7 +669,7 @@ impl Template {
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
         self.parts.iter().filter_map(|part| match part {
             TemplatePart::Placeholder(path) => Some(path),
-            TemplatePart::Text(_) => None,
+            TemplatePart::Text { .. } => None,
         })
     }
 }
@@ -677,10 +677,21 @@ impl Template {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplatePart {
-    /// Literal text (with `\{{` already turned into `{{`).
-    Text(String),
+    /// Literal text (with `\{{` already turned into `{{`). `span` covers the text as written
+    /// inside the string literal, escapes included.
+    Text { value: String, span: Span },
     /// `{{ path }}`; the path's spans point inside the string literal.
     Placeholder(Path),
+}
+
+impl TemplatePart {
+    /// The text as written, or the placeholder's path (inside the braces).
+    pub fn span(&self) -> Span {
+        match self {
+            TemplatePart::Text { span, .. } => *span,
+            TemplatePart::Placeholder(path) => path.span,
+        }
+    }
 }
 
 /// A number as written (`3`, `0.8`, `-1`, `1e3`).

@@ -223,14 +223,20 @@ fn build_template(pieces: Vec<Piece>, raw: Option<u8>) -> Template {
                 let pad = if spaced { " " } else { "" };
                 value.push_str(&format!("{{{{{pad}{path}{pad}}}}}"));
                 if !text.is_empty() {
-                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                    parts.push(TemplatePart::Text {
+                        value: std::mem::take(&mut text),
+                        span: NO_SPAN,
+                    });
                 }
                 parts.push(TemplatePart::Placeholder(path));
             }
         }
     }
     if !text.is_empty() {
-        parts.push(TemplatePart::Text(text));
+        parts.push(TemplatePart::Text {
+            value: text,
+            span: NO_SPAN,
+        });
     }
     Template {
         lit: string_lit(value, raw),

@@ -337,7 +337,9 @@ impl Builder<'_, '_> {
                     .iter()
                     .map(|part| {
                         Some(match part {
-                            TemplatePart::Text(text) => ir::TemplatePart::Text(text.clone()),
+                            TemplatePart::Text { value, .. } => {
+                                ir::TemplatePart::Text(value.clone())
+                            }
                             TemplatePart::Placeholder(path) => {
                                 ir::TemplatePart::Path(self.path(path, vars)?)
                             }

@@ -922,7 +922,10 @@ impl Lowerer {
         let mut parts = Vec::new();
         for part in strings::split_template(&decoded, &mut self.diags) {
             match part {
-                RawPart::Text(text) => parts.push(TemplatePart::Text(text)),
+                RawPart::Text { text, start, end } => parts.push(TemplatePart::Text {
+                    value: text,
+                    span: decoded.span(start, end),
+                }),
                 RawPart::Placeholder { start, end, open } => {
                     let content = &decoded.value[start..end];
                     let to_source =

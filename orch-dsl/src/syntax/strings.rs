@@ -256,7 +256,12 @@ fn escape_error(start: usize, end: usize, message: String, label: &str) -> Diagn
 
 /// A piece of a template before its placeholder paths are lowered.
 pub(crate) enum RawPart {
-    Text(String),
+    /// Literal text taken from decoded bytes `start..end`.
+    Text {
+        text: String,
+        start: usize,
+        end: usize,
+    },
     /// The placeholder's content as decoded-byte range `start..end` (inside the braces).
     Placeholder {
         start: usize,
@@ -272,9 +277,13 @@ pub(crate) fn split_template(decoded: &Decoded, diags: &mut Vec<Diagnostic>) -> 
     let v = &decoded.value;
     let mut parts = Vec::new();
     let mut text = String::new();
+    let mut text_start = 0;
     let mut i = 0;
     while i < v.len() {
         let rest = &v[i..];
+        if text.is_empty() {
+            text_start = i;
+        }
         if rest.starts_with("\\{{") {
             text.push_str("{{");
             i += 3;
@@ -293,10 +302,15 @@ pub(crate) fn split_template(decoded: &Decoded, diags: &mut Vec<Diagnostic>) -> 
                     )),
                 );
                 text.push_str(rest);
+                i = v.len();
                 break;
             };
             if !text.is_empty() {
-                parts.push(RawPart::Text(std::mem::take(&mut text)));
+                parts.push(RawPart::Text {
+                    text: std::mem::take(&mut text),
+                    start: text_start,
+                    end: i,
+                });
             }
             let (start, end) = (i + 2, i + 2 + close);
             match check_placeholder(decoded, i, start, end) {
@@ -315,7 +329,11 @@ pub(crate) fn split_template(decoded: &Decoded, diags: &mut Vec<Diagnostic>) -> 
         }
     }
     if !text.is_empty() {
-        parts.push(RawPart::Text(text));
+        parts.push(RawPart::Text {
+            text,
+            start: text_start,
+            end: i,
+        });
     }
     parts
 }
