@@ -6,7 +6,7 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     for family in [
-        "syntax", "names", "paths", "data", "settings", "warnings", "skeleton",
+        "syntax", "names", "paths", "data", "settings", "warnings", "skeleton", "combined",
     ] {
         t.compile_fail(format!("tests/ui/{family}/*.rs"));
     }
