@@ -262,26 +262,7 @@ impl SqliteStore {
         kind: Kind,
         op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     ) -> BoxFuture<Result<T, StoreError>> {
-        let (reply, answer) = oneshot::channel();
-        let label = self.shared.label.clone();
-        let job: Job = Box::new(move |conn, alone| {
-            let result = conn.map_err(|e| Failure::Db(e.clone())).and_then(|conn| {
-                if alone || kind == Kind::Append {
-                    op(conn)
-                } else {
-                    in_savepoint(conn, op)
-                }
-            });
-            Done {
-                appended: kind == Kind::Append && result.is_ok(),
-                failed: result.is_err(),
-                spoils: kind == Kind::Append && !alone && matches!(result, Err(Failure::Db(_))),
-                answer: Box::new(move |committed| {
-                    let outcome = committed.map_err(Failure::Db).and(result);
-                    let _ = reply.send(outcome.map_err(|f| f.into_store(&label)));
-                }),
-            }
-        });
+        let (job, answer) = job(kind, self.shared.label.clone(), op);
         self.writer.submit(job);
         Box::pin(async move {
             answer.await.unwrap_or_else(|_| {
@@ -370,6 +351,35 @@ fn in_savepoint<T>(
     result
 }
 
+/// The job that applies `op` as a write of `kind`, and where its answer arrives once the
+/// transaction it is in has committed or failed.
+fn job<T: Send + 'static>(
+    kind: Kind,
+    label: Arc<str>,
+    op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+) -> (Job, oneshot::Receiver<Result<T, StoreError>>) {
+    let (reply, answer) = oneshot::channel();
+    let job: Job = Box::new(move |conn, alone| {
+        let result = conn.map_err(|e| Failure::Db(e.clone())).and_then(|conn| {
+            if alone || kind == Kind::Append {
+                op(conn)
+            } else {
+                in_savepoint(conn, op)
+            }
+        });
+        Done {
+            appended: kind == Kind::Append && result.is_ok(),
+            failed: result.is_err(),
+            spoils: kind == Kind::Append && !alone && matches!(result, Err(Failure::Db(_))),
+            answer: Box::new(move |committed| {
+                let outcome = committed.map_err(Failure::Db).and(result);
+                let _ = reply.send(outcome.map_err(|f| f.into_store(&label)));
+            }),
+        }
+    });
+    (job, answer)
+}
+
 /// Runs one statement, prepared once per connection; the number of rows it changed.
 fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
@@ -394,4 +404,116 @@ fn uint(value: i64) -> u64 {
 
 fn ready<T: Send + 'static>(result: Result<T, StoreError>) -> BoxFuture<Result<T, StoreError>> {
     Box::pin(async move { result })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection with a table `t` of one column, and nothing committed.
+    fn connection() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)")
+            .unwrap();
+        conn
+    }
+
+    fn rows(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A write that inserts `x`, then fails as `then` says (after having changed something).
+    fn insert(kind: Kind, x: i64, then: Option<fn(&Connection) -> Failure>) -> (Job, Answer) {
+        job(kind, Arc::from("test"), move |conn| {
+            conn.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
+            match then {
+                Some(fail) => Err(fail(conn)),
+                None => Ok(()),
+            }
+        })
+    }
+
+    type Answer = oneshot::Receiver<Result<(), StoreError>>;
+
+    /// A failure of SQLite itself, as a statement on a missing table gives.
+    fn sqlite_fails(conn: &Connection) -> Failure {
+        conn.execute("INSERT INTO missing (x) VALUES (1)", [])
+            .map(|_| ())
+            .unwrap_err()
+            .into()
+    }
+
+    fn refused(_: &Connection) -> Failure {
+        Failure::Store(StoreError::UnknownRun("r1".into()))
+    }
+
+    fn commit_all(conn: &Connection, jobs: Vec<(Job, Answer)>) -> (Vec<bool>, Counters) {
+        let counters = Counters::default();
+        let (jobs, mut answers): (Vec<Job>, Vec<Answer>) = jobs.into_iter().unzip();
+        writer::commit(conn, jobs, &counters);
+        let ok = answers
+            .iter_mut()
+            .map(|a| a.try_recv().expect("every job is answered").is_ok())
+            .collect();
+        (ok, counters)
+    }
+
+    #[test]
+    fn an_append_that_sqlite_fails_part_way_rolls_the_whole_batch_back() {
+        let conn = connection();
+        let (ok, counters) = commit_all(
+            &conn,
+            vec![
+                insert(Kind::Other, 1, None),
+                insert(Kind::Append, 2, None),
+                insert(Kind::Append, 3, Some(sqlite_fails)),
+            ],
+        );
+        assert_eq!(
+            ok,
+            [false, false, false],
+            "every write is told it was undone"
+        );
+        assert_eq!(
+            rows(&conn),
+            Vec::<i64>::new(),
+            "nothing of the batch is kept"
+        );
+        assert!(conn.is_autocommit(), "no transaction is left open");
+        assert_eq!(counters.transactions.load(Ordering::Acquire), 0);
+        assert_eq!(counters.checkpoints.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn other_failures_leave_the_rest_of_the_batch_alone() {
+        let conn = connection();
+        let (ok, counters) = commit_all(
+            &conn,
+            vec![
+                insert(Kind::Append, 1, None),
+                // In a savepoint of its own: its insert is undone, and only it fails.
+                insert(Kind::Other, 2, Some(sqlite_fails)),
+                // The store's own refusal of an append: not SQLite's, so nothing is spoiled.
+                job(Kind::Append, Arc::from("test"), |conn| Err(refused(conn))),
+                insert(Kind::Append, 4, None),
+            ],
+        );
+        assert_eq!(ok, [true, false, false, true]);
+        assert_eq!(rows(&conn), [1, 4]);
+        assert_eq!(counters.transactions.load(Ordering::Acquire), 1);
+        assert_eq!(counters.checkpoints.load(Ordering::Acquire), 2);
+    }
+
+    #[test]
+    fn a_lone_write_that_fails_is_undone_with_its_transaction() {
+        let conn = connection();
+        let (ok, counters) = commit_all(&conn, vec![insert(Kind::Append, 1, Some(sqlite_fails))]);
+        assert_eq!(ok, [false]);
+        assert_eq!(rows(&conn), Vec::<i64>::new());
+        assert_eq!(counters.transactions.load(Ordering::Acquire), 0);
+    }
 }

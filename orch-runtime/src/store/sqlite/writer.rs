@@ -209,7 +209,7 @@ impl Inner {
 /// several (so that a failing job leaves the others alone) unless it needs none, commits, and
 /// only then answers each job. A job that failed part-way without a savepoint spoils the
 /// transaction: it is rolled back whole and every job is told so.
-fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
+pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
     let alone = batch.len() == 1;
     let begun = sql(conn, "BEGIN IMMEDIATE").map_err(DbFailure::from);
     let done: Vec<Done> = batch
