@@ -538,7 +538,7 @@ fn review(limits: &Limits, bindings: &Bindings, name: Option<&str>, text: &str) 
                 message,
             }),
     );
-    problems.extend(unbound_workers(bindings, &program));
+    problems.extend(worker_problems(bindings, &program));
     let bounds = limits.cap(&mut program);
     Reviewed {
         diagnostics: compiled.warnings,
@@ -549,7 +549,7 @@ fn review(limits: &Limits, bindings: &Bindings, name: Option<&str>, text: &str) 
 
 /// The workers of `program` that `orch.toml` does not bind, or that cannot be called as it
 /// binds them, each named with its workflow: the checks of `orch run`.
-fn unbound_workers(bindings: &Bindings, program: &ir::Program) -> Vec<Problem> {
+fn worker_problems(bindings: &Bindings, program: &ir::Program) -> Vec<Problem> {
     let mut problems = Vec::new();
     for workflow in &program.workflows {
         for worker in &workflow.workers {
