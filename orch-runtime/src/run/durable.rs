@@ -182,19 +182,20 @@ impl Run {
         let (Some(durable), Some(mut checkpoint)) = (self.durable.take(), last) else {
             return result;
         };
+        let mut result = result;
         let outcome = if result.status == RunStatus::Paused {
             durable.store.set_status(&self.id, Lifecycle::Paused).await
         } else {
-            checkpoint.trail = result
-                .trail
+            // The store keeps the trail as its checkpoints' entries: the result goes without it.
+            let trail = std::mem::take(&mut result.trail);
+            checkpoint.trail = trail
                 .get(durable.saved..)
                 .map(<[Entry]>::to_vec)
                 .unwrap_or_default();
             checkpoint.consumed = durable.consumed;
-            durable
-                .store
-                .finish(&self.id, checkpoint, result.clone())
-                .await
+            let stored = result.clone();
+            result.trail = trail;
+            durable.store.finish(&self.id, checkpoint, stored).await
         };
         if let Err(error) = outcome {
             tracing::error!(run = %self.id, %error, "the run's end could not be stored");

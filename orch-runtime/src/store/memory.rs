@@ -178,7 +178,10 @@ impl Store for MemoryStore {
                     ..kept.checkpoint.clone()
                 },
                 signals,
-                result: kept.result.clone(),
+                result: kept.result.clone().map(|result| RunResult {
+                    trail: kept.trail.clone(),
+                    ..result
+                }),
             }))
         })
     }

@@ -240,7 +240,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records a run's progress. Resolves once the checkpoint is durable.
     fn checkpoint(&self, run: &str, checkpoint: Checkpoint) -> BoxFuture<Result<(), StoreError>>;
 
-    /// Records a finished run: its final trail entries and its result.
+    /// Records a finished run: its final trail entries (in `checkpoint`) and its result, whose
+    /// `trail` is empty: the trail is the one the checkpoints add up to, and [`Store::load`]
+    /// gives the result back with it.
     fn finish(
         &self,
         run: &str,
@@ -251,7 +253,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a run paused or running.
     fn set_status(&self, run: &str, status: Lifecycle) -> BoxFuture<Result<(), StoreError>>;
 
-    /// A run with its latest checkpoint and whole trail.
+    /// A run with its latest checkpoint and whole trail (also in its result, once finished).
     fn load(&self, run: &str) -> BoxFuture<Result<Option<LoadedRun>, StoreError>>;
 
     /// Runs matching `filter`, oldest first.

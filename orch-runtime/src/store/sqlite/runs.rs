@@ -43,17 +43,28 @@ fn run_exists(conn: &Connection, run: &str) -> Result<bool, Failure> {
     Ok(found.is_some())
 }
 
-/// Appends a checkpoint to the log of a run that has one already (every stored run does).
+/// Appends a checkpoint to the log of a run that has one already (every stored run does), as
+/// the next after its latest, in one statement. A bare `MAX` over the key's prefix is one seek
+/// down the index, where an aggregate with more around it (`HAVING`, `COALESCE`, a subquery
+/// filtered outside) reads all the run's rows. For a run with no rows `MAX` is null, which the
+/// `NOT NULL` column refuses: `OR IGNORE` turns that into no row inserted.
 fn append(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
-    // A bare `MAX` over the key's prefix is one seek down the index, where an aggregate with
-    // more around it (`HAVING`, `COALESCE`) reads all the run's rows.
-    let latest: Option<i64> = conn
-        .prepare_cached("SELECT MAX(seq) FROM checkpoints WHERE run = ?1")?
-        .query_row([run], |row| row.get(0))?;
-    let Some(latest) = latest else {
+    let appended = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO checkpoints (run, seq, state, steps, at_ms, body)
+             SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4, ?5 FROM checkpoints WHERE run = ?1",
+        )?
+        .execute(params![
+            run,
+            checkpoint.state,
+            checkpoint.steps,
+            int(now_ms()),
+            checkpoint.body
+        ])?;
+    if appended == 0 {
         return Err(unknown_run(run));
-    };
-    insert(conn, run, latest + 1, checkpoint, now_ms())
+    }
+    Ok(())
 }
 
 fn insert(
@@ -269,7 +280,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<Result<(), StoreError>> {
         // The result's trail is the log's: stored once, put back when the run is loaded.
         let mut result = result;
-        result.trail = Vec::new();
+        result.trail.clear();
         let encoded = encode(checkpoint).and_then(|c| Ok((c, to_json(&result)?)));
         let (encoded, text) = match encoded {
             Ok(encoded) => encoded,

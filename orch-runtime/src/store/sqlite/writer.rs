@@ -51,6 +51,9 @@ struct Waiting {
     checkpoint: bool,
     /// The store is closing: commit what is queued, then stop.
     closed: bool,
+    /// The writer thread waits on `ready`: only then does it need waking (a wake is a system
+    /// call, worth sparing when jobs arrive faster than they are committed).
+    asleep: bool,
 }
 
 struct Inner {
@@ -85,7 +88,9 @@ impl Writer {
                 let mut waiting = lock(&hook_queue.state);
                 if !waiting.checkpoint {
                     waiting.checkpoint = true;
-                    hook_queue.ready.notify_one();
+                    if waiting.asleep {
+                        hook_queue.ready.notify_one();
+                    }
                 }
             }
             Ok(())
@@ -135,7 +140,9 @@ impl Writer {
         inner.queued.fetch_add(1, Ordering::AcqRel);
         let mut waiting = lock(&inner.queue.state);
         waiting.jobs.push_back(job);
-        inner.queue.ready.notify_one();
+        if waiting.asleep {
+            inner.queue.ready.notify_one();
+        }
     }
 }
 
@@ -157,11 +164,13 @@ impl Inner {
             let (work, checkpoint, closed) = {
                 let mut waiting = lock(&self.queue.state);
                 while waiting.jobs.is_empty() && !waiting.checkpoint && !waiting.closed {
+                    waiting.asleep = true;
                     waiting = self
                         .queue
                         .ready
                         .wait(waiting)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    waiting.asleep = false;
                 }
                 let checkpoint = std::mem::take(&mut waiting.checkpoint);
                 (!waiting.jobs.is_empty(), checkpoint, waiting.closed)
