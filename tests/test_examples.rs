@@ -68,7 +68,7 @@ fn attempts<'r>(result: &'r RunResult, state: &str) -> Vec<&'r orch_runtime::Att
         .trail
         .iter()
         .filter_map(|entry| match entry {
-            Entry::Attempt(attempt) if &*attempt.state == state => Some(attempt),
+            Entry::Attempt(attempt) if &*attempt.state == state => Some(&**attempt),
             _ => None,
         })
         .collect()
@@ -565,9 +565,7 @@ async fn human_approval_signal() {
         WORST_CASE_STEPS,
     );
     let signal = result.trail.iter().find_map(|entry| match entry {
-        Entry::Signal {
-            payload, timed_out, ..
-        } => Some((payload.clone(), *timed_out)),
+        Entry::Signal(received) => Some((received.payload.clone(), received.timed_out)),
         _ => None,
     });
     assert_eq!(
@@ -588,15 +586,10 @@ async fn human_approval_escalates_on_timeout() {
         &["draft", "approval", "escalate", "execute", "done"],
         WORST_CASE_STEPS,
     );
-    let timed_out = result.trail.iter().any(|entry| {
-        matches!(
-            entry,
-            Entry::Signal {
-                timed_out: true,
-                ..
-            }
-        )
-    });
+    let timed_out = result
+        .trail
+        .iter()
+        .any(|entry| matches!(entry, Entry::Signal(received) if received.timed_out));
     assert!(timed_out);
     assert_eq!(
         attempts(&result, "escalate")[0].outcome.as_deref(),

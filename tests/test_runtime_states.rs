@@ -1430,9 +1430,12 @@ async fn wait_takes_a_signal_delivered_before_the_run_waits() {
     let signal = result
         .trail
         .iter()
-        .find(|e| matches!(e, Entry::Signal { .. }))
+        .find(|e| matches!(e, Entry::Signal(_)))
         .unwrap();
-    let Entry::Signal {
+    let Entry::Signal(received) = signal else {
+        unreachable!()
+    };
+    let orch::Received {
         step,
         state,
         signal,
@@ -1441,10 +1444,7 @@ async fn wait_takes_a_signal_delivered_before_the_run_waits() {
         rejected,
         timed_out,
         ..
-    } = signal
-    else {
-        unreachable!()
-    };
+    } = &**received;
     assert_eq!((*step, &**state, &**signal), (2, "review", "Review"));
     assert_eq!(outcome.as_deref(), Some("ok"));
     assert_eq!(payload, &Some(json!({"by": "ed"})));
@@ -1503,7 +1503,8 @@ async fn wait_rejection_takes_the_failure_path() {
     assert_eq!(result.error, Some(json!("off topic")));
     assert!(result.trail.iter().any(|e| matches!(
         e,
-        Entry::Signal { rejected: Some(r), outcome: None, .. } if r == "off topic"
+        Entry::Signal(received)
+            if received.rejected.as_deref() == Some("off topic") && received.outcome.is_none()
     )));
 }
 
@@ -1526,12 +1527,8 @@ async fn wait_timeout_takes_the_timeout_path() {
     );
     assert!(result.trail.iter().any(|e| matches!(
         e,
-        Entry::Signal {
-            timed_out: true,
-            outcome: None,
-            payload: None,
-            ..
-        }
+        Entry::Signal(received)
+            if received.timed_out && received.outcome.is_none() && received.payload.is_none()
     )));
 }
 

@@ -429,16 +429,17 @@ fn trail_lines(trail: &[Entry], depth: usize, text: &mut String) {
                 let arm = arm.map_or("else".to_string(), |arm| format!("arm {}", arm + 1));
                 (*step, state, format!("chose {arm}"))
             }
-            Entry::Signal {
-                step,
-                state,
-                signal,
-                outcome,
-                payload,
-                rejected,
-                timed_out,
-                ..
-            } => {
+            Entry::Signal(received) => {
+                let orch_runtime::Received {
+                    step,
+                    state,
+                    signal,
+                    outcome,
+                    payload,
+                    rejected,
+                    timed_out,
+                    ..
+                } = &**received;
                 let how = match (rejected, timed_out, outcome) {
                     (Some(reason), _, _) => format!("rejected: {reason}"),
                     (None, true, _) => "timed out".into(),

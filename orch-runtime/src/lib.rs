@@ -104,7 +104,7 @@ pub use orch_macros::workflow;
 pub use pool::Pool;
 pub use replay::{Divergence, Replay};
 pub use result::{RunResult, RunStatus};
-pub use trail::{Attempt, AttemptStatus, Entry, Trail};
+pub use trail::{Attempt, AttemptStatus, Entry, Received, Trail};
 pub use worker::{BoxFuture, Call, Reply, Usage, Worker, WorkerError, WorkerResult, Workers};
 
 /// The checked workflow representation the engine runs.

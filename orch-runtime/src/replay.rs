@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, Mailbox, RunControl, Signal, SignalReply, StartError};
 use crate::result::RunResult;
 use crate::run::Run;
-use crate::trail::{Attempt, AttemptStatus, Entry};
+use crate::trail::{Attempt, AttemptStatus, Entry, Received};
 use crate::worker::{BoxFuture, Call, Reply, Worker, WorkerError, WorkerResult};
 
 /// The outcome of a replay.
@@ -85,30 +85,32 @@ impl Book {
             match entry {
                 Entry::Attempt(a) => {
                     let k = key(&a.state, a.step, &a.branch, a.item, a.iteration, a.attempt);
-                    book.attempts.insert(k, a.clone());
+                    book.attempts.insert(k, (**a).clone());
                 }
                 Entry::Child { step, state, run } => {
                     book.children
                         .insert((state.clone(), *step), (**run).clone());
                 }
-                Entry::Signal {
-                    signal,
-                    outcome,
-                    payload,
-                    rejected,
-                    timed_out: false,
-                    ..
-                } => book.signals.push(Signal {
-                    name: signal.to_string(),
-                    reply: match rejected {
-                        Some(reason) => SignalReply::Reject(reason.clone()),
-                        None => SignalReply::Outcome(
-                            outcome.clone().unwrap_or_else(|| "ok".into()),
-                            payload.clone().unwrap_or(Value::Null),
-                        ),
-                    },
-                    seq: None,
-                }),
+                Entry::Signal(received) if !received.timed_out => {
+                    let Received {
+                        signal,
+                        outcome,
+                        payload,
+                        rejected,
+                        ..
+                    } = &**received;
+                    book.signals.push(Signal {
+                        name: signal.to_string(),
+                        reply: match rejected {
+                            Some(reason) => SignalReply::Reject(reason.clone()),
+                            None => SignalReply::Outcome(
+                                outcome.clone().unwrap_or_else(|| "ok".into()),
+                                payload.clone().unwrap_or(Value::Null),
+                            ),
+                        },
+                        seq: None,
+                    });
+                }
                 _ => {}
             }
         }

@@ -56,10 +56,13 @@ pub struct Attempt {
 }
 
 /// An entry of the audit trail.
+///
+/// The large entries are boxed, so that an entry is small: a trail is mostly attempts and
+/// transitions, and every run keeps one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum Entry {
-    Attempt(Attempt),
+    Attempt(Box<Attempt>),
     /// A `choice` picked an arm (`None` for `else`).
     Choice {
         step: u64,
@@ -67,19 +70,7 @@ pub enum Entry {
         arm: Option<usize>,
     },
     /// A `wait` received a signal, or timed out.
-    Signal {
-        step: u64,
-        state: Arc<str>,
-        signal: Arc<str>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        outcome: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        payload: Option<Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rejected: Option<String>,
-        timed_out: bool,
-        at_ms: u64,
-    },
+    Signal(Box<Received>),
     /// A `call` ran a child workflow, with its own trail.
     Child {
         step: u64,
@@ -95,6 +86,25 @@ pub enum Entry {
     },
 }
 
+/// What a `wait` received: a signal, or nothing before its timeout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Received {
+    pub step: u64,
+    pub state: Arc<str>,
+    pub signal: Arc<str>,
+    /// The outcome the signal chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    /// Why the signal was refused, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+    pub timed_out: bool,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
 impl Entry {
     /// The entry with its times set to zero, for comparing runs.
     pub fn without_times(&self) -> Entry {
@@ -104,7 +114,7 @@ impl Entry {
                 a.started_at_ms = 0;
                 a.duration_us = 0;
             }
-            Entry::Signal { at_ms, .. } => *at_ms = 0,
+            Entry::Signal(received) => received.at_ms = 0,
             Entry::Child { run, .. } => {
                 **run = run.without_times();
             }

@@ -27,7 +27,7 @@ fn attempts(result: &RunResult) -> Vec<&Attempt> {
         .trail
         .iter()
         .filter_map(|entry| match entry {
-            Entry::Attempt(attempt) => Some(attempt),
+            Entry::Attempt(attempt) => Some(&**attempt),
             _ => None,
         })
         .collect()

@@ -374,7 +374,8 @@ impl Run {
     /// Writes a state's attempts to the trail, followed by those it cut off (started, never
     /// finished), as cancelled.
     fn record(&mut self, attempts: Vec<Attempt>) {
-        self.trail.extend(attempts.into_iter().map(Entry::Attempt));
+        self.trail
+            .extend(attempts.into_iter().map(|a| Entry::Attempt(Box::new(a))));
         for flight in self.flights.drain() {
             if flight.landed {
                 continue;
@@ -382,7 +383,7 @@ impl Run {
             let mut attempt = flight.attempt;
             attempt.status = AttemptStatus::Cancelled;
             attempt.error = Some("cancelled: no longer needed".into());
-            self.trail.push(Entry::Attempt(attempt));
+            self.trail.push(Entry::Attempt(Box::new(attempt)));
         }
     }
 
@@ -407,7 +408,7 @@ impl Run {
             if !flight.landed {
                 attempt.status = AttemptStatus::Cancelled;
             }
-            self.trail.push(Entry::Attempt(attempt));
+            self.trail.push(Entry::Attempt(Box::new(attempt)));
         }
         let locals = Locals::default();
         let (status, terminal, output, error) = match end {

@@ -12,7 +12,7 @@ use crate::data::Locals;
 use crate::engine::{SignalReply, lock};
 use crate::event::Event;
 use crate::result::RunStatus;
-use crate::trail::Entry;
+use crate::trail::{Entry, Received};
 use crate::worker::Call;
 
 impl Run {
@@ -201,7 +201,7 @@ impl Run {
                 None => arrived.await,
             }
         };
-        let mut entry = Entry::Signal {
+        let mut entry = Received {
             step,
             state: self.names[id].clone(),
             signal: name,
@@ -227,9 +227,7 @@ impl Run {
                 )
             }
             Some(SignalReply::Reject(reason)) => {
-                if let Entry::Signal { rejected, .. } = &mut entry {
-                    *rejected = Some(reason.clone());
-                }
+                entry.rejected = Some(reason.clone());
                 self.fail(
                     id,
                     exits,
@@ -240,19 +238,12 @@ impl Run {
                 )
             }
             Some(SignalReply::Outcome(label, payload)) => {
-                if let Entry::Signal {
-                    outcome,
-                    payload: p,
-                    ..
-                } = &mut entry
-                {
-                    *outcome = Some(label.clone());
-                    *p = Some(payload.clone());
-                }
+                entry.outcome = Some(label.clone());
+                entry.payload = Some(payload.clone());
                 self.exit(id, exits, Ok(crate::Reply::outcome(label, payload)))
             }
         };
-        self.trail.push(entry);
+        self.trail.push(Entry::Signal(Box::new(entry)));
         next
     }
 
