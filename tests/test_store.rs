@@ -2,7 +2,7 @@
 //! only the SQLite store does: durability across reopening, group commit, and refusing files
 //! that are not orch stores.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -96,7 +96,7 @@ fn result(run: &str, status: RunStatus, trail: Vec<Entry>) -> RunResult {
         terminal: Some("done".into()),
         output: Some(json!("written")),
         error: None,
-        states: BTreeMap::from([("plan".to_string(), StepData::default())]),
+        states: [("plan", StepData::default())].into_iter().collect(),
         steps: 3,
         duration_ms: 12,
         usage: Default::default(),

@@ -103,7 +103,7 @@ pub use event::Event;
 pub use orch_macros::workflow;
 pub use pool::Pool;
 pub use replay::{Divergence, Replay};
-pub use result::{RunResult, RunStatus};
+pub use result::{RunResult, RunStatus, States, StatesIter};
 pub use trail::{Attempt, AttemptStatus, Entry, Received, Trail};
 pub use worker::{BoxFuture, Call, Reply, Usage, Worker, WorkerError, WorkerResult, Workers};
 

@@ -1,6 +1,7 @@
 //! What a finished run reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,7 +41,7 @@ pub struct RunResult {
     /// The `fail … error` value, or what stopped the run.
     pub error: Option<Value>,
     /// What each state produced, by state name (parallel states list their branches).
-    pub states: BTreeMap<String, StepData>,
+    pub states: States,
     /// Steps taken: state entries and loop iterations.
     pub steps: u64,
     pub duration_ms: u64,
@@ -67,5 +68,152 @@ impl RunResult {
     /// The states the run went through, in order.
     pub fn path(&self) -> Vec<String> {
         self.trail.path().iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// What each state of a run produced, by state name: the states that ran, in name order.
+///
+/// A small sorted list rather than a tree (a run has a few states with data, and a tree's
+/// first node alone holds eleven), read like a map:
+///
+/// ```
+/// use orch_runtime::{States, StepData};
+/// use serde_json::json;
+///
+/// let states: States = [
+///     ("review", StepData { outcome: Some("ok".into()), ..StepData::default() }),
+///     ("draft", StepData { output: Some(json!("text")), ..StepData::default() }),
+/// ]
+/// .into_iter()
+/// .collect();
+/// assert_eq!(states["draft"].output, Some(json!("text")));
+/// assert_eq!(states.get("review").and_then(|s| s.outcome.as_deref()), Some("ok"));
+/// assert!(!states.contains_key("publish"));
+/// // In name order, and a map in JSON.
+/// assert_eq!(states.names().collect::<Vec<_>>(), ["draft", "review"]);
+/// assert_eq!(
+///     serde_json::to_value(&states).unwrap(),
+///     json!({"draft": {"output": "text"}, "review": {"outcome": "ok"}})
+/// );
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct States(Vec<(Arc<str>, StepData)>);
+
+impl States {
+    /// The data of state `name`, if it ran.
+    pub fn get(&self, name: &str) -> Option<&StepData> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Whether state `name` ran.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    /// How many states ran.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The states and their data, in name order.
+    pub fn iter(&self) -> StatesIter<'_> {
+        StatesIter(self.0.iter())
+    }
+
+    /// The names of the states that ran, in order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.0.iter().map(|(name, _)| &**name)
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| (**n).cmp(name))
+    }
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, StepData)> for States {
+    /// A later entry for the same name replaces an earlier one.
+    fn from_iter<I: IntoIterator<Item = (K, StepData)>>(entries: I) -> States {
+        let mut states: Vec<(Arc<str>, StepData)> = entries
+            .into_iter()
+            .map(|(name, data)| (name.into(), data))
+            .collect();
+        // Stable: of equal names the last one given is kept.
+        states.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(Arc<str>, StepData)> = Vec::with_capacity(states.len());
+        for entry in states {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
+        }
+        States(kept)
+    }
+}
+
+impl std::ops::Index<&str> for States {
+    type Output = StepData;
+
+    /// The data of state `name`; panics if it did not run (use [`States::get`] otherwise).
+    fn index(&self, name: &str) -> &StepData {
+        match self.get(name) {
+            Some(data) => data,
+            None => panic!("state `{name}` has no data in this result"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a States {
+    type Item = (&'a str, &'a StepData);
+    type IntoIter = StatesIter<'a>;
+
+    fn into_iter(self) -> StatesIter<'a> {
+        self.iter()
+    }
+}
+
+/// The states of a [`States`] and their data, in name order.
+#[derive(Clone, Debug)]
+pub struct StatesIter<'a>(std::slice::Iter<'a, (Arc<str>, StepData)>);
+
+impl<'a> Iterator for StatesIter<'a> {
+    type Item = (&'a str, &'a StepData);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(name, data)| (&**name, data))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for StatesIter<'_> {}
+
+impl DoubleEndedIterator for StatesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(name, data)| (&**name, data))
+    }
+}
+
+impl std::fmt::Debug for States {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for States {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for States {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<States, D::Error> {
+        let map = BTreeMap::<String, StepData>::deserialize(deserializer)?;
+        Ok(map.into_iter().collect())
     }
 }

@@ -150,3 +150,18 @@ impl Trail for [Entry] {
         path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    /// Every run keeps its trail: the large entries stay boxed.
+    #[test]
+    fn an_entry_is_small() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 72,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+}

@@ -480,8 +480,9 @@ impl Run {
             .states
             .iter()
             .zip(steps)
-            .filter(|(_, data)| *data != Default::default())
-            .map(|(state, data)| (state.name.clone(), data))
+            .zip(self.names.iter())
+            .filter(|((_, data), _)| *data != Default::default())
+            .map(|((_, data), name)| (name.clone(), data))
             .collect();
         let mut usage = crate::worker::Usage::default();
         for entry in &self.trail {
