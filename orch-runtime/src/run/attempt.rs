@@ -37,13 +37,13 @@ pub(crate) struct Flights {
 }
 
 pub(crate) struct Flight {
-    pub attempt: Attempt,
+    pub attempt: Box<Attempt>,
     /// The attempt finished; its record is complete.
     pub landed: bool,
 }
 
 impl Flights {
-    fn start(&self, attempt: Attempt) -> u64 {
+    fn start(&self, attempt: Box<Attempt>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let flight = Flight {
             attempt,
@@ -58,15 +58,21 @@ impl Flights {
         id
     }
 
-    /// Completes the record of a finished attempt and returns it; the record stays here until
-    /// the state writes it to the trail.
-    fn land(&self, id: u64, finish: impl FnOnce(&mut Attempt)) -> Option<Attempt> {
+    /// Completes the record of a finished attempt and returns it. Unless `take`, a copy is
+    /// returned and the record stays here until the state writes it to the trail; with `take`
+    /// the caller writes it before the run can stop (the state's last attempt, written with no
+    /// wait in between), and the record itself leaves.
+    fn land(&self, id: u64, take: bool, finish: impl FnOnce(&mut Attempt)) -> Option<Box<Attempt>> {
         let mut flights = lock(&self.attempts);
         let at = flights.binary_search_by_key(&id, |(id, _)| *id).ok()?;
         let flight = &mut flights[at].1;
         finish(&mut flight.attempt);
         flight.landed = true;
-        Some(flight.attempt.clone())
+        Some(if take {
+            flights.remove(at).1.attempt
+        } else {
+            flight.attempt.clone()
+        })
     }
 
     /// Takes every attempt not yet in the trail, in the order they started.
@@ -89,26 +95,30 @@ pub(crate) struct Spec {
     pub events: Option<broadcast::Sender<Event>>,
     /// Replaying a recorded run: backoff delays are skipped.
     pub replaying: bool,
+    /// The caller writes the attempts to the trail as soon as they return, with no wait in
+    /// between (a task or a loop; not a branch or an item, which wait for the others).
+    pub written_at_once: bool,
     /// The largest output, serialized, that a reply may carry.
     pub max_output_bytes: Option<usize>,
 }
 
 /// Calls the worker until it replies or the retries are used up.
-pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure>) {
-    let mut records = Vec::new();
+pub(crate) async fn attempts(spec: Spec) -> (Vec<Box<Attempt>>, Result<Reply, Failure>) {
+    let mut records = Vec::with_capacity(1);
     let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
     let mut number: u32 = 1;
     loop {
         let mut call = spec.call.clone();
         call.attempt = number;
-        let (record, result) = attempt(&spec, call).await;
+        let retries_left = u64::from(number) <= retries;
+        let (record, result) = attempt(&spec, call, retries_left).await;
         let timed_out = record.status == AttemptStatus::TimedOut;
         records.push(record);
         let error = match result {
             Ok(reply) => return (records, Ok(reply)),
             Err(error) => error,
         };
-        if !error.retryable || u64::from(number) > retries {
+        if !error.retryable || !retries_left {
             let failure = Failure {
                 error: error.message,
                 timed_out,
@@ -139,9 +149,21 @@ pub(crate) async fn attempts(spec: Spec) -> (Vec<Attempt>, Result<Reply, Failure
     }
 }
 
+/// Whether an attempt that ended with `result` is its state's last.
+fn is_last(result: &Result<Reply, WorkerError>, retries_left: bool) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(error) => !error.retryable || !retries_left,
+    }
+}
+
 /// One call of the worker, recorded.
-async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerError>) {
-    let record = Attempt {
+async fn attempt(
+    spec: &Spec,
+    mut call: Call,
+    retries_left: bool,
+) -> (Box<Attempt>, Result<Reply, WorkerError>) {
+    let record = Box::new(Attempt {
         step: call.step,
         state: call.state.clone(),
         worker: call.worker.clone(),
@@ -157,7 +179,7 @@ async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerE
         usage: None,
         started_at_ms: now_ms(),
         duration_us: 0,
-    };
+    });
     // An attempt that can time out gets a token of its own, cancelled when it does, so that
     // the call learns it is no longer needed while the run goes on.
     let own_token = spec.timeout.map(|_| {
@@ -213,10 +235,11 @@ async fn attempt(spec: &Spec, mut call: Call) -> (Attempt, Result<Reply, WorkerE
             }
         }
     };
-    let record = spec.flights.land(flight, finish).unwrap_or_else(|| {
+    let take = spec.written_at_once && is_last(&result, retries_left);
+    let record = spec.flights.land(flight, take, finish).unwrap_or_else(|| {
         let mut record = unreachable_record(spec);
         finish(&mut record);
-        record
+        Box::new(record)
     });
     (record, result)
 }

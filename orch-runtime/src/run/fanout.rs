@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::trail::Attempt;
 use crate::worker::Reply;
 
-type Finished = (usize, (Vec<Attempt>, Result<Reply, Failure>));
+type Finished = (usize, (Vec<Box<Attempt>>, Result<Reply, Failure>));
 
 /// How a fan-out ended.
 enum Verdict {
@@ -100,12 +100,13 @@ impl Run {
             call.branch = Some(name.clone());
             call.cancel = self.control.cancel.child_token();
             tokens.push(call.cancel.clone());
-            let spec = self.spec(
+            let mut spec = self.spec(
                 branch.worker,
                 call,
                 branch.retry.as_ref(),
                 branch.timeout_ms,
             );
+            spec.written_at_once = false;
             rounds.push(async move { attempt::attempts(spec).await });
             let state = self.names[id].clone();
             self.emit(|run| Event::BranchSpawned {
@@ -226,7 +227,7 @@ impl Run {
         let mut pending = FuturesUnordered::new();
         let mut tokens = Vec::new();
         let mut outputs: Vec<Option<Value>> = vec![None; items.len()];
-        let mut records: Vec<(usize, Vec<Attempt>)> = Vec::new();
+        let mut records: Vec<(usize, Vec<Box<Attempt>>)> = Vec::new();
         let mut started = 0;
         let verdict = loop {
             while started < items.len() && pending.len() < limit {
@@ -238,7 +239,8 @@ impl Run {
                 call.item = Some(started);
                 call.cancel = self.control.cancel.child_token();
                 tokens.push(call.cancel.clone());
-                let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
+                let mut attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
+                attempt_spec.written_at_once = false;
                 let i = started;
                 pending.push(async move { (i, attempt::attempts(attempt_spec).await) });
                 started += 1;

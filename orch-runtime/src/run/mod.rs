@@ -98,7 +98,9 @@ impl Run {
             data: RunData::new(input, workflow.states.len()),
             counters: vec![0; workflow.bound_count],
             steps: 0,
-            trail: Vec::new(),
+            // Room for a pass through every state (an attempt and a transition each), so
+            // that a run without loops never moves its trail.
+            trail: Vec::with_capacity(trail_room(&workflow)),
             flights: Arc::new(Flights::default()),
             last_error: None,
             replay: None,
@@ -373,9 +375,12 @@ impl Run {
 
     /// Writes a state's attempts to the trail, followed by those it cut off (started, never
     /// finished), as cancelled.
-    fn record(&mut self, attempts: Vec<Attempt>) {
-        self.trail
-            .extend(attempts.into_iter().map(|a| Entry::Attempt(Box::new(a))));
+    #[allow(
+        clippy::vec_box,
+        reason = "the boxes move into the trail's entries as they are"
+    )]
+    fn record(&mut self, attempts: Vec<Box<Attempt>>) {
+        self.trail.extend(attempts.into_iter().map(Entry::Attempt));
         for flight in self.flights.drain() {
             if flight.landed {
                 continue;
@@ -383,7 +388,7 @@ impl Run {
             let mut attempt = flight.attempt;
             attempt.status = AttemptStatus::Cancelled;
             attempt.error = Some("cancelled: no longer needed".into());
-            self.trail.push(Entry::Attempt(Box::new(attempt)));
+            self.trail.push(Entry::Attempt(attempt));
         }
     }
 
@@ -408,7 +413,7 @@ impl Run {
             if !flight.landed {
                 attempt.status = AttemptStatus::Cancelled;
             }
-            self.trail.push(Entry::Attempt(Box::new(attempt)));
+            self.trail.push(Entry::Attempt(attempt));
         }
         let locals = Locals::default();
         let (status, terminal, output, error) = match end {
@@ -512,6 +517,16 @@ impl Run {
         };
         self.conclude_store(last, result).await
     }
+}
+
+/// Trail entries a run of `workflow` is likely to write: two per state it can leave.
+fn trail_room(workflow: &ir::Workflow) -> usize {
+    let working = workflow
+        .states
+        .iter()
+        .filter(|s| !matches!(s.kind, StateKind::Succeed { .. } | StateKind::Fail { .. }))
+        .count();
+    (2 * working).min(64)
 }
 
 pub(crate) fn show_ms(ms: u64) -> String {

@@ -33,6 +33,7 @@ impl Run {
             flights: self.flights.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
+            written_at_once: true,
             max_output_bytes: self.engine.inner.options.limits.max_output_bytes,
         }
     }
