@@ -103,49 +103,58 @@ pub(crate) struct Spec {
 }
 
 /// Calls the worker until it replies or the retries are used up.
-pub(crate) async fn attempts(spec: Spec) -> (Vec<Box<Attempt>>, Result<Reply, Failure>) {
-    let mut records = Vec::with_capacity(1);
-    let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
-    let mut number: u32 = 1;
-    loop {
-        let mut call = spec.call.clone();
-        call.attempt = number;
-        let retries_left = u64::from(number) <= retries;
-        let (record, result) = attempt(&spec, call, retries_left).await;
-        let timed_out = record.status == AttemptStatus::TimedOut;
-        records.push(record);
-        let error = match result {
-            Ok(reply) => return (records, Ok(reply)),
-            Err(error) => error,
-        };
-        if !error.retryable || !retries_left {
-            let failure = Failure {
-                error: error.message,
-                timed_out,
+///
+/// A plain function returning an `async move` block rather than an `async fn`: an `async fn`
+/// keeps its arguments twice in its future (as given and as bound), and this future is part of
+/// every run waiting on a worker.
+#[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
+pub(crate) fn attempts(
+    spec: Spec,
+) -> impl Future<Output = (Vec<Box<Attempt>>, Result<Reply, Failure>)> {
+    async move {
+        let mut records = Vec::with_capacity(1);
+        let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
+        let mut number: u32 = 1;
+        loop {
+            let mut call = spec.call.clone();
+            call.attempt = number;
+            let retries_left = u64::from(number) <= retries;
+            let (record, result) = attempt(&spec, call, retries_left).await;
+            let timed_out = record.status == AttemptStatus::TimedOut;
+            records.push(record);
+            let error = match result {
+                Ok(reply) => return (records, Ok(reply)),
+                Err(error) => error,
             };
-            return (records, Err(failure));
+            if !error.retryable || !retries_left {
+                let failure = Failure {
+                    error: error.message,
+                    timed_out,
+                };
+                return (records, Err(failure));
+            }
+            let delay = spec
+                .retry
+                .as_ref()
+                .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec))
+                .max(error.retry_after_ms.unwrap_or(0));
+            if let Some(events) = &spec.events {
+                let _ = events.send(Event::Retrying {
+                    run: spec.call.run_id.clone(),
+                    step: spec.call.step,
+                    state: spec.call.state.clone(),
+                    branch: spec.call.branch.clone(),
+                    item: spec.call.item,
+                    attempt: number,
+                    delay_ms: delay,
+                    error: error.message.clone(),
+                });
+            }
+            if delay > 0 && !spec.replaying {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            number += 1;
         }
-        let delay = spec
-            .retry
-            .as_ref()
-            .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec))
-            .max(error.retry_after_ms.unwrap_or(0));
-        if let Some(events) = &spec.events {
-            let _ = events.send(Event::Retrying {
-                run: spec.call.run_id.clone(),
-                step: spec.call.step,
-                state: spec.call.state.clone(),
-                branch: spec.call.branch.clone(),
-                item: spec.call.item,
-                attempt: number,
-                delay_ms: delay,
-                error: error.message.clone(),
-            });
-        }
-        if delay > 0 && !spec.replaying {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        number += 1;
     }
 }
 
@@ -157,91 +166,97 @@ fn is_last(result: &Result<Reply, WorkerError>, retries_left: bool) -> bool {
     }
 }
 
-/// One call of the worker, recorded.
-async fn attempt(
+/// One call of the worker, recorded (an `async move` block for the reason given at
+/// [`attempts`]).
+#[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
+fn attempt(
     spec: &Spec,
     mut call: Call,
     retries_left: bool,
-) -> (Box<Attempt>, Result<Reply, WorkerError>) {
-    let record = Box::new(Attempt {
-        step: call.step,
-        state: call.state.clone(),
-        worker: call.worker.clone(),
-        branch: call.branch.clone(),
-        item: call.item,
-        iteration: call.iteration,
-        attempt: call.attempt,
-        input: call.input.clone(),
-        status: AttemptStatus::Cancelled,
-        outcome: None,
-        output: None,
-        error: None,
-        usage: None,
-        started_at_ms: now_ms(),
-        duration_us: 0,
-    });
-    // An attempt that can time out gets a token of its own, cancelled when it does, so that
-    // the call learns it is no longer needed while the run goes on.
-    let own_token = spec.timeout.map(|_| {
-        let token = call.cancel.child_token();
-        call.cancel = token.clone();
-        token
-    });
-    // Measured on tokio's clock, the clock of the timeouts.
-    let began = Instant::now();
-    let flight = spec.flights.start(record);
-    let worker = spec.worker.clone();
-    let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
-    let (status, result) = match future {
-        Err(panic) => panicked(panic),
-        Ok(future) => {
-            let guarded = AssertUnwindSafe(future).catch_unwind();
-            let finished = match spec.timeout {
-                Some(limit) => tokio::time::timeout(limit, guarded).await.ok(),
-                None => Some(guarded.await),
-            };
-            match finished {
-                None => {
-                    if let Some(token) = &own_token {
-                        token.cancel();
+) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + '_ {
+    async move {
+        let record = Box::new(Attempt {
+            step: call.step,
+            state: call.state.clone(),
+            worker: call.worker.clone(),
+            branch: call.branch.clone(),
+            item: call.item,
+            iteration: call.iteration,
+            attempt: call.attempt,
+            input: call.input.clone(),
+            status: AttemptStatus::Cancelled,
+            outcome: None,
+            output: None,
+            error: None,
+            usage: None,
+            started_at_ms: now_ms(),
+            duration_us: 0,
+        });
+        // An attempt that can time out gets a token of its own, cancelled when it does, so that
+        // the call learns it is no longer needed while the run goes on.
+        let own_token = spec.timeout.map(|_| {
+            let token = call.cancel.child_token();
+            call.cancel = token.clone();
+            token
+        });
+        // Measured on tokio's clock, the clock of the timeouts.
+        let began = Instant::now();
+        let flight = spec.flights.start(record);
+        let worker = spec.worker.clone();
+        let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
+        let (status, result) = match future {
+            Err(panic) => panicked(panic),
+            Ok(future) => {
+                let guarded = AssertUnwindSafe(future).catch_unwind();
+                let finished = match spec.timeout {
+                    Some(limit) => tokio::time::timeout(limit, guarded).await.ok(),
+                    None => Some(guarded.await),
+                };
+                match finished {
+                    None => {
+                        if let Some(token) = &own_token {
+                            token.cancel();
+                        }
+                        let limit = spec.timeout.unwrap_or_default().as_millis() as u64;
+                        let message = format!("timed out after {}", super::show_ms(limit));
+                        (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
                     }
-                    let limit = spec.timeout.unwrap_or_default().as_millis() as u64;
-                    let message = format!("timed out after {}", super::show_ms(limit));
-                    (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
+                    Some(Err(panic)) => panicked(panic),
+                    Some(Ok(Err(error))) if error.timed_out => {
+                        (AttemptStatus::TimedOut, Err(error))
+                    }
+                    Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
+                    Some(Ok(Ok(reply))) => match oversized(&reply, spec.max_output_bytes) {
+                        Some(error) => (AttemptStatus::Failed, Err(error)),
+                        None => (AttemptStatus::Ok, Ok(reply)),
+                    },
                 }
-                Some(Err(panic)) => panicked(panic),
-                Some(Ok(Err(error))) if error.timed_out => (AttemptStatus::TimedOut, Err(error)),
-                Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
-                Some(Ok(Ok(reply))) => match oversized(&reply, spec.max_output_bytes) {
-                    Some(error) => (AttemptStatus::Failed, Err(error)),
-                    None => (AttemptStatus::Ok, Ok(reply)),
-                },
             }
-        }
-    };
-    let duration_us = began.elapsed().as_micros() as u64;
-    let finish = |record: &mut Attempt| {
-        record.status = status;
-        record.duration_us = duration_us;
-        match &result {
-            Ok(reply) => {
-                record.outcome = Some(reply.outcome.clone());
-                record.output = Some(reply.output.clone());
-                record.usage = reply.usage.clone();
+        };
+        let duration_us = began.elapsed().as_micros() as u64;
+        let finish = |record: &mut Attempt| {
+            record.status = status;
+            record.duration_us = duration_us;
+            match &result {
+                Ok(reply) => {
+                    record.outcome = Some(reply.outcome.clone());
+                    record.output = Some(reply.output.clone());
+                    record.usage = reply.usage.clone();
+                }
+                Err(error) => {
+                    record.error = Some(error.message.clone());
+                    record.usage = error.usage.clone();
+                }
             }
-            Err(error) => {
-                record.error = Some(error.message.clone());
-                record.usage = error.usage.clone();
-            }
-        }
-    };
-    let take = spec.written_at_once && is_last(&result, retries_left);
-    let record = spec.flights.land(flight, take, finish).unwrap_or_else(|| {
-        let mut record = unreachable_record(spec);
-        finish(&mut record);
-        Box::new(record)
-    });
-    (record, result)
+        };
+        let take = spec.written_at_once && is_last(&result, retries_left);
+        let record = spec.flights.land(flight, take, finish).unwrap_or_else(|| {
+            let mut record = unreachable_record(spec);
+            finish(&mut record);
+            Box::new(record)
+        });
+        (record, result)
+    }
 }
 
 /// A record for an attempt the registry lost track of; only reachable if a run's flights were

@@ -7,8 +7,9 @@ use super::Run;
 use crate::data::StepData;
 use crate::engine::lock;
 use crate::result::{RunResult, RunStatus};
-use crate::store::{Checkpoint, Lifecycle, NewRun, Store, definition_hash};
+use crate::store::{Checkpoint, Lifecycle, NewRun, Store, StoreError, definition_hash};
 use crate::trail::Entry;
+use crate::worker::BoxFuture;
 
 /// A run's store and what it has saved there.
 pub(crate) struct Durable {
@@ -169,22 +170,23 @@ impl Run {
             .map(|_| self.checkpoint(terminal.unwrap_or(self.current), self.steps, None))
     }
 
-    /// Hands the result back after telling the store how the run ended: paused runs keep their
-    /// last checkpoint; finished runs get `last` with their final trail entries, and the result.
-    pub(super) async fn conclude_store(
+    /// Tells the store how the run ended: paused runs keep their last checkpoint; finished runs
+    /// get `last` with their final trail entries, and the result. Returns the result and the
+    /// store's write to wait for (none for a run without a store).
+    pub(super) fn conclude_store(
         &mut self,
         last: Option<Checkpoint>,
         result: RunResult,
-    ) -> RunResult {
+    ) -> (RunResult, Option<BoxFuture<Result<(), StoreError>>>) {
         if self.top_level {
             lock(&self.engine.inner.live).remove(&*self.id);
         }
         let (Some(durable), Some(mut checkpoint)) = (self.durable.take(), last) else {
-            return result;
+            return (result, None);
         };
         let mut result = result;
-        let outcome = if result.status == RunStatus::Paused {
-            durable.store.set_status(&self.id, Lifecycle::Paused).await
+        let write = if result.status == RunStatus::Paused {
+            durable.store.set_status(&self.id, Lifecycle::Paused)
         } else {
             // The store keeps the trail as its checkpoints' entries: the result goes without it.
             let trail = std::mem::take(&mut result.trail);
@@ -195,11 +197,8 @@ impl Run {
             checkpoint.consumed = durable.consumed;
             let stored = result.clone();
             result.trail = trail;
-            durable.store.finish(&self.id, checkpoint, stored).await
+            durable.store.finish(&self.id, checkpoint, stored)
         };
-        if let Err(error) = outcome {
-            tracing::error!(run = %self.id, %error, "the run's end could not be stored");
-        }
-        result
+        (result, Some(write))
     }
 }

@@ -399,7 +399,10 @@ impl Run {
         }
     }
 
-    async fn finish(mut self, end: End) -> RunResult {
+    /// Ends the run: its result, once the store (if any) has been told. The run itself is done
+    /// with before the store is waited for, so that the future of a run that is finishing is
+    /// small (it is part of every run's future).
+    fn finish(mut self, end: End) -> impl Future<Output = RunResult> + Send + 'static {
         let paused = matches!(end, End::Cancelled)
             && self
                 .control
@@ -504,7 +507,7 @@ impl Run {
         let result = RunResult {
             run_id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
-            input: self.data.input.clone(),
+            input: std::mem::take(&mut self.data.input),
             status,
             terminal: terminal.map(|id| self.names[id].to_string()),
             output,
@@ -515,7 +518,16 @@ impl Run {
             usage,
             trail: std::mem::take(&mut self.trail),
         };
-        self.conclude_store(last, result).await
+        let (result, write) = self.conclude_store(last, result);
+        let id = self.id.clone();
+        async move {
+            if let Some(write) = write
+                && let Err(error) = write.await
+            {
+                tracing::error!(run = %id, %error, "the run's end could not be stored");
+            }
+            result
+        }
     }
 }
 
