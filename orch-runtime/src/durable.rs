@@ -149,7 +149,7 @@ impl Engine {
         if summary.status == Lifecycle::Paused {
             store.set_status(run, Lifecycle::Running).await?;
         }
-        Ok(self.spawn(resumed, &workflow.name))
+        Ok(self.spawn(resumed))
     }
 
     /// Resumes every run the store holds as running, as after a crash; paused runs stay paused.

@@ -117,8 +117,9 @@ pub(crate) struct RunControl {
     /// Set when the run is stopped to be resumed later, rather than cancelled.
     pub paused: AtomicBool,
     /// True once the run is recorded in its store (at once for runs without one), so that
-    /// signals for it are stored only after it is.
-    pub stored: tokio::sync::watch::Sender<bool>,
+    /// signals for it are stored only after it is; `stored_now` wakes whoever waits for it.
+    stored: AtomicBool,
+    stored_now: Notify,
 }
 
 impl RunControl {
@@ -127,14 +128,26 @@ impl RunControl {
             cancel,
             mailbox,
             paused: AtomicBool::new(false),
-            stored: tokio::sync::watch::channel(false).0,
+            stored: AtomicBool::new(false),
+            stored_now: Notify::new(),
         })
+    }
+
+    /// Notes that the run is recorded in its store.
+    pub fn mark_stored(&self) {
+        self.stored.store(true, Ordering::SeqCst);
+        self.stored_now.notify_waiters();
     }
 
     /// Resolves once the run is recorded in its store.
     pub async fn recorded(&self) {
-        let mut stored = self.stored.subscribe();
-        let _ = stored.wait_for(|stored| *stored).await;
+        let notified = self.stored_now.notified();
+        tokio::pin!(notified);
+        // Listening before looking, so that a mark in between is not missed.
+        notified.as_mut().enable();
+        if !self.stored.load(Ordering::SeqCst) {
+            notified.await;
+        }
     }
 }
 
@@ -382,12 +395,13 @@ impl Engine {
         if let Some(store) = self.store() {
             run.attach(store);
         }
-        Ok(self.spawn(run, workflow))
+        Ok(self.spawn(run))
     }
 
-    pub(crate) fn spawn(&self, run: Run, workflow: &str) -> RunHandle {
+    pub(crate) fn spawn(&self, run: Run) -> RunHandle {
         let id = run.id.clone();
         let control = run.control.clone();
+        let workflow = run.workflow_name.clone();
         // Listed before the task starts, so that a signal sent right away finds the run.
         lock(&self.inner.live).insert(
             id.clone(),
@@ -401,7 +415,7 @@ impl Engine {
             id,
             control,
             join,
-            workflow: workflow.to_string(),
+            workflow,
             engine: self.clone(),
         }
     }
@@ -588,7 +602,7 @@ pub struct RunHandle {
     id: Arc<str>,
     control: Arc<RunControl>,
     join: JoinHandle<RunResult>,
-    workflow: String,
+    workflow: Arc<str>,
     engine: Engine,
 }
 
@@ -688,7 +702,7 @@ impl RunHandle {
             Ok(result) => result,
             Err(error) => RunResult {
                 run_id: self.id.to_string(),
-                workflow: self.workflow,
+                workflow: self.workflow.to_string(),
                 input: Value::Null,
                 status: if error.is_cancelled() {
                     RunStatus::Cancelled

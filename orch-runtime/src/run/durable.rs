@@ -66,7 +66,7 @@ impl Run {
         match &mut self.durable {
             Some(durable) if !durable.created => durable.created = true,
             _ => {
-                self.control.stored.send_replace(true);
+                self.control.mark_stored();
                 return Ok(());
             }
         }
@@ -86,7 +86,7 @@ impl Run {
             return Ok(());
         };
         let created = durable.store.create(run).await.map_err(|e| e.to_string());
-        self.control.stored.send_replace(true);
+        self.control.mark_stored();
         created
     }
 
