@@ -410,7 +410,10 @@ impl Engine {
                 workflow: run.workflow_name.clone(),
             },
         );
-        let join = tokio::spawn(run.drive());
+        // The result is boxed so that the task, sized for its output, stays small while it
+        // runs.
+        let drive = run.drive();
+        let join = tokio::spawn(async move { Box::new(drive.await) });
         RunHandle {
             id,
             control,
@@ -601,7 +604,7 @@ fn signature(workflow: &ir::Workflow) -> orch_dsl::Signature {
 pub struct RunHandle {
     id: Arc<str>,
     control: Arc<RunControl>,
-    join: JoinHandle<RunResult>,
+    join: JoinHandle<Box<RunResult>>,
     workflow: Arc<str>,
     engine: Engine,
 }
@@ -699,7 +702,7 @@ impl RunHandle {
     /// Waits for the run to end.
     pub async fn result(self) -> RunResult {
         match self.join.await {
-            Ok(result) => result,
+            Ok(result) => *result,
             Err(error) => RunResult {
                 run_id: self.id.to_string(),
                 workflow: self.workflow.to_string(),
