@@ -433,7 +433,7 @@ impl Scope<'_> {
             .iter()
             .find(|t| matches!(t.event, Event::Fail { .. }))
             .map(|t| &t.target.state)
-            .or_else(|| self.workflow.default_fail())
+            .or(self.default_fail_target)
     }
 
     /// The transition, arm or setting an edge comes from.
@@ -477,7 +477,7 @@ impl Scope<'_> {
     /// transition was probably meant to lead to the states that look unreachable or stuck.
     pub(super) fn incomplete_state(&self, id: usize) -> bool {
         let state = self.states[id];
-        let default_missing = self.workflow.default_fail().is_some() && self.default_fail.is_none();
+        let default_missing = self.default_fail_target.is_some() && self.default_fail.is_none();
         let own_fail = state
             .kind
             .transitions()

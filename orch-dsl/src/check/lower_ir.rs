@@ -18,6 +18,7 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
         .iter()
         .map(|state| builder.state(state))
         .collect::<Option<Vec<_>>>()?;
+    let mut handled = Handled::of(scope);
     Some(ir::Workflow {
         name: workflow.name.name.clone(),
         docs: docs(&workflow.docs),
@@ -34,7 +35,8 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
         workers: scope
             .workers
             .iter()
-            .map(|w| ir::Worker {
+            .zip(&mut handled.workers)
+            .map(|(w, handled)| ir::Worker {
                 name: w.name.name.clone(),
                 description: w
                     .description
@@ -43,14 +45,15 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
                     .unwrap_or_default(),
                 docs: docs(&w.docs),
                 outcomes: declared(w.outcomes.as_ref())
-                    .unwrap_or_else(|| worker_outcomes(scope, &w.name.name)),
+                    .unwrap_or_else(|| std::mem::take(handled).into_iter().collect()),
                 outcomes_declared: w.outcomes.is_some(),
             })
             .collect(),
         signals: scope
             .signals
             .iter()
-            .map(|s| ir::Signal {
+            .zip(&mut handled.signals)
+            .map(|(s, handled)| ir::Signal {
                 name: s.name.name.clone(),
                 description: s
                     .description
@@ -59,7 +62,7 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
                     .unwrap_or_default(),
                 docs: docs(&s.docs),
                 outcomes: declared(s.outcomes.as_ref())
-                    .unwrap_or_else(|| signal_outcomes(scope, &s.name.name)),
+                    .unwrap_or_else(|| std::mem::take(handled).into_iter().collect()),
                 outcomes_declared: s.outcomes.is_some(),
             })
             .collect(),
@@ -77,29 +80,41 @@ fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<String>> {
     outcomes.map(|o| o.labels.iter().map(|l| l.name.clone()).collect())
 }
 
-/// `ok` plus every custom outcome handled by a state that runs the worker, sorted.
-fn worker_outcomes(scope: &Scope<'_>, worker: &str) -> Vec<String> {
-    let mut outcomes = BTreeSet::from(["ok".to_string()]);
-    for state in &scope.states {
-        if let StateKind::Task(task) = &state.kind
-            && task.worker.name == worker
-        {
-            outcomes.extend(custom_outcomes(&task.transitions));
-        }
-    }
-    outcomes.into_iter().collect()
+/// For each worker and each signal (by index), `ok` plus every custom outcome handled by the
+/// states that run the worker or wait for the signal: one pass over the states, however many
+/// workers and signals there are.
+struct Handled {
+    workers: Vec<BTreeSet<String>>,
+    signals: Vec<BTreeSet<String>>,
 }
 
-fn signal_outcomes(scope: &Scope<'_>, signal: &str) -> Vec<String> {
-    let mut outcomes = BTreeSet::from(["ok".to_string()]);
-    for state in &scope.states {
-        if let StateKind::Wait(wait) = &state.kind
-            && wait.signal.name == signal
-        {
-            outcomes.extend(custom_outcomes(&wait.transitions));
+impl Handled {
+    fn of(scope: &Scope<'_>) -> Handled {
+        let ok = || BTreeSet::from(["ok".to_string()]);
+        let mut handled = Handled {
+            workers: vec![ok(); scope.workers.len()],
+            signals: vec![ok(); scope.signals.len()],
+        };
+        for state in &scope.states {
+            let (set, id, transitions) = match &state.kind {
+                StateKind::Task(task) => (
+                    &mut handled.workers,
+                    scope.worker_ids.get(task.worker.name.as_str()),
+                    &task.transitions,
+                ),
+                StateKind::Wait(wait) => (
+                    &mut handled.signals,
+                    scope.signal_ids.get(wait.signal.name.as_str()),
+                    &wait.transitions,
+                ),
+                _ => continue,
+            };
+            if let Some(outcomes) = id.and_then(|&id| set.get_mut(id)) {
+                outcomes.extend(custom_outcomes(transitions));
+            }
         }
+        handled
     }
-    outcomes.into_iter().collect()
 }
 
 fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = String> + '_ {

@@ -136,6 +136,8 @@ pub(crate) struct Scope<'a> {
     pub input_ids: HashMap<&'a str, usize>,
     pub signatures: &'a [Signature],
     pub start: Option<usize>,
+    /// The workflow's `on fail -> x;` as written (the first, if repeated), and `x`'s id.
+    pub default_fail_target: Option<&'a ast::Ident>,
     pub default_fail: Option<usize>,
     pub edges: Vec<GraphEdge>,
     /// States with a transition to a state that does not exist (reported already).
@@ -160,6 +162,7 @@ impl<'a> Scope<'a> {
             input_ids: HashMap::default(),
             signatures,
             start: None,
+            default_fail_target: None,
             default_fail: None,
             edges: Vec::new(),
             broken: Vec::new(),

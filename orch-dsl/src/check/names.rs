@@ -277,6 +277,7 @@ impl<'a> Scope<'a> {
                     }
                 }
                 Item::DefaultFail(default) => {
+                    self.default_fail_target = Some(&default.target);
                     self.default_fail = self.resolve_state(&default.target, diags);
                 }
                 _ => {}
