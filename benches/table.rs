@@ -10,8 +10,9 @@
 //! count under callgrind: for those the binary runs itself with an internal mode
 //! (`child-concurrent orch|raw N`, `child-transition generated|hand N`).
 //!
-//! `table profile parse|check|codegen|expand STATES SECONDS` repeats one phase of the compiler
-//! on a generated workflow, to run under `perf record` or callgrind.
+//! `table profile parse|check|codegen|expand[-each] STATES SECONDS` repeats one phase of the
+//! compiler on a generated workflow (`-each`: one with a worker per state), to run under
+//! `perf record` or callgrind.
 
 mod support;
 
@@ -272,6 +273,24 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
             .target("≤ 12×", ratio <= 12.0),
         );
     }
+    // The same ratio with as many workers as states: work per worker must not be per state.
+    let each: Vec<f64> = [1_000, 10_000]
+        .iter()
+        .map(|&n| {
+            let file = compile::parse(&generate::one_worker_each(n));
+            let plan = options.plan(5, 40, 3_000);
+            measure::time(plan, || drop(black_box(compile::check(&file))))
+        })
+        .collect();
+    rows.push(
+        Row::new(
+            "check, 10,000 vs 1,000 states, a worker each",
+            show_time(each[1]),
+            show_time(each[0]),
+        )
+        .ratio(each[1] / each[0])
+        .target("≤ 12×", each[1] / each[0] <= 12.0),
+    );
     for (i, &n) in sizes.iter().enumerate() {
         rows.push(
             Row::new(
@@ -320,7 +339,11 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
 
 /// Repeats one compiler phase for about `seconds`.
 fn profile(phase: &str, states: usize, seconds: usize) {
-    let text = generate::workflow(states);
+    // `check-each`, `codegen-each`: the phase on the workflow with a worker per state.
+    let (phase, text) = match phase.strip_suffix("-each") {
+        Some(phase) => (phase, generate::one_worker_each(states)),
+        None => (phase, generate::workflow(states)),
+    };
     let file = compile::parse(&text);
     let compiled = compile::check(&file);
     let began = Instant::now();

@@ -288,3 +288,28 @@ pub fn chain(tasks: usize) -> String {
     out.push_str("    succeed done;\n    fail failed;\n}\n");
     out
 }
+
+/// A chain of `states` tasks, each run by a worker of its own that answers `ok` or a custom
+/// outcome `skip` (also handled): the shape in which work per worker, or per signal, shows.
+pub fn one_worker_each(states: usize) -> String {
+    let mut out = String::with_capacity(states * 90);
+    writeln!(out, "workflow Workers{states} {{").unwrap();
+    for i in 0..states {
+        writeln!(out, "    worker Worker{i};").unwrap();
+    }
+    out.push_str("    on fail -> failed;\n    start task_0;\n");
+    for i in 0..states {
+        let next = if i + 1 == states {
+            "finished".to_string()
+        } else {
+            format!("task_{}", i + 1)
+        };
+        writeln!(
+            out,
+            "    task task_{i} by Worker{i} {{ ok -> {next}; on skip -> {next}; }}"
+        )
+        .unwrap();
+    }
+    out.push_str("    succeed finished;\n    fail failed;\n}\n");
+    out
+}
