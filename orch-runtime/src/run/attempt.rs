@@ -116,10 +116,8 @@ pub(crate) fn attempts(
         let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
         let mut number: u32 = 1;
         loop {
-            let mut call = spec.call.clone();
-            call.attempt = number;
             let retries_left = u64::from(number) <= retries;
-            let (record, result) = attempt(&spec, call, retries_left).await;
+            let (record, result) = attempt(&spec, number, retries_left).await;
             let timed_out = record.status == AttemptStatus::TimedOut;
             records.push(record);
             let error = match result {
@@ -147,11 +145,12 @@ pub(crate) fn attempts(
                     item: spec.call.item,
                     attempt: number,
                     delay_ms: delay,
-                    error: error.message.clone(),
+                    error: error.message,
                 });
             }
             if delay > 0 && !spec.replaying {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+                // Boxed: a backoff is rare, and its timer would size the future of every run.
+                Box::pin(tokio::time::sleep(Duration::from_millis(delay))).await;
             }
             number += 1;
         }
@@ -166,44 +165,47 @@ fn is_last(result: &Result<Reply, WorkerError>, retries_left: bool) -> bool {
     }
 }
 
-/// One call of the worker, recorded (an `async move` block for the reason given at
-/// [`attempts`]).
+/// Attempt `number` of the call, recorded. The call is made before the returned future is
+/// first polled, and the future keeps only what it needs after: a run waiting on a worker
+/// holds this future (an `async move` block for the reason given at [`attempts`]).
 #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
 fn attempt(
     spec: &Spec,
-    mut call: Call,
+    number: u32,
     retries_left: bool,
 ) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + '_ {
+    let mut call = spec.call.clone();
+    call.attempt = number;
+    let record = Box::new(Attempt {
+        step: call.step,
+        state: call.state.clone(),
+        worker: call.worker.clone(),
+        branch: call.branch.clone(),
+        item: call.item,
+        iteration: call.iteration,
+        attempt: call.attempt,
+        input: call.input.clone(),
+        status: AttemptStatus::Cancelled,
+        outcome: None,
+        output: None,
+        error: None,
+        usage: None,
+        started_at_ms: now_ms(),
+        duration_us: 0,
+    });
+    // An attempt that can time out gets a token of its own, cancelled when it does, so that
+    // the call learns it is no longer needed while the run goes on.
+    let own_token = spec.timeout.map(|_| {
+        let token = call.cancel.child_token();
+        call.cancel = token.clone();
+        token
+    });
+    // Measured on tokio's clock, the clock of the timeouts.
+    let began = Instant::now();
+    let flight = spec.flights.start(record);
+    let worker = spec.worker.clone();
+    let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
     async move {
-        let record = Box::new(Attempt {
-            step: call.step,
-            state: call.state.clone(),
-            worker: call.worker.clone(),
-            branch: call.branch.clone(),
-            item: call.item,
-            iteration: call.iteration,
-            attempt: call.attempt,
-            input: call.input.clone(),
-            status: AttemptStatus::Cancelled,
-            outcome: None,
-            output: None,
-            error: None,
-            usage: None,
-            started_at_ms: now_ms(),
-            duration_us: 0,
-        });
-        // An attempt that can time out gets a token of its own, cancelled when it does, so that
-        // the call learns it is no longer needed while the run goes on.
-        let own_token = spec.timeout.map(|_| {
-            let token = call.cancel.child_token();
-            call.cancel = token.clone();
-            token
-        });
-        // Measured on tokio's clock, the clock of the timeouts.
-        let began = Instant::now();
-        let flight = spec.flights.start(record);
-        let worker = spec.worker.clone();
-        let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
         let (status, result) = match future {
             Err(panic) => panicked(panic),
             Ok(future) => {
