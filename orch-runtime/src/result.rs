@@ -217,3 +217,55 @@ impl<'de> Deserialize<'de> for States {
         Ok(map.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn output(value: Value) -> StepData {
+        StepData {
+            output: Some(value),
+            ..StepData::default()
+        }
+    }
+
+    #[test]
+    fn states_keep_the_last_data_given_for_a_name_in_name_order() {
+        let states: States = [
+            ("b", output(json!(1))),
+            ("a", output(json!(2))),
+            ("b", output(json!(3))),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states.names().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(states["b"].output, Some(json!(3)));
+        let pairs: Vec<(&str, Option<Value>)> = (&states)
+            .into_iter()
+            .map(|(name, data)| (name, data.output.clone()))
+            .collect();
+        assert_eq!(pairs, [("a", Some(json!(2))), ("b", Some(json!(3)))]);
+    }
+
+    #[test]
+    fn states_are_a_map_in_json_both_ways() {
+        let text = r#"{"review":{"outcome":"ok"},"draft":{"output":"text"}}"#;
+        let states: States = serde_json::from_str(text).unwrap();
+        assert_eq!(states.names().collect::<Vec<_>>(), ["draft", "review"]);
+        assert_eq!(
+            serde_json::to_string(&states).unwrap(),
+            r#"{"draft":{"output":"text"},"review":{"outcome":"ok"}}"#
+        );
+        assert!(serde_json::from_str::<States>("[1]").is_err());
+        assert_eq!(format!("{states:?}").matches("draft").count(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "state `missing` has no data in this result")]
+    fn indexing_a_state_that_did_not_run_says_which() {
+        let states = States::default();
+        let _ = &states["missing"];
+    }
+}
