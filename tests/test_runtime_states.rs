@@ -1427,28 +1427,21 @@ async fn wait_takes_a_signal_delivered_before_the_run_waits() {
         result.output,
         Some(json!({"draft": "draft", "review": {"by": "ed"}}))
     );
-    let signal = result
+    let received = result
         .trail
         .iter()
-        .find(|e| matches!(e, Entry::Signal(_)))
+        .find_map(|e| match e {
+            Entry::Signal(received) => Some(received),
+            _ => None,
+        })
         .unwrap();
-    let Entry::Signal(received) = signal else {
-        unreachable!()
-    };
-    let orch::Received {
-        step,
-        state,
-        signal,
-        outcome,
-        payload,
-        rejected,
-        timed_out,
-        ..
-    } = &**received;
-    assert_eq!((*step, &**state, &**signal), (2, "review", "Review"));
-    assert_eq!(outcome.as_deref(), Some("ok"));
-    assert_eq!(payload, &Some(json!({"by": "ed"})));
-    assert_eq!((rejected, *timed_out), (&None, false));
+    assert_eq!(
+        (received.step, &*received.state, &*received.signal),
+        (2, "review", "Review")
+    );
+    assert_eq!(received.outcome.as_deref(), Some("ok"));
+    assert_eq!(received.payload, Some(json!({"by": "ed"})));
+    assert_eq!((&received.rejected, received.timed_out), (&None, false));
     assert_eq!(result.states["review"].outcome.as_deref(), Some("ok"));
 }
 
