@@ -318,6 +318,80 @@ async fn cancel_reaches_every_map_item_in_flight() {
     assert_eq!(items, [Some(0), Some(1), Some(2)]);
 }
 
+/// Branches and map items that finished before the run was stopped keep their records: they
+/// wait in the run's in-flight list for the others, not in the fan-out's own futures.
+#[tokio::test(start_paused = true)]
+async fn cancel_keeps_the_records_of_finished_branches_and_items() {
+    let engine = Engine::new();
+    stuck(&engine, "Faulty");
+    engine.bind("Quick", Script::ok(json!("done")).worker());
+    // Item 0 answers at once, the others never do.
+    engine.bind("Mixed", |call: Call| async move {
+        if call.item != Some(0) {
+            std::future::pending::<()>().await;
+        }
+        Ok(Reply::ok(json!(0)))
+    });
+    load(
+        &engine,
+        r#"workflow Both {
+            worker Quick;
+            worker Faulty;
+            start fan;
+            parallel fan {
+                branch quick by Quick;
+                branch slow by Faulty;
+                join all;
+                ok -> done;
+                fail -> failed;
+            }
+            succeed done;
+            fail failed;
+        }
+        workflow Each {
+            input { items: list }
+            worker Mixed;
+            start each;
+            map each over input.items as item by Mixed { limit 2; ok -> done; fail -> failed; }
+            succeed done;
+            fail failed;
+        }"#,
+    );
+    let handle = engine.start("Both", json!({})).unwrap();
+    advance(10).await;
+    handle.cancel();
+    let result = handle.result().await;
+    assert_eq!(result.status, RunStatus::Cancelled);
+    let records: Vec<_> = attempts(&result)
+        .iter()
+        .map(|a| (a.branch.as_deref().map(str::to_string), a.status))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (Some("quick".to_string()), AttemptStatus::Ok),
+            (Some("slow".to_string()), AttemptStatus::Cancelled),
+        ]
+    );
+
+    let handle = engine.start("Each", json!({"items": [1, 2]})).unwrap();
+    advance(10).await;
+    handle.cancel();
+    let result = handle.result().await;
+    assert_eq!(result.status, RunStatus::Cancelled);
+    let records: Vec<_> = attempts(&result)
+        .iter()
+        .map(|a| (a.item, a.status))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (Some(0), AttemptStatus::Ok),
+            (Some(1), AttemptStatus::Cancelled)
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn cancel_reaches_a_child_run() {
     let engine = Engine::new();

@@ -189,6 +189,9 @@ pub(crate) struct Names {
     pub workflow: Arc<str>,
     pub states: Arc<[Arc<str>]>,
     pub workers: Arc<[Arc<str>]>,
+    /// Trail entries a run is likely to write: two (an attempt and a transition) per state it
+    /// can leave, so that a run without loops never moves its trail.
+    pub trail_room: usize,
     /// The definition's hash, made when a durable run first needs it.
     pub definition: std::sync::OnceLock<String>,
 }
@@ -207,6 +210,13 @@ impl Names {
                 .iter()
                 .map(|w| Arc::from(w.name.as_str()))
                 .collect(),
+            trail_room: workflow
+                .states
+                .iter()
+                .filter(|s| !s.kind.is_terminal())
+                .count()
+                .saturating_mul(2)
+                .min(64),
             definition: std::sync::OnceLock::new(),
         })
     }
@@ -401,13 +411,13 @@ impl Engine {
     pub(crate) fn spawn(&self, run: Run) -> RunHandle {
         let id = run.id.clone();
         let control = run.control.clone();
-        let workflow = run.workflow_name.clone();
+        let workflow = run.names.workflow.clone();
         // Listed before the task starts, so that a signal sent right away finds the run.
         lock(&self.inner.live).insert(
             id.clone(),
             Live {
                 control: control.clone(),
-                workflow: run.workflow_name.clone(),
+                workflow: run.names.workflow.clone(),
             },
         );
         // The result is boxed so that the task, sized for its output, stays small while it

@@ -95,11 +95,16 @@ pub(crate) struct Spec {
     pub events: Option<broadcast::Sender<Event>>,
     /// Replaying a recorded run: backoff delays are skipped.
     pub replaying: bool,
-    /// The caller writes the attempts to the trail as soon as they return, with no wait in
-    /// between (a task or a loop; not a branch or an item, which wait for the others).
-    pub written_at_once: bool,
     /// The largest output, serialized, that a reply may carry.
     pub max_output_bytes: Option<usize>,
+}
+
+impl Spec {
+    /// Whether the caller writes the attempts to the trail as soon as they return, with no
+    /// wait in between: a task's or a loop's do; a branch's or a map item's wait for the others.
+    fn written_at_once(&self) -> bool {
+        self.call.branch.is_none() && self.call.item.is_none()
+    }
 }
 
 /// Calls the worker until it replies or the retries are used up.
@@ -251,7 +256,7 @@ fn attempt(
                 }
             }
         };
-        let take = spec.written_at_once && is_last(&result, retries_left);
+        let take = spec.written_at_once() && is_last(&result, retries_left);
         let record = spec.flights.land(flight, take, finish).unwrap_or_else(|| {
             let mut record = unreachable_record(spec);
             finish(&mut record);

@@ -74,7 +74,7 @@ impl Run {
             id: self.id.to_string(),
             workflow: self.workflow.name.clone(),
             definition: self
-                .shared
+                .names
                 .definition
                 .get_or_init(|| definition_hash(&self.workflow))
                 .clone(),
@@ -112,7 +112,7 @@ impl Run {
             .map(|id| (id, self.data.steps[id].clone()))
             .collect();
         Checkpoint {
-            state: self.names[state].to_string(),
+            state: self.names.states[state].to_string(),
             steps,
             counters: self.counters.clone(),
             data,

@@ -100,15 +100,14 @@ impl Run {
             call.branch = Some(name.clone());
             call.cancel = self.control.cancel.child_token();
             tokens.push(call.cancel.clone());
-            let mut spec = self.spec(
+            let spec = self.spec(
                 branch.worker,
                 call,
                 branch.retry.as_ref(),
                 branch.timeout_ms,
             );
-            spec.written_at_once = false;
             rounds.push(async move { attempt::attempts(spec).await });
-            let state = self.names[id].clone();
+            let state = self.names.states[id].clone();
             self.emit(|run| Event::BranchSpawned {
                 run,
                 step,
@@ -136,7 +135,7 @@ impl Run {
             for (i, outcome) in round {
                 let ok = outcome.1.is_ok();
                 let branch: Arc<str> = Arc::from(branches[i].name.as_str());
-                let state = self.names[id].clone();
+                let state = self.names.states[id].clone();
                 self.emit(|run| Event::BranchJoined {
                     run,
                     step,
@@ -239,8 +238,7 @@ impl Run {
                 call.item = Some(started);
                 call.cancel = self.control.cancel.child_token();
                 tokens.push(call.cancel.clone());
-                let mut attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
-                attempt_spec.written_at_once = false;
+                let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
                 let i = started;
                 pending.push(async move { (i, attempt::attempts(attempt_spec).await) });
                 started += 1;

@@ -45,11 +45,9 @@ pub(crate) struct Run {
     engine: Engine,
     pub id: Arc<str>,
     workflow: Arc<ir::Workflow>,
-    pub(crate) workflow_name: Arc<str>,
-    names: Arc<[Arc<str>]>,
-    worker_names: Arc<[Arc<str>]>,
-    /// Names shared by the workflow's runs, and its definition's hash.
-    shared: Arc<crate::engine::Names>,
+    /// The workflow's, states' and workers' names, shared by its runs, and its definition's
+    /// hash.
+    pub(crate) names: Arc<crate::engine::Names>,
     workers: Vec<Arc<dyn Worker>>,
     pub control: Arc<RunControl>,
     data: RunData,
@@ -91,16 +89,11 @@ impl Run {
             durable: None,
             top_level: false,
             resume_deadline: None,
-            workflow_name: names.workflow.clone(),
-            names: names.states.clone(),
-            worker_names: names.workers.clone(),
-            shared: names.clone(),
             data: RunData::new(input, workflow.states.len()),
             counters: vec![0; workflow.bound_count],
             steps: 0,
-            // Room for a pass through every state (an attempt and a transition each), so
-            // that a run without loops never moves its trail.
-            trail: Vec::with_capacity(trail_room(&workflow)),
+            trail: Vec::with_capacity(names.trail_room),
+            names,
             flights: Arc::new(Flights::default()),
             last_error: None,
             replay: None,
@@ -119,7 +112,7 @@ impl Run {
             let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             self.emit(|run| Event::RunStarted {
                 run,
-                workflow: self.workflow_name.clone(),
+                workflow: self.names.workflow.clone(),
             });
             if let Err(error) = self.register().await {
                 return self.finish(End::Store(error)).await;
@@ -155,7 +148,7 @@ impl Run {
                 return end;
             }
             let step = self.steps;
-            let name = self.names[current].clone();
+            let name = self.names.states[current].clone();
             self.emit(|run| Event::StepStarted {
                 run,
                 step,
@@ -265,17 +258,17 @@ impl Run {
             None => edge.to,
         };
         let label = event.label();
-        let next = self.names[to].clone();
+        let next = self.names.states[to].clone();
         self.emit(|run| Event::StepFinished {
             run,
             step,
-            state: self.names[from].clone(),
+            state: self.names.states[from].clone(),
             event: label.clone(),
             next: next.clone(),
         });
         self.trail.push(Entry::Transition {
             step,
-            from: self.names[from].clone(),
+            from: self.names.states[from].clone(),
             event: label,
             to: next,
         });
@@ -294,7 +287,7 @@ impl Run {
             .position(|(cond, _)| self.data.test(cond, Locals::default()));
         self.trail.push(Entry::Choice {
             step,
-            state: self.names[id].clone(),
+            state: self.names.states[id].clone(),
             arm,
         });
         match arm {
@@ -308,9 +301,9 @@ impl Run {
         Call {
             input,
             run_id: self.id.clone(),
-            workflow: self.workflow_name.clone(),
-            state: self.names[id].clone(),
-            worker: self.worker_names[worker].clone(),
+            workflow: self.names.workflow.clone(),
+            state: self.names.states[id].clone(),
+            worker: self.names.workers[worker].clone(),
             step,
             branch: None,
             item: None,
@@ -343,11 +336,11 @@ impl Run {
                 }
                 None => {
                     let error = if reply.outcome == "ok" {
-                        format!("state `{}` has no `ok` transition", self.names[id])
+                        format!("state `{}` has no `ok` transition", self.names.states[id])
                     } else {
                         format!(
                             "the reply's outcome `{}` is not handled by state `{}`",
-                            reply.outcome, self.names[id]
+                            reply.outcome, self.names.states[id]
                         )
                     };
                     self.fail(
@@ -365,7 +358,7 @@ impl Run {
     }
 
     fn fail<'w>(&mut self, id: usize, exits: &'w ir::Exits, failure: attempt::Failure) -> Next<'w> {
-        self.last_error = Some(format!("{}: {}", self.names[id], failure.error));
+        self.last_error = Some(format!("{}: {}", self.names.states[id], failure.error));
         self.step_data(id).error = Some(failure.error);
         match (&exits.timeout, failure.timed_out) {
             (Some(edge), true) => Next::Edge(EdgeEvent::Timeout, edge),
@@ -432,13 +425,12 @@ impl Run {
                     None,
                 ),
                 StateKind::Fail { error } => {
-                    let error =
-                        match error {
-                            Some(e) => self.data.eval(e, locals),
-                            None => Value::String(self.last_error.clone().unwrap_or_else(|| {
-                                format!("the run reached `{}`", self.names[id])
-                            })),
-                        };
+                    let error = match error {
+                        Some(e) => self.data.eval(e, locals),
+                        None => Value::String(self.last_error.clone().unwrap_or_else(|| {
+                            format!("the run reached `{}`", self.names.states[id])
+                        })),
+                    };
                     (RunStatus::Failed, Some(id), None, Some(error))
                 }
                 _ => (RunStatus::Failed, Some(id), None, None),
@@ -488,7 +480,7 @@ impl Run {
             .states
             .iter()
             .zip(steps)
-            .zip(self.names.iter())
+            .zip(self.names.states.iter())
             .filter(|((_, data), _)| *data != Default::default())
             .map(|((_, data), name)| (name.clone(), data))
             .collect();
@@ -509,7 +501,7 @@ impl Run {
             workflow: self.workflow.name.clone(),
             input: std::mem::take(&mut self.data.input),
             status,
-            terminal: terminal.map(|id| self.names[id].to_string()),
+            terminal: terminal.map(|id| self.names.states[id].to_string()),
             output,
             error,
             states,
@@ -529,16 +521,6 @@ impl Run {
             result
         }
     }
-}
-
-/// Trail entries a run of `workflow` is likely to write: two per state it can leave.
-fn trail_room(workflow: &ir::Workflow) -> usize {
-    let working = workflow
-        .states
-        .iter()
-        .filter(|s| !matches!(s.kind, StateKind::Succeed { .. } | StateKind::Fail { .. }))
-        .count();
-    (2 * working).min(64)
 }
 
 pub(crate) fn show_ms(ms: u64) -> String {

@@ -33,7 +33,6 @@ impl Run {
             flights: self.flights.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
-            written_at_once: true,
             max_output_bytes: self.engine.inner.options.limits.max_output_bytes,
         }
     }
@@ -127,7 +126,7 @@ impl Run {
         match &exits.ok {
             Some(edge) => Next::Edge(EdgeEvent::Ok, edge),
             None => {
-                let error = format!("state `{}` has no `ok` transition", self.names[id]);
+                let error = format!("state `{}` has no `ok` transition", self.names.states[id]);
                 self.fail(
                     id,
                     exits,
@@ -153,7 +152,7 @@ impl Run {
         self.emit(|run| Event::Waiting {
             run,
             step,
-            state: self.names[id].clone(),
+            state: self.names.states[id].clone(),
             signal: name.clone(),
         });
         // The deadline is kept in Unix time, so that a run resumed after a restart waits only
@@ -204,7 +203,7 @@ impl Run {
         };
         let mut entry = Received {
             step,
-            state: self.names[id].clone(),
+            state: self.names.states[id].clone(),
             signal: name,
             outcome: None,
             payload: None,
@@ -261,11 +260,11 @@ impl Run {
         let input = self.eval(input, Locals::default());
         let token = self.control.cancel.child_token();
         let child = match &self.replay {
-            Some(book) => book.child(&self.names[id], step).map_or_else(
+            Some(book) => book.child(&self.names.states[id], step).map_or_else(
                 || {
                     Err(format!(
                         "the recorded run has no child run of `{}` at step {step}",
-                        self.names[id]
+                        self.names.states[id]
                     ))
                 },
                 |recorded| {
@@ -314,7 +313,7 @@ impl Run {
         let error = result.error.clone();
         self.trail.push(Entry::Child {
             step,
-            state: self.names[id].clone(),
+            state: self.names.states[id].clone(),
             run: Box::new(result),
         });
         if timed_out {
