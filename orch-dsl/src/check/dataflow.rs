@@ -6,7 +6,7 @@
 //! completed before `s` on every path" is exactly "`done(x)` dominates `s`". One dominator tree
 //! answers every query in constant time.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -40,9 +40,9 @@ pub(super) enum Need {
 }
 
 /// What the data-flow pass learned, for the warnings and the IR.
-#[derive(Default)]
 pub(super) struct Usage {
-    pub inputs_read: HashSet<String>,
+    /// By input field id.
+    pub inputs_read: Vec<bool>,
     pub whole_input_read: bool,
 }
 
@@ -169,7 +169,10 @@ pub(super) fn check(scope: &Scope<'_>, _graph: &Analysis, diags: &mut Vec<Diagno
     let mut checker = Checker {
         scope,
         dominance,
-        usage: Usage::default(),
+        usage: Usage {
+            inputs_read: vec![false; scope.inputs.len()],
+            whole_input_read: false,
+        },
         diags,
     };
     for (id, state) in scope.states.iter().enumerate() {
@@ -264,7 +267,7 @@ impl Checker<'_, '_, '_> {
     }
 
     fn path(&mut self, path: &ast::Path, site: Site, vars: Vars<'_>) {
-        let (resolved, need) = match resolve(self.scope, path, vars) {
+        let Resolved { root, need, .. } = match resolve(self.scope, path, vars) {
             Ok(found) => found,
             Err(d) => {
                 // A misspelt input field would also make the intended one look unused.
@@ -275,10 +278,12 @@ impl Checker<'_, '_, '_> {
                 return;
             }
         };
-        if resolved.root == Root::Input {
+        if root == Root::Input {
             match path.segments.first() {
                 Some(ast::Segment::Field(field)) => {
-                    self.usage.inputs_read.insert(field.name.clone());
+                    if let Some(&id) = self.scope.input_ids.get(field.name.as_str()) {
+                        self.usage.inputs_read[id] = true;
+                    }
                 }
                 _ => self.usage.whole_input_read = true,
             }
@@ -594,39 +599,55 @@ fn partial_join(
     ))
 }
 
-/// Resolves a path's root and first segments, without checking definite completion.
+/// A path's root, resolved: what it reads and how many of its segments the root consumed
+/// (`x.output` consumes `output`, `p.b.output` consumes `b` and `output`).
+pub(super) struct Resolved {
+    pub root: Root,
+    pub skip: usize,
+    pub need: Need,
+}
+
+impl Resolved {
+    /// The IR path: the resolved root and the segments below it.
+    pub fn expr(self, path: &ast::Path) -> PathExpr {
+        PathExpr {
+            root: self.root,
+            segments: path.segments[self.skip.min(path.segments.len())..]
+                .iter()
+                .map(|s| match s {
+                    ast::Segment::Field(f) => Segment::Field(f.name.clone()),
+                    ast::Segment::Index { index, .. } => Segment::Index(*index),
+                })
+                .collect(),
+            text: path.to_string(),
+        }
+    }
+}
+
+/// Resolves a path's root and first segments, without checking definite completion. Nothing is
+/// allocated unless the path is wrong: the data-flow pass resolves every path, and only the
+/// lowering of a checked workflow builds its [`PathExpr`] (with [`Resolved::expr`]).
 // Diagnostics are built only on the error path, which is rare.
 #[allow(clippy::result_large_err)]
 pub(super) fn resolve(
     scope: &Scope<'_>,
     path: &ast::Path,
     vars: Vars<'_>,
-) -> Result<(PathExpr, Need), Diagnostic> {
+) -> Result<Resolved, Diagnostic> {
     let root = path.root.name.as_str();
-    let segments: Vec<Segment> = path
-        .segments
-        .iter()
-        .map(|s| match s {
-            ast::Segment::Field(f) => Segment::Field(f.name.clone()),
-            ast::Segment::Index { index, .. } => Segment::Index(*index),
-        })
-        .collect();
-    let make = |root: Root, skip: usize| PathExpr {
-        root,
-        segments: segments[skip.min(segments.len())..].to_vec(),
-        text: path.to_string(),
-    };
+    let segments = path.segments.len();
+    let make = |root: Root, skip: usize, need: Need| Resolved { root, skip, need };
     let field = |i: usize| match path.segments.get(i) {
         Some(ast::Segment::Field(f)) => Some(f),
         _ => None,
     };
     if vars.item == Some(root) {
-        return Ok((make(Root::Item, 0), Need::Nothing));
+        return Ok(make(Root::Item, 0, Need::Nothing));
     }
     if vars.loop_var == Some(root) {
         return match field(0).map(|f| f.name.as_str()) {
-            Some("index") if segments.len() == 1 => Ok((make(Root::LoopIndex, 1), Need::Nothing)),
-            Some("previous") => Ok((make(Root::LoopPrevious, 1), Need::Nothing)),
+            Some("index") if segments == 1 => Ok(make(Root::LoopIndex, 1, Need::Nothing)),
+            Some("previous") => Ok(make(Root::LoopPrevious, 1, Need::Nothing)),
             Some("index") => Err(invalid(
                 path.span,
                 format!("`{root}.index` is a number and has no fields"),
@@ -656,9 +677,9 @@ pub(super) fn resolve(
     }
     if root == "input" {
         return match path.segments.first() {
-            None => Ok((make(Root::Input, 0), Need::Nothing)),
+            None => Ok(make(Root::Input, 0, Need::Nothing)),
             Some(ast::Segment::Field(f)) if scope.input_ids.contains_key(f.name.as_str()) => {
-                Ok((make(Root::Input, 0), Need::Nothing))
+                Ok(make(Root::Input, 0, Need::Nothing))
             }
             Some(ast::Segment::Field(f)) => {
                 let mut d = Diagnostic::error(
@@ -738,12 +759,12 @@ pub(super) fn resolve(
         } else {
             Need::Branch(state, b)
         };
-        return Ok((make(root_of, 2), need));
+        return Ok(make(root_of, 2, need));
     }
     match field(0).map(|f| f.name.as_str()) {
-        Some("output") => Ok((make(Root::Output { state }, 1), Need::Completed(state))),
-        Some("outcome") => Ok((make(Root::Outcome { state }, 1), Need::Completed(state))),
-        Some("error") => Ok((make(Root::Error { state }, 1), Need::Finished(state))),
+        Some("output") => Ok(make(Root::Output { state }, 1, Need::Completed(state))),
+        Some("outcome") => Ok(make(Root::Outcome { state }, 1, Need::Completed(state))),
+        Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state))),
         _ => Err(no_such_field(path, kind)),
     }
 }
@@ -934,32 +955,45 @@ fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnos
 impl Scope<'_> {
     /// Warns about workers, signals and input fields that nothing uses.
     pub(super) fn warn_unused(&self, usage: &Usage, diags: &mut Vec<Diagnostic>) {
-        let mut workers = HashSet::new();
-        let mut signals = HashSet::new();
+        // Used workers and signals by id; a state naming an undeclared one (reported already)
+        // probably meant one that now looks unused, so then none is reported.
+        let mut workers = vec![false; self.workers.len()];
+        let mut signals = vec![false; self.signals.len()];
+        let (mut misspelt_worker, mut misspelt_signal) = (false, false);
+        // Marks `name` used; true when it is not declared.
+        let mark = |used: &mut [bool], ids: &super::HashMap<&str, usize>, name: &str| match ids
+            .get(name)
+        {
+            Some(&id) => {
+                used[id] = true;
+                false
+            }
+            None => true,
+        };
         for state in self.workflow.states() {
             match &state.kind {
                 StateKind::Task(ast::Task { worker, .. })
                 | StateKind::Map(ast::Map { worker, .. })
                 | StateKind::Loop(ast::Loop { worker, .. }) => {
-                    workers.insert(worker.name.as_str());
+                    misspelt_worker |= mark(&mut workers, &self.worker_ids, &worker.name);
                 }
                 StateKind::Parallel(parallel) => {
-                    workers.extend(parallel.branches.iter().map(|b| b.worker.name.as_str()));
+                    for branch in &parallel.branches {
+                        misspelt_worker |=
+                            mark(&mut workers, &self.worker_ids, &branch.worker.name);
+                    }
                 }
                 StateKind::Wait(wait) => {
-                    signals.insert(wait.signal.name.as_str());
+                    misspelt_signal |= mark(&mut signals, &self.signal_ids, &wait.signal.name);
                 }
                 _ => {}
             }
         }
-        // A state that names an undeclared worker or signal (reported already) probably meant
-        // one that now looks unused.
-        let misspelt_worker = workers.iter().any(|w| !self.worker_ids.contains_key(w));
-        let misspelt_signal = signals.iter().any(|s| !self.signal_ids.contains_key(s));
-        for worker in self
+        for (worker, _) in self
             .workers
             .iter()
-            .filter(|w| !misspelt_worker && !workers.contains(w.name.name.as_str()))
+            .zip(&workers)
+            .filter(|&(_, &used)| !misspelt_worker && !used)
         {
             diags.push(
                 Diagnostic::warning(
@@ -971,10 +1005,11 @@ impl Scope<'_> {
                 .with_help("remove it, or give it a task"),
             );
         }
-        for signal in self
+        for (signal, _) in self
             .signals
             .iter()
-            .filter(|s| !misspelt_signal && !signals.contains(s.name.name.as_str()))
+            .zip(&signals)
+            .filter(|&(_, &used)| !misspelt_signal && !used)
         {
             diags.push(
                 Diagnostic::warning(
@@ -989,10 +1024,11 @@ impl Scope<'_> {
         if usage.whole_input_read {
             return;
         }
-        for field in self
+        for (field, _) in self
             .inputs
             .iter()
-            .filter(|f| !usage.inputs_read.contains(&f.name.name))
+            .zip(&usage.inputs_read)
+            .filter(|(_, read)| !**read)
         {
             diags.push(
                 Diagnostic::warning(

@@ -13,11 +13,12 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
         scope,
         bound_count: 0,
     };
-    let states = scope
-        .states
-        .iter()
-        .map(|state| builder.state(state))
-        .collect::<Option<Vec<_>>>()?;
+    // Collecting into `Option<Vec<_>>` would grow the list by doubling, copying every state
+    // (hundreds of bytes each) again and again.
+    let mut states = Vec::with_capacity(scope.states.len());
+    for state in &scope.states {
+        states.push(builder.state(state)?);
+    }
     let mut handled = Handled::of(scope);
     Some(ir::Workflow {
         name: workflow.name.name.clone(),
@@ -390,7 +391,7 @@ impl Builder<'_, '_> {
     fn path(&self, path: &ast::Path, vars: Vars<'_>) -> Option<ir::PathExpr> {
         dataflow::resolve(self.scope, path, vars)
             .ok()
-            .map(|(p, _)| p)
+            .map(|resolved| resolved.expr(path))
     }
 
     fn cond(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<ir::Cond> {

@@ -180,6 +180,10 @@ impl<'a> Scope<'a> {
     /// Builds the symbol tables, reporting names declared twice.
     pub(super) fn declare(&mut self, diags: &mut Vec<Diagnostic>) {
         let workflow = self.workflow;
+        // Sized once: growing the map would hash every name read so far again.
+        let count = workflow.states().count();
+        self.states.reserve(count);
+        self.state_ids.reserve(count);
         for state in workflow.states() {
             let name = state.name.name.as_str();
             match self.state_ids.get(name) {
@@ -320,7 +324,8 @@ impl<'a> Scope<'a> {
 
     /// Resolves every transition, arm and loop exit into graph edges.
     pub(super) fn collect_edges(&mut self, diags: &mut Vec<Diagnostic>) {
-        let mut edges = Vec::new();
+        // Most states have two or three ways out.
+        let mut edges = Vec::with_capacity(3 * self.states.len());
         let mut broken = vec![false; self.states.len()];
         for (id, state) in self.states.iter().enumerate() {
             match &state.kind {
