@@ -421,9 +421,9 @@ impl Engine {
             },
         );
         // The result is boxed so that the task, sized for its output, stays small while it
-        // runs.
-        let drive = run.drive();
-        let join = tokio::spawn(async move { Box::new(drive.await) });
+        // runs. `map` rather than an `async` block: the block would hold the run's future
+        // twice, once as captured and once as awaited.
+        let join = tokio::spawn(futures_util::FutureExt::map(run.run_to_end(), Box::new));
         RunHandle {
             id,
             control,

@@ -106,9 +106,17 @@ impl Run {
         }
     }
 
-    /// Runs to the end. Boxed so that `call` states can run child workflows inside a run.
-    pub fn drive(mut self) -> BoxFuture<RunResult> {
-        Box::pin(async move {
+    /// Runs to the end, boxed: for a caller that keeps the future itself.
+    pub fn drive(self) -> BoxFuture<RunResult> {
+        Box::pin(self.run_to_end())
+    }
+
+    /// Runs to the end. A spawned run's task holds this future itself, rather than a box of
+    /// it: one allocation per run instead of two. Not an `async fn`, which would keep the run
+    /// twice in its future.
+    #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
+    pub fn run_to_end(mut self) -> impl Future<Output = RunResult> + Send + 'static {
+        async move {
             let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             self.emit(|run| Event::RunStarted {
                 run,
@@ -122,9 +130,12 @@ impl Run {
             let end = {
                 let body = self.body().instrument(span);
                 tokio::pin!(body);
+                // A timer only for a workflow with a run timeout; boxed, so that the runs of
+                // the others do not carry its room.
+                let timer = limit.map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms))));
                 let deadline = async {
-                    match limit {
-                        Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    match timer {
+                        Some(timer) => timer.await,
                         None => std::future::pending().await,
                     }
                 };
@@ -136,7 +147,7 @@ impl Run {
                 }
             };
             self.finish(end).await
-        })
+        }
     }
 
     async fn body(&mut self) -> End {
