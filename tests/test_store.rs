@@ -736,6 +736,11 @@ async fn sqlite_commits_concurrent_checkpoints_together() {
         (RUNS as u64, RUNS as u64)
     );
 
+    // Another connection holds the database's write lock while the runs checkpoint, so that
+    // their writes overlap however the machine schedules the tasks: the first waits for the
+    // lock, and the others queue behind it.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RUNS {
         let store = store.clone();
@@ -746,6 +751,8 @@ async fn sqlite_commits_concurrent_checkpoints_together() {
                 .await
         });
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.execute_batch("COMMIT").unwrap();
     while let Some(done) = tasks.join_next().await {
         done.unwrap().unwrap();
     }
