@@ -45,8 +45,8 @@ impl Run {
             self.counters = checkpoint.counters;
         }
         for (id, data) in checkpoint.data {
-            if let Some(slot) = self.data.steps.get_mut(id) {
-                *slot = data;
+            if id < self.workflow.states.len() {
+                *self.slot(id) = data;
             }
         }
         self.last_error = checkpoint.last_error;
@@ -95,7 +95,21 @@ impl Run {
         if let Some(durable) = &mut self.durable {
             durable.changed.push(id);
         }
-        &mut self.data.steps[id]
+        self.slot(id)
+    }
+
+    /// The data of state `id`, made room for: the list grows to the states a run enters, by
+    /// half again at a time (a run of three tasks keeps three states' data, not its five).
+    fn slot(&mut self, id: usize) -> &mut StepData {
+        let steps = &mut self.data.steps;
+        if id >= steps.len() {
+            let room = (steps.len() + steps.len() / 2)
+                .max(id + 1)
+                .min(self.workflow.states.len());
+            steps.reserve_exact(room - steps.len());
+            steps.resize_with(id + 1, StepData::default);
+        }
+        &mut steps[id]
     }
 
     /// The run at `state`, with the data of the states changed since the last checkpoint.

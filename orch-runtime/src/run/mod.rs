@@ -89,7 +89,12 @@ impl Run {
             durable: None,
             top_level: false,
             resume_deadline: None,
-            data: RunData::new(input, workflow.states.len()),
+            // The states' data grows as the run enters them (`step_data`): a run keeps none
+            // for the states it never reaches.
+            data: RunData {
+                input,
+                steps: Vec::new(),
+            },
             counters: vec![0; workflow.bound_count],
             steps: 0,
             trail: Vec::with_capacity(names.trail_room),
