@@ -29,7 +29,8 @@ pub struct StepData {
     pub branches: Vec<StepData>,
 }
 
-/// The input of a run and the data of its states, indexed by state id.
+/// The input of a run and the data of its states, indexed by state id. A run's list covers the
+/// states it has entered so far: a state past its end has no data yet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunData {
     pub input: Value,
