@@ -125,34 +125,10 @@ pub(crate) fn attempts(
             let (record, result) = attempt(&spec, number, retries_left).await;
             let timed_out = record.status == AttemptStatus::TimedOut;
             records.push(record);
-            let error = match result {
-                Ok(reply) => return (records, Ok(reply)),
-                Err(error) => error,
+            let delay = match retry_after(&spec, number, retries_left, timed_out, result) {
+                Ok(delay) => delay,
+                Err(end) => return (records, end),
             };
-            if !error.retryable || !retries_left {
-                let failure = Failure {
-                    error: error.message,
-                    timed_out,
-                };
-                return (records, Err(failure));
-            }
-            let delay = spec
-                .retry
-                .as_ref()
-                .map_or(0, |policy| delay_ms(policy, u64::from(number), &spec))
-                .max(error.retry_after_ms.unwrap_or(0));
-            if let Some(events) = &spec.events {
-                let _ = events.send(Event::Retrying {
-                    run: spec.call.run_id.clone(),
-                    step: spec.call.step,
-                    state: spec.call.state.clone(),
-                    branch: spec.call.branch.clone(),
-                    item: spec.call.item,
-                    attempt: number,
-                    delay_ms: delay,
-                    error: error.message,
-                });
-            }
             if delay > 0 && !spec.replaying {
                 // Boxed: a backoff is rare, and its timer would size the future of every run.
                 Box::pin(tokio::time::sleep(Duration::from_millis(delay))).await;
@@ -160,6 +136,46 @@ pub(crate) fn attempts(
             number += 1;
         }
     }
+}
+
+/// After attempt `number`: `Err` with the state's result when it was the last, or `Ok` with
+/// the delay before the next one (announced as [`Event::Retrying`]). Decided here rather than
+/// in [`attempts`], so that the reply and the error are not kept across the backoff.
+fn retry_after(
+    spec: &Spec,
+    number: u32,
+    retries_left: bool,
+    timed_out: bool,
+    result: Result<Reply, WorkerError>,
+) -> Result<u64, Result<Reply, Failure>> {
+    let error = match result {
+        Ok(reply) => return Err(Ok(reply)),
+        Err(error) => error,
+    };
+    if !error.retryable || !retries_left {
+        return Err(Err(Failure {
+            error: error.message,
+            timed_out,
+        }));
+    }
+    let delay = spec
+        .retry
+        .as_ref()
+        .map_or(0, |policy| delay_ms(policy, u64::from(number), spec))
+        .max(error.retry_after_ms.unwrap_or(0));
+    if let Some(events) = &spec.events {
+        let _ = events.send(Event::Retrying {
+            run: spec.call.run_id.clone(),
+            step: spec.call.step,
+            state: spec.call.state.clone(),
+            branch: spec.call.branch.clone(),
+            item: spec.call.item,
+            attempt: number,
+            delay_ms: delay,
+            error: error.message,
+        });
+    }
+    Ok(delay)
 }
 
 /// Whether an attempt that ended with `result` is its state's last.
@@ -215,8 +231,10 @@ fn attempt(
             Err(panic) => panicked(panic),
             Ok(future) => {
                 let guarded = AssertUnwindSafe(future).catch_unwind();
+                // Boxed: the timer would otherwise size the future of every run waiting on a
+                // worker, timeout or not.
                 let finished = match spec.timeout {
-                    Some(limit) => tokio::time::timeout(limit, guarded).await.ok(),
+                    Some(limit) => Box::pin(tokio::time::timeout(limit, guarded)).await.ok(),
                     None => Some(guarded.await),
                 };
                 match finished {

@@ -22,18 +22,21 @@ pub(crate) struct Durable {
     pub changed: Vec<usize>,
     /// The run is in the store already (it was resumed, not started).
     pub created: bool,
+    /// For a run resumed inside a `wait`: that wait's state and deadline, in Unix milliseconds.
+    pub resume_deadline: Option<(usize, u64)>,
 }
 
 impl Run {
     /// Keeps the run in `store`.
     pub(crate) fn attach(&mut self, store: Arc<dyn Store>) {
-        self.durable = Some(Durable {
+        self.durable = Some(Box::new(Durable {
             store,
             saved: 0,
             consumed: Vec::new(),
             changed: Vec::new(),
             created: false,
-        });
+            resume_deadline: None,
+        }));
     }
 
     /// Continues a stored run from `checkpoint` (whose `trail` is the whole trail so far and
@@ -51,14 +54,14 @@ impl Run {
         }
         self.last_error = checkpoint.last_error;
         self.trail = checkpoint.trail;
-        self.resume_deadline = checkpoint.deadline_ms.map(|deadline| (state, deadline));
-        self.durable = Some(Durable {
+        self.durable = Some(Box::new(Durable {
             store,
             saved: self.trail.len(),
             consumed: Vec::new(),
             changed: Vec::new(),
             created: true,
-        });
+            resume_deadline: checkpoint.deadline_ms.map(|deadline| (state, deadline)),
+        }));
     }
 
     /// Records a new durable run in its store.
@@ -164,7 +167,7 @@ impl Run {
 
     /// The deadline a resumed `wait` keeps, if the run was resumed inside state `id`.
     pub(super) fn resumed_deadline(&mut self, id: usize) -> Option<u64> {
-        match self.resume_deadline.take() {
+        match self.durable.as_mut().and_then(|d| d.resume_deadline.take()) {
             Some((state, deadline)) if state == id => Some(deadline),
             _ => None,
         }

@@ -65,11 +65,10 @@ pub(crate) struct Run {
     /// The state the run is in (or goes to next).
     current: usize,
     /// The store the run is kept in, and what it has saved there.
-    pub(crate) durable: Option<Durable>,
+    /// Boxed: most runs have no store, and the run is part of every run's future.
+    pub(crate) durable: Option<Box<Durable>>,
     /// A run driven by a handle, listed among the engine's live runs.
     pub(crate) top_level: bool,
-    /// For a run resumed inside a `wait`: that wait's deadline, in Unix milliseconds.
-    resume_deadline: Option<(usize, u64)>,
 }
 
 impl Run {
@@ -88,7 +87,6 @@ impl Run {
             seed,
             durable: None,
             top_level: false,
-            resume_deadline: None,
             // The states' data grows as the run enters them (`step_data`): a run keeps none
             // for the states it never reaches.
             data: RunData {
@@ -122,7 +120,6 @@ impl Run {
     #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
     pub fn run_to_end(mut self) -> impl Future<Output = RunResult> + Send + 'static {
         async move {
-            let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             self.emit(|run| Event::RunStarted {
                 run,
                 workflow: self.names.workflow.clone(),
@@ -130,6 +127,9 @@ impl Run {
             if let Err(error) = self.register().await {
                 return self.finish(End::Store(error)).await;
             }
+            // Made after the store's write, so that the future does not keep room for it
+            // across that wait as well.
+            let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             let cancel = self.control.cancel.clone();
             let limit = self.workflow.timeout_ms;
             let end = {

@@ -41,9 +41,12 @@ impl Run {
         input.map_or(Value::Null, |expr| self.data.eval(expr, locals))
     }
 
+    /// A `task`: its attempts, then the way out they lead to. The call is prepared before the
+    /// returned future is polled, which keeps only the attempts and what `exit` needs (an
+    /// `async fn` would keep every argument, for the reason given at [`attempt::attempts`]).
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn task<'w>(
-        &mut self,
+    pub(super) fn task<'r, 'w: 'r>(
+        &'r mut self,
         id: usize,
         step: u64,
         worker: usize,
@@ -51,11 +54,15 @@ impl Run {
         retry: Option<&RetryPolicy>,
         timeout_ms: Option<u64>,
         exits: &'w ir::Exits,
-    ) -> Next<'w> {
+    ) -> impl Future<Output = Next<'w>> + Send + 'r {
         let call = self.call(id, step, worker, self.eval(input, Locals::default()));
-        let (records, result) = attempt::attempts(self.spec(worker, call, retry, timeout_ms)).await;
-        self.record(records);
-        self.exit(id, exits, result)
+        let attempts = attempt::attempts(self.spec(worker, call, retry, timeout_ms));
+        // `map` rather than an `async` block, which would hold the attempts' future twice (as
+        // captured and as awaited).
+        futures_util::FutureExt::map(attempts, move |(records, result)| {
+            self.record(records);
+            self.exit(id, exits, result)
+        })
     }
 
     /// A `loop`: iterations until the condition holds or `max` is reached.
