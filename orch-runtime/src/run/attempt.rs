@@ -149,15 +149,14 @@ fn retry_after(
     result: Result<Reply, WorkerError>,
 ) -> Result<u64, Result<Reply, Failure>> {
     let error = match result {
-        Ok(reply) => return Err(Ok(reply)),
-        Err(error) => error,
+        Err(error) if tries_again(&error, retries_left) => error,
+        last => {
+            return Err(last.map_err(|error| Failure {
+                error: error.message,
+                timed_out,
+            }));
+        }
     };
-    if !error.retryable || !retries_left {
-        return Err(Err(Failure {
-            error: error.message,
-            timed_out,
-        }));
-    }
     let delay = spec
         .retry
         .as_ref()
@@ -178,12 +177,14 @@ fn retry_after(
     Ok(delay)
 }
 
+/// Whether a failed attempt is followed by another: the error allows it and retries are left.
+fn tries_again(error: &WorkerError, retries_left: bool) -> bool {
+    error.retryable && retries_left
+}
+
 /// Whether an attempt that ended with `result` is its state's last.
 fn is_last(result: &Result<Reply, WorkerError>, retries_left: bool) -> bool {
-    match result {
-        Ok(_) => true,
-        Err(error) => !error.retryable || !retries_left,
-    }
+    !matches!(result, Err(error) if tries_again(error, retries_left))
 }
 
 /// Attempt `number` of the call, recorded. The call is made before the returned future is

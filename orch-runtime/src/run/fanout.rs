@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use orch_dsl::ir::{self, PathExpr, RetryPolicy, ValueExpr};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -106,7 +106,7 @@ impl Run {
                 branch.retry.as_ref(),
                 branch.timeout_ms,
             );
-            rounds.push(async move { attempt::attempts(spec).await });
+            rounds.push(attempt::attempts(spec));
             let state = self.names.states[id].clone();
             self.emit(|run| Event::BranchSpawned {
                 run,
@@ -240,7 +240,9 @@ impl Run {
                 tokens.push(call.cancel.clone());
                 let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
                 let i = started;
-                pending.push(async move { (i, attempt::attempts(attempt_spec).await) });
+                // `map` rather than an `async` block, which would keep the specification
+                // twice: as captured and inside the attempts' future.
+                pending.push(attempt::attempts(attempt_spec).map(move |done| (i, done)));
                 started += 1;
             }
             // A map's `timeout` limits each attempt of an item, not the whole state.
