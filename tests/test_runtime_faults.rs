@@ -3,7 +3,7 @@
 
 mod runtime_support;
 
-use orch::{AttemptStatus, Call, Engine, Entry, Reply, RunStatus, WorkerError};
+use orch::{AttemptStatus, Call, Engine, Entry, Reply, RunResult, RunStatus, WorkerError};
 use runtime_support::*;
 use serde_json::json;
 use tokio::time::Instant;
@@ -320,6 +320,17 @@ async fn cancel_reaches_every_map_item_in_flight() {
 
 /// Branches and map items that finished before the run was stopped keep their records: they
 /// wait in the run's in-flight list for the others, not in the fan-out's own futures.
+/// Starts `workflow`, cancels the run 10 ms in, and returns its result, which says it was
+/// cancelled.
+async fn cancelled_at_10ms(engine: &Engine, workflow: &str, input: serde_json::Value) -> RunResult {
+    let handle = engine.start(workflow, input).unwrap();
+    advance(10).await;
+    handle.cancel();
+    let result = handle.result().await;
+    assert_eq!(result.status, RunStatus::Cancelled);
+    result
+}
+
 #[tokio::test(start_paused = true)]
 async fn cancel_keeps_the_records_of_finished_branches_and_items() {
     let engine = Engine::new();
@@ -357,11 +368,7 @@ async fn cancel_keeps_the_records_of_finished_branches_and_items() {
             fail failed;
         }"#,
     );
-    let handle = engine.start("Both", json!({})).unwrap();
-    advance(10).await;
-    handle.cancel();
-    let result = handle.result().await;
-    assert_eq!(result.status, RunStatus::Cancelled);
+    let result = cancelled_at_10ms(&engine, "Both", json!({})).await;
     let records: Vec<_> = attempts(&result)
         .iter()
         .map(|a| (a.branch.as_deref().map(str::to_string), a.status))
@@ -374,11 +381,7 @@ async fn cancel_keeps_the_records_of_finished_branches_and_items() {
         ]
     );
 
-    let handle = engine.start("Each", json!({"items": [1, 2]})).unwrap();
-    advance(10).await;
-    handle.cancel();
-    let result = handle.result().await;
-    assert_eq!(result.status, RunStatus::Cancelled);
+    let result = cancelled_at_10ms(&engine, "Each", json!({"items": [1, 2]})).await;
     let records: Vec<_> = attempts(&result)
         .iter()
         .map(|a| (a.item, a.status))
@@ -436,11 +439,7 @@ async fn cancel_stops_a_wait_and_a_backoff() {
             fail failed;
         }"#,
     );
-    let handle = engine.start("Hold", json!({})).unwrap();
-    advance(10).await;
-    handle.cancel();
-    let result = handle.result().await;
-    assert_eq!(result.status, RunStatus::Cancelled);
+    let result = cancelled_at_10ms(&engine, "Hold", json!({})).await;
     assert!(result.trail.is_empty());
 
     // Cancelled while waiting to retry: the failed attempt stays in the trail.
