@@ -476,3 +476,47 @@ async fn cancel_after_the_run_ended_changes_nothing() {
         Entry::Attempt(a) if a.status == AttemptStatus::Cancelled
     )));
 }
+
+/// A run's task dropped by its runtime shutting down still answers its handle: the result says
+/// the run was cancelled and why, and the worker's future was dropped with it.
+#[test]
+fn a_run_stopped_with_its_runtime_answers_its_handle() {
+    let engine = Engine::new();
+    let dropped = Flag::new();
+    let flag = dropped.clone();
+    engine.bind("Faulty", move |_call: Call| {
+        let guard = flag.on_drop();
+        async move {
+            let _guard = guard;
+            std::future::pending::<Result<Reply, WorkerError>>().await
+        }
+    });
+    load(&engine, &one_task("", "ok -> done;"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.block_on(async {
+        let handle = engine.start("One", json!({})).unwrap();
+        // Let the run reach its worker.
+        tokio::task::yield_now().await;
+        handle
+    });
+    assert!(!handle.is_finished());
+    drop(runtime);
+    assert!(dropped.is_set());
+    assert!(handle.is_finished());
+    // Awaited on another runtime: the answer does not need the one that is gone.
+    let other = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let result = other.block_on(handle.result());
+    assert_eq!(result.status, RunStatus::Cancelled);
+    assert_eq!(
+        result.error,
+        Some(json!(
+            "the run's task ended abnormally: it was stopped with its runtime"
+        ))
+    );
+    assert_eq!(result.workflow, "One");
+}

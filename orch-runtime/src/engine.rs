@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use orch_dsl::ir;
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus};
+use crate::run::Flights;
 use crate::run::Run;
 use crate::store::Store;
 use crate::worker::{Worker, Workers};
@@ -117,9 +117,19 @@ pub(crate) struct RunControl {
     /// Set when the run is stopped to be resumed later, rather than cancelled.
     pub paused: AtomicBool,
     /// True once the run is recorded in its store (at once for runs without one), so that
-    /// signals for it are stored only after it is; `stored_now` wakes whoever waits for it.
+    /// signals for it are stored only after it is.
     stored: AtomicBool,
-    stored_now: Notify,
+    /// True once the run has ended and left its result in `result`.
+    ended: AtomicBool,
+    /// How the run ended, from its end until its handle takes the result. A spawned run's
+    /// task is not joined: it ends, and its memory goes, as soon as the run does, rather than
+    /// staying as large as the run's future until someone asks for the result.
+    ending: Mutex<Option<Ending>>,
+    /// Wakes whoever waits for the run to be stored or to end; each checks its own flag.
+    changed: Notify,
+    /// The run's attempts that are not in its trail yet (here rather than in an allocation of
+    /// their own: one per run fewer).
+    pub flights: Flights,
 }
 
 impl RunControl {
@@ -129,25 +139,108 @@ impl RunControl {
             mailbox,
             paused: AtomicBool::new(false),
             stored: AtomicBool::new(false),
-            stored_now: Notify::new(),
+            ended: AtomicBool::new(false),
+            ending: Mutex::new(None),
+            changed: Notify::new(),
+            flights: Flights::default(),
         })
     }
 
     /// Notes that the run is recorded in its store.
     pub fn mark_stored(&self) {
         self.stored.store(true, Ordering::SeqCst);
-        self.stored_now.notify_waiters();
+        self.changed.notify_waiters();
     }
 
     /// Resolves once the run is recorded in its store.
     pub async fn recorded(&self) {
-        let notified = self.stored_now.notified();
-        tokio::pin!(notified);
-        // Listening before looking, so that a mark in between is not missed.
-        notified.as_mut().enable();
-        if !self.stored.load(Ordering::SeqCst) {
+        self.until(|control| control.stored.load(Ordering::SeqCst))
+            .await;
+    }
+
+    /// Leaves how the run ended for its handle.
+    fn end(&self, ending: Ending) {
+        *lock(&self.ending) = Some(ending);
+        self.ended.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the run to end and takes how it did.
+    async fn take_ending(&self) -> Option<Ending> {
+        self.until(RunControl::has_ended).await;
+        lock(&self.ending).take()
+    }
+
+    /// Resolves once `done` holds.
+    async fn until(&self, done: impl Fn(&RunControl) -> bool) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Listening before looking, so that a change in between is not missed.
+            notified.as_mut().enable();
+            if done(self) {
+                return;
+            }
             notified.await;
         }
+    }
+}
+
+/// How a spawned run's task ended.
+enum Ending {
+    Finished(Box<RunResult>),
+    /// The task panicked outside the workers (whose panics fail their attempts).
+    Panicked,
+    /// The runtime dropped the task, shutting down, before the run ended.
+    Stopped,
+}
+
+/// Hands a spawned run's result to its control block, or, if the task ends without one, says
+/// how it did.
+struct Delivery(Arc<RunControl>);
+
+impl Delivery {
+    fn deliver(self, result: RunResult) {
+        self.0.end(Ending::Finished(Box::new(result)));
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if self.0.has_ended() {
+            return;
+        }
+        // tokio drops a task's future while unwinding from a panic in it, and without one
+        // when the runtime shuts down.
+        self.0.end(if std::thread::panicking() {
+            Ending::Panicked
+        } else {
+            Ending::Stopped
+        });
+    }
+}
+
+/// The result of a run whose task ended before the run did.
+fn abnormal(id: &str, workflow: &str, status: RunStatus, why: &str) -> RunResult {
+    RunResult {
+        run_id: id.to_string(),
+        workflow: workflow.to_string(),
+        input: Value::Null,
+        status,
+        terminal: None,
+        output: None,
+        error: Some(Value::String(format!(
+            "the run's task ended abnormally: it {why}"
+        ))),
+        states: Default::default(),
+        steps: 0,
+        duration_ms: 0,
+        usage: Default::default(),
+        trail: Vec::new(),
     }
 }
 
@@ -184,6 +277,9 @@ pub(crate) struct Registered {
     pub names: Arc<Names>,
 }
 
+/// The most states' data a run makes room for before it needs them.
+pub(crate) const DATA_ROOM: usize = 8;
+
 /// Names every run of a workflow uses, made once so that starting a run allocates none.
 pub(crate) struct Names {
     pub workflow: Arc<str>,
@@ -192,6 +288,9 @@ pub(crate) struct Names {
     /// Trail entries a run is likely to write: two (an attempt and a transition) per state it
     /// can leave, so that a run without loops never moves its trail.
     pub trail_room: usize,
+    /// Room for states' data that a run makes at once: every state but the terminals declared
+    /// after the last other state, up to [`DATA_ROOM`].
+    pub data_room: usize,
     /// The definition's hash, made when a durable run first needs it.
     pub definition: std::sync::OnceLock<String>,
 }
@@ -217,6 +316,12 @@ impl Names {
                 .count()
                 .saturating_mul(2)
                 .min(64),
+            data_room: workflow
+                .states
+                .iter()
+                .rposition(|s| !s.kind.is_terminal())
+                .map_or(1, |last| last + 1)
+                .min(DATA_ROOM),
             definition: std::sync::OnceLock::new(),
         })
     }
@@ -420,14 +525,17 @@ impl Engine {
                 workflow: run.names.workflow.clone(),
             },
         );
-        // The result is boxed so that the task, sized for its output, stays small while it
-        // runs. `map` rather than an `async` block: the block would hold the run's future
-        // twice, once as captured and once as awaited.
-        let join = tokio::spawn(futures_util::FutureExt::map(run.run_to_end(), Box::new));
+        let delivery = Delivery(control.clone());
+        // Not joined: the run's result goes to its control block (`Delivery`), so that the
+        // task is freed when the run ends. `map` rather than an `async` block: the block would
+        // hold the run's future twice, once as captured and once as awaited.
+        drop(tokio::spawn(futures_util::FutureExt::map(
+            run.run_to_end(),
+            move |result| delivery.deliver(result),
+        )));
         RunHandle {
             id,
             control,
-            join,
             workflow,
             engine: self.clone(),
         }
@@ -509,19 +617,20 @@ impl Engine {
         workflow: &ir::Workflow,
     ) -> Result<Vec<Arc<dyn Worker>>, StartError> {
         let workers = read(&self.inner.workers);
-        workflow
-            .workers
-            .iter()
-            .map(|w| {
-                workers
-                    .get(&w.name)
-                    .cloned()
-                    .ok_or_else(|| StartError::UnboundWorker {
+        // Sized once: collecting `Result`s would not know the length and make room for four.
+        let mut bound = Vec::with_capacity(workflow.workers.len());
+        for w in &workflow.workers {
+            match workers.get(&w.name) {
+                Some(worker) => bound.push(worker.clone()),
+                None => {
+                    return Err(StartError::UnboundWorker {
                         workflow: workflow.name.clone(),
                         worker: w.name.clone(),
-                    })
-            })
-            .collect()
+                    });
+                }
+            }
+        }
+        Ok(bound)
     }
 
     /// The jitter seed of the engine's `n`th run.
@@ -614,7 +723,6 @@ fn signature(workflow: &ir::Workflow) -> orch_dsl::Signature {
 pub struct RunHandle {
     id: Arc<str>,
     control: Arc<RunControl>,
-    join: JoinHandle<Box<RunResult>>,
     workflow: Arc<str>,
     engine: Engine,
 }
@@ -662,7 +770,7 @@ impl RunHandle {
     }
 
     fn deliver(&self, signal: &str, reply: SignalReply) -> Result<(), SignalError> {
-        if self.join.is_finished() {
+        if self.control.has_ended() {
             return Err(SignalError::Finished);
         }
         check_signal(
@@ -706,34 +814,19 @@ impl RunHandle {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.join.is_finished()
+        self.control.has_ended()
     }
 
     /// Waits for the run to end.
     pub async fn result(self) -> RunResult {
-        match self.join.await {
-            Ok(result) => *result,
-            Err(error) => RunResult {
-                run_id: self.id.to_string(),
-                workflow: self.workflow.to_string(),
-                input: Value::Null,
-                status: if error.is_cancelled() {
-                    RunStatus::Cancelled
-                } else {
-                    RunStatus::Failed
-                },
-                terminal: None,
-                output: None,
-                error: Some(Value::String(format!(
-                    "the run's task ended abnormally: {error}"
-                ))),
-                states: Default::default(),
-                steps: 0,
-                duration_ms: 0,
-                usage: Default::default(),
-                trail: Vec::new(),
-            },
-        }
+        let (status, why) = match self.control.take_ending().await {
+            Some(Ending::Finished(result)) => return *result,
+            Some(Ending::Panicked) => (RunStatus::Failed, "panicked"),
+            Some(Ending::Stopped) => (RunStatus::Cancelled, "was stopped with its runtime"),
+            // The handle is the result's only taker, so this is not expected.
+            None => (RunStatus::Failed, "left no result"),
+        };
+        abnormal(&self.id, &self.workflow, status, why)
     }
 }
 

@@ -129,6 +129,21 @@ impl States {
         self.0.iter().map(|(name, _)| &**name)
     }
 
+    /// The states of `list`, sorted in place; of equal names the last one given is kept.
+    pub(crate) fn from_list(mut list: Vec<(Arc<str>, StepData)>) -> States {
+        // Stable, so that equal names stay in the order given.
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        // `dedup_by` removes the later of two equal neighbours: it first takes its data.
+        list.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        States(list)
+    }
+
     fn find(&self, name: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(n, _)| (**n).cmp(name))
     }
@@ -137,20 +152,12 @@ impl States {
 impl<K: Into<Arc<str>>> FromIterator<(K, StepData)> for States {
     /// A later entry for the same name replaces an earlier one.
     fn from_iter<I: IntoIterator<Item = (K, StepData)>>(entries: I) -> States {
-        let mut states: Vec<(Arc<str>, StepData)> = entries
-            .into_iter()
-            .map(|(name, data)| (name.into(), data))
-            .collect();
-        // Stable: of equal names the last one given is kept.
-        states.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(Arc<str>, StepData)> = Vec::with_capacity(states.len());
-        for entry in states {
-            match kept.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push(entry),
-            }
-        }
-        States(kept)
+        States::from_list(
+            entries
+                .into_iter()
+                .map(|(name, data)| (name.into(), data))
+                .collect(),
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use orch_dsl::ir::RetryPolicy;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::engine::lock;
+use crate::engine::{RunControl, lock};
 use crate::event::Event;
 use crate::trail::{Attempt, AttemptStatus};
 use crate::worker::{Call, Reply, Worker, WorkerError};
@@ -91,7 +91,8 @@ pub(crate) struct Spec {
     pub retry: Option<RetryPolicy>,
     pub timeout: Option<Duration>,
     pub seed: u64,
-    pub flights: Arc<Flights>,
+    /// The run's control block, which holds its attempts under way.
+    pub control: Arc<RunControl>,
     pub events: Option<broadcast::Sender<Event>>,
     /// Replaying a recorded run: backoff delays are skipped.
     pub replaying: bool,
@@ -224,7 +225,7 @@ fn attempt(
     });
     // Measured on tokio's clock, the clock of the timeouts.
     let began = Instant::now();
-    let flight = spec.flights.start(record);
+    let flight = spec.control.flights.start(record);
     let worker = spec.worker.clone();
     let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
     async move {
@@ -276,11 +277,15 @@ fn attempt(
             }
         };
         let take = spec.written_at_once() && is_last(&result, retries_left);
-        let record = spec.flights.land(flight, take, finish).unwrap_or_else(|| {
-            let mut record = unreachable_record(spec);
-            finish(&mut record);
-            Box::new(record)
-        });
+        let record = spec
+            .control
+            .flights
+            .land(flight, take, finish)
+            .unwrap_or_else(|| {
+                let mut record = unreachable_record(spec);
+                finish(&mut record);
+                Box::new(record)
+            });
         (record, result)
     }
 }

@@ -45,7 +45,7 @@ impl Run {
         self.current = state;
         self.steps = checkpoint.steps;
         if checkpoint.counters.len() == self.counters.len() {
-            self.counters = checkpoint.counters;
+            self.counters = checkpoint.counters.into_boxed_slice();
         }
         for (id, data) in checkpoint.data {
             if id < self.workflow.states.len() {
@@ -101,14 +101,20 @@ impl Run {
         self.slot(id)
     }
 
-    /// The data of state `id`, made room for: the list grows to the states a run enters, by
-    /// half again at a time (a run of three tasks keeps three states' data, not its five).
+    /// The data of state `id`, made room for: the list is made, at the first state's data,
+    /// for the states that can have data (up to [`DATA_ROOM`](crate::engine::DATA_ROOM) of
+    /// them: a run of three tasks keeps three states' data, not its five), and grows by half
+    /// again at a time past that.
     fn slot(&mut self, id: usize) -> &mut StepData {
+        let first = self.names.data_room;
         let steps = &mut self.data.steps;
         if id >= steps.len() {
-            let room = (steps.len() + steps.len() / 2)
-                .max(id + 1)
-                .min(self.workflow.states.len());
+            let room = if steps.capacity() == 0 {
+                first
+            } else {
+                steps.len() + steps.len() / 2
+            };
+            let room = room.max(id + 1).min(self.workflow.states.len());
             steps.reserve_exact(room - steps.len());
             steps.resize_with(id + 1, StepData::default);
         }
@@ -131,7 +137,7 @@ impl Run {
         Checkpoint {
             state: self.names.states[state].to_string(),
             steps,
-            counters: self.counters.clone(),
+            counters: self.counters.to_vec(),
             data,
             last_error: self.last_error.clone(),
             trail: Vec::new(),

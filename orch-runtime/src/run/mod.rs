@@ -13,10 +13,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::data::{Locals, RunData};
+use crate::data::{Locals, RunData, StepData};
 use crate::engine::{Engine, RunControl};
 use crate::event::Event;
-use crate::result::{RunResult, RunStatus};
+use crate::result::{RunResult, RunStatus, States};
 use crate::trail::{Attempt, AttemptStatus, Entry};
 use crate::worker::{BoxFuture, Call, Worker};
 
@@ -48,13 +48,12 @@ pub(crate) struct Run {
     /// The workflow's, states' and workers' names, shared by its runs, and its definition's
     /// hash.
     pub(crate) names: Arc<crate::engine::Names>,
-    workers: Vec<Arc<dyn Worker>>,
+    workers: Box<[Arc<dyn Worker>]>,
     pub control: Arc<RunControl>,
     data: RunData,
-    counters: Vec<u64>,
+    counters: Box<[u64]>,
     steps: u64,
     trail: Vec<Entry>,
-    flights: Arc<Flights>,
     /// What a replay answers instead of the workers, signals and child runs.
     pub(crate) replay: Option<Arc<crate::replay::Book>>,
     /// The last failure, shown by a `fail` state that gives no error of its own.
@@ -93,18 +92,18 @@ impl Run {
                 input,
                 steps: Vec::new(),
             },
-            counters: vec![0; workflow.bound_count],
+            counters: vec![0; workflow.bound_count].into_boxed_slice(),
             steps: 0,
-            trail: Vec::with_capacity(names.trail_room),
+            // Made with its first entry: a run waiting to start keeps none.
+            trail: Vec::new(),
             names,
-            flights: Arc::new(Flights::default()),
             last_error: None,
             replay: None,
             started: Instant::now(),
             engine,
             id,
             workflow,
-            workers,
+            workers: workers.into_boxed_slice(),
             control,
         }
     }
@@ -131,8 +130,8 @@ impl Run {
             // across that wait as well.
             let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
             let cancel = self.control.cancel.clone();
-            let limit = self.workflow.timeout_ms;
             let end = {
+                let limit = self.workflow.timeout_ms;
                 let body = self.body().instrument(span);
                 tokio::pin!(body);
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
@@ -146,11 +145,14 @@ impl Run {
                 };
                 tokio::select! {
                     biased;
-                    _ = cancel.cancelled() => End::Cancelled,
-                    _ = deadline => End::TimedOut(limit.unwrap_or_default()),
-                    end = &mut body => end,
+                    _ = cancel.cancelled() => Some(End::Cancelled),
+                    _ = deadline => None,
+                    end = &mut body => Some(end),
                 }
             };
+            // Read again rather than kept: the future would keep room for it across the run.
+            let end =
+                end.unwrap_or_else(|| End::TimedOut(self.workflow.timeout_ms.unwrap_or_default()));
             self.finish(end).await
         }
     }
@@ -164,13 +166,16 @@ impl Run {
                 return end;
             }
             let step = self.steps;
-            let name = self.names.states[current].clone();
-            self.emit(|run| Event::StepStarted {
-                run,
-                step,
-                state: name.clone(),
-            });
-            let span = tracing::info_span!("step", state = %name, step);
+            // In a block: the name is not kept across the step.
+            let span = {
+                let name = &self.names.states[current];
+                self.emit(|run| Event::StepStarted {
+                    run,
+                    step,
+                    state: name.clone(),
+                });
+                tracing::info_span!("step", state = %name, step)
+            };
             let next = self
                 .state(current, step, &workflow.states[current].kind)
                 .instrument(span)
@@ -282,7 +287,7 @@ impl Run {
             event: label.clone(),
             next: next.clone(),
         });
-        self.trail.push(Entry::Transition {
+        self.write(Entry::Transition {
             step,
             from: self.names.states[from].clone(),
             event: label,
@@ -301,7 +306,7 @@ impl Run {
         let arm = arms
             .iter()
             .position(|(cond, _)| self.data.test(cond, Locals::default()));
-        self.trail.push(Entry::Choice {
+        self.write(Entry::Choice {
             step,
             state: self.names.states[id].clone(),
             arm,
@@ -389,16 +394,26 @@ impl Run {
         reason = "the boxes move into the trail's entries as they are"
     )]
     fn record(&mut self, attempts: Vec<Box<Attempt>>) {
-        self.trail.extend(attempts.into_iter().map(Entry::Attempt));
-        for flight in self.flights.drain() {
+        for attempt in attempts {
+            self.write(Entry::Attempt(attempt));
+        }
+        for flight in self.control.flights.drain() {
             if flight.landed {
                 continue;
             }
             let mut attempt = flight.attempt;
             attempt.status = AttemptStatus::Cancelled;
             attempt.error = Some("cancelled: no longer needed".into());
-            self.trail.push(Entry::Attempt(attempt));
+            self.write(Entry::Attempt(attempt));
         }
+    }
+
+    /// Appends to the trail, which is made with room for a pass through the states.
+    pub(super) fn write(&mut self, entry: Entry) {
+        if self.trail.capacity() == 0 {
+            self.trail.reserve_exact(self.names.trail_room);
+        }
+        self.trail.push(entry);
     }
 
     fn emit(&self, make: impl FnOnce(Arc<str>) -> Event) {
@@ -420,12 +435,12 @@ impl Run {
         self.control.cancel.cancel();
         // The state the run stopped in had not written its attempts yet: the finished ones
         // keep their records, the ones under way were cut off.
-        for flight in self.flights.drain() {
+        for flight in self.control.flights.drain() {
             let mut attempt = flight.attempt;
             if !flight.landed {
                 attempt.status = AttemptStatus::Cancelled;
             }
-            self.trail.push(Entry::Attempt(attempt));
+            self.write(Entry::Attempt(attempt));
         }
         let locals = Locals::default();
         let (status, terminal, output, error) = match end {
@@ -491,15 +506,14 @@ impl Run {
         // A durable run's last checkpoint takes what changed since the previous one.
         let last = self.last_checkpoint(terminal);
         let steps = std::mem::take(&mut self.data.steps);
-        let states = self
-            .workflow
-            .states
-            .iter()
-            .zip(steps)
-            .zip(self.names.states.iter())
-            .filter(|((_, data), _)| *data != Default::default())
-            .map(|((_, data), name)| (name.clone(), data))
-            .collect();
+        let empty = StepData::default();
+        let mut states = Vec::with_capacity(steps.iter().filter(|d| **d != empty).count());
+        for (data, name) in steps.into_iter().zip(self.names.states.iter()) {
+            if data != empty {
+                states.push((name.clone(), data));
+            }
+        }
+        let states = States::from_list(states);
         let mut usage = crate::worker::Usage::default();
         for entry in &self.trail {
             match entry {

@@ -30,7 +30,7 @@ impl Run {
             retry: retry.cloned(),
             timeout: timeout_ms.map(Duration::from_millis),
             seed: self.seed,
-            flights: self.flights.clone(),
+            control: self.control.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
             max_output_bytes: self.engine.inner.options.limits.max_output_bytes,
@@ -250,7 +250,7 @@ impl Run {
                 self.exit(id, exits, Ok(crate::Reply::outcome(label, payload)))
             }
         };
-        self.trail.push(Entry::Signal(Box::new(entry)));
+        self.write(Entry::Signal(Box::new(entry)));
         next
     }
 
@@ -318,7 +318,7 @@ impl Run {
         let status = result.status;
         let output = result.output.clone();
         let error = result.error.clone();
-        self.trail.push(Entry::Child {
+        self.write(Entry::Child {
             step,
             state: self.names.states[id].clone(),
             run: Box::new(result),
