@@ -168,7 +168,7 @@ pub fn print_usage(result: &RunResult) {
         let Entry::Attempt(attempt) = entry else {
             continue;
         };
-        let usage = attempt.usage.clone().unwrap_or_default();
+        let usage = attempt.usage.as_deref().cloned().unwrap_or_default();
         println!(
             "{:<8} attempt {}: {:?} {} — {} + {} tokens, {}ms, ${:.6}",
             attempt.state,

@@ -55,7 +55,7 @@ async fn usage_is_recorded_per_attempt_and_added_up_with_child_runs() {
         .trail
         .iter()
         .filter_map(|e| match e {
-            Entry::Attempt(a) => Some(a.usage.clone()),
+            Entry::Attempt(a) => Some(a.usage.as_deref().cloned()),
             _ => None,
         })
         .collect();

@@ -133,7 +133,8 @@ impl Engine {
                 seq: Some(s.seq),
             })
             .collect();
-        let control = RunControl::new(CancellationToken::new(), Mailbox::new(signals));
+        let mailbox = (!signals.is_empty()).then(|| Mailbox::new(signals));
+        let control = RunControl::new(CancellationToken::new(), mailbox);
         let seed = self.seed_for(self.next_ordinal());
         let mut resumed = Run::new(
             self.clone(),
@@ -246,7 +247,7 @@ impl Engine {
             None => None,
         };
         if let Some((_, control)) = live {
-            control.mailbox.deliver(Signal {
+            control.mailbox().deliver(Signal {
                 name: signal.to_string(),
                 reply,
                 seq,

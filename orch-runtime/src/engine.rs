@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use orch_dsl::ir;
 use serde_json::Value;
@@ -113,7 +113,9 @@ impl Mailbox {
 /// Shared between a run and its handle.
 pub(crate) struct RunControl {
     pub cancel: CancellationToken,
-    pub mailbox: Arc<Mailbox>,
+    /// Made when a signal is first sent to the run or awaited by it (most runs have none),
+    /// or given: a child run's is its parent's.
+    mailbox: OnceLock<Arc<Mailbox>>,
     /// Set when the run is stopped to be resumed later, rather than cancelled.
     pub paused: AtomicBool,
     /// True once the run is recorded in its store (at once for runs without one), so that
@@ -133,10 +135,10 @@ pub(crate) struct RunControl {
 }
 
 impl RunControl {
-    pub fn new(cancel: CancellationToken, mailbox: Arc<Mailbox>) -> Arc<RunControl> {
+    pub fn new(cancel: CancellationToken, mailbox: Option<Arc<Mailbox>>) -> Arc<RunControl> {
         Arc::new(RunControl {
             cancel,
-            mailbox,
+            mailbox: mailbox.map(OnceLock::from).unwrap_or_default(),
             paused: AtomicBool::new(false),
             stored: AtomicBool::new(false),
             ended: AtomicBool::new(false),
@@ -144,6 +146,11 @@ impl RunControl {
             changed: Notify::new(),
             flights: Flights::default(),
         })
+    }
+
+    /// The run's mailbox, made if it has none yet.
+    pub fn mailbox(&self) -> &Arc<Mailbox> {
+        self.mailbox.get_or_init(|| Mailbox::new(VecDeque::new()))
     }
 
     /// Notes that the run is recorded in its store.
@@ -596,10 +603,7 @@ impl Engine {
         let bound = self.bound(&workflow)?;
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
-        let control = RunControl::new(
-            cancel,
-            mailbox.unwrap_or_else(|| Mailbox::new(VecDeque::new())),
-        );
+        let control = RunControl::new(cancel, mailbox);
         Ok(Run::new(
             self.clone(),
             workflow,
@@ -780,7 +784,7 @@ impl RunHandle {
             &reply,
         )?;
         match self.engine.store() {
-            None => self.control.mailbox.deliver(Signal {
+            None => self.control.mailbox().deliver(Signal {
                 name: signal.to_string(),
                 reply,
                 seq: None,
@@ -793,7 +797,7 @@ impl RunHandle {
                 );
                 tokio::spawn(async move {
                     control.recorded().await;
-                    let mailbox = &control.mailbox;
+                    let mailbox = control.mailbox();
                     match store
                         .push_signal(&id, &name, reply.clone().into_stored())
                         .await

@@ -159,7 +159,7 @@ impl Worker for Recorded {
                 Ok(Reply {
                     outcome: attempt.outcome.unwrap_or_else(|| "ok".into()),
                     output: attempt.output.unwrap_or(Value::Null),
-                    usage: attempt.usage,
+                    usage: attempt.usage.map(|usage| *usage),
                 })
             }),
             AttemptStatus::Failed => Box::pin(async move { Err(failure(WorkerError::new(error))) }),
@@ -247,7 +247,7 @@ impl Engine {
         });
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
-        let control = RunControl::new(cancel, mailbox);
+        let control = RunControl::new(cancel, Some(mailbox));
         let mut run = Run::new(
             self.clone(),
             workflow,

@@ -47,9 +47,10 @@ pub struct Attempt {
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// What the attempt consumed, when the worker reports it (tokens, cost).
+    /// What the attempt consumed, when the worker reports it (tokens, cost). Boxed: most
+    /// workers report none, and every record of every run would carry its room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<crate::worker::Usage>,
+    pub usage: Option<Box<crate::worker::Usage>>,
     /// Start, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     pub duration_us: u64,

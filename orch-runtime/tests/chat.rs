@@ -442,7 +442,7 @@ async fn tokens_and_costs_are_kept_per_attempt_and_added_up() {
 
     let usages: Vec<(AttemptStatus, Usage)> = attempts(&result)
         .into_iter()
-        .map(|a| (a.status, a.usage.clone().unwrap()))
+        .map(|a| (a.status, a.usage.as_deref().cloned().unwrap()))
         .collect();
     let usage = |model: &str, prompt, completion, cost| Usage {
         model: Some(model.to_string()),

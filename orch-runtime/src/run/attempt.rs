@@ -268,11 +268,11 @@ fn attempt(
                 Ok(reply) => {
                     record.outcome = Some(reply.outcome.clone());
                     record.output = Some(reply.output.clone());
-                    record.usage = reply.usage.clone();
+                    record.usage = reply.usage.clone().map(Box::new);
                 }
                 Err(error) => {
                     record.error = Some(error.message.clone());
-                    record.usage = error.usage.clone();
+                    record.usage = error.usage.clone().map(Box::new);
                 }
             }
         };

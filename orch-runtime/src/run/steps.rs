@@ -178,7 +178,7 @@ impl Run {
             tokio::time::Instant::now()
                 + Duration::from_millis(at.saturating_sub(attempt::now_ms()))
         });
-        let mailbox = self.control.mailbox.clone();
+        let mailbox = self.control.mailbox().clone();
         let reply = loop {
             let arrived = mailbox.arrived.notified();
             tokio::pin!(arrived);
@@ -286,7 +286,7 @@ impl Run {
                     workflow,
                     input,
                     token.clone(),
-                    Some(self.control.mailbox.clone()),
+                    Some(self.control.mailbox().clone()),
                 )
                 .map(Run::drive)
                 .map_err(|e| e.to_string()),
