@@ -943,3 +943,49 @@ async fn sqlite_leases_hold_across_stores_on_one_file() {
         "each sees the other's commits"
     );
 }
+
+/// A run the store cannot record ends at once, failed with the store's reason, before any
+/// worker is called; the engine goes on with other work.
+#[tokio::test]
+async fn a_run_the_store_refuses_fails_before_its_first_step() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    // The database itself refuses new runs.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON runs
+             BEGIN SELECT RAISE(ABORT, 'no new runs here'); END;",
+        )
+        .unwrap();
+    let engine = orch::Engine::new().with_store(store.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    engine.bind("Work", move |_call: orch::Call| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok(orch::Reply::ok(json!(1))) }
+    });
+    engine
+        .load(
+            "workflow One {
+                worker Work;
+                start work;
+                task work by Work { ok -> done; fail -> failed; }
+                succeed done;
+                fail failed;
+            }",
+        )
+        .unwrap();
+    let result = engine.run("One", json!({})).await.unwrap();
+    assert_eq!(result.status, RunStatus::Failed);
+    let error = result.error.as_ref().and_then(Value::as_str).unwrap_or("");
+    assert!(
+        error.starts_with("the run store failed:") && error.contains("no new runs here"),
+        "{error}"
+    );
+    assert_eq!(result.steps, 0);
+    assert!(result.trail.is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert!(store.list(RunFilter::default()).await.unwrap().is_empty());
+}

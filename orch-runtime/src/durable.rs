@@ -146,7 +146,6 @@ impl Engine {
             seed,
         );
         resumed.restore(store.clone(), state, loaded.checkpoint);
-        resumed.top_level = true;
         if summary.status == Lifecycle::Paused {
             store.set_status(run, Lifecycle::Running).await?;
         }

@@ -513,7 +513,6 @@ impl Engine {
     /// before its first step.
     pub fn start(&self, workflow: &str, input: Value) -> Result<RunHandle, StartError> {
         let mut run = self.prepare(workflow, input, CancellationToken::new(), None)?;
-        run.top_level = true;
         if let Some(store) = self.store() {
             run.attach(store);
         }

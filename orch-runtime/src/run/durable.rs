@@ -24,6 +24,8 @@ pub(crate) struct Durable {
     pub created: bool,
     /// For a run resumed inside a `wait`: that wait's state and deadline, in Unix milliseconds.
     pub resume_deadline: Option<(usize, u64)>,
+    /// Why the store could not record the run, kept here until the run ends with it.
+    pub failure: Option<String>,
 }
 
 impl Run {
@@ -36,6 +38,7 @@ impl Run {
             changed: Vec::new(),
             created: false,
             resume_deadline: None,
+            failure: None,
         }));
     }
 
@@ -52,7 +55,7 @@ impl Run {
                 *self.slot(id) = data;
             }
         }
-        self.last_error = checkpoint.last_error;
+        self.last_error = checkpoint.last_error.map(String::into_boxed_str);
         self.trail = checkpoint.trail;
         self.durable = Some(Box::new(Durable {
             store,
@@ -61,16 +64,19 @@ impl Run {
             changed: Vec::new(),
             created: true,
             resume_deadline: checkpoint.deadline_ms.map(|deadline| (state, deadline)),
+            failure: None,
         }));
     }
 
-    /// Records a new durable run in its store.
-    pub(super) async fn register(&mut self) -> Result<(), String> {
+    /// Records a new durable run in its store; false if the store failed, which
+    /// [`registration_failure`](Run::registration_failure) then tells. Not a `Result`: the
+    /// run's future would keep room for its error across the whole run.
+    pub(super) async fn register(&mut self) -> bool {
         match &mut self.durable {
             Some(durable) if !durable.created => durable.created = true,
             _ => {
                 self.control.mark_stored();
-                return Ok(());
+                return true;
             }
         }
         let run = NewRun {
@@ -85,12 +91,23 @@ impl Run {
             created_ms: super::now_ms(),
             checkpoint: self.checkpoint(self.current, self.steps, None),
         };
-        let Some(durable) = &self.durable else {
-            return Ok(());
+        let Some(durable) = &mut self.durable else {
+            return true;
         };
-        let created = durable.store.create(run).await.map_err(|e| e.to_string());
+        let created = durable.store.create(run).await;
+        if let Err(error) = created {
+            durable.failure = Some(error.to_string());
+        }
         self.control.mark_stored();
-        created
+        durable.failure.is_none()
+    }
+
+    /// Why [`register`](Run::register) failed.
+    pub(super) fn registration_failure(&mut self) -> String {
+        self.durable
+            .as_mut()
+            .and_then(|durable| durable.failure.take())
+            .unwrap_or_default()
     }
 
     /// The data of state `id`, to change: a durable run notes it for its next checkpoint.
@@ -139,7 +156,7 @@ impl Run {
             steps,
             counters: self.counters.to_vec(),
             data,
-            last_error: self.last_error.clone(),
+            last_error: self.last_error.as_deref().map(str::to_string),
             trail: Vec::new(),
             consumed: Vec::new(),
             deadline_ms,
@@ -201,9 +218,8 @@ impl Run {
         last: Option<Checkpoint>,
         result: RunResult,
     ) -> (RunResult, Option<BoxFuture<Result<(), StoreError>>>) {
-        if self.top_level {
-            lock(&self.engine.inner.live).remove(&*self.id);
-        }
+        // Only a spawned run is listed; a child run's id is not, and removes nothing.
+        lock(&self.engine.inner.live).remove(&*self.id);
         let (Some(durable), Some(mut checkpoint)) = (self.durable.take(), last) else {
             return (result, None);
         };

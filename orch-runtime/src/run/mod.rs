@@ -57,7 +57,7 @@ pub(crate) struct Run {
     /// What a replay answers instead of the workers, signals and child runs.
     pub(crate) replay: Option<Arc<crate::replay::Book>>,
     /// The last failure, shown by a `fail` state that gives no error of its own.
-    last_error: Option<String>,
+    last_error: Option<Box<str>>,
     started: Instant,
     /// The jitter seed of this run.
     seed: u64,
@@ -66,8 +66,6 @@ pub(crate) struct Run {
     /// The store the run is kept in, and what it has saved there.
     /// Boxed: most runs have no store, and the run is part of every run's future.
     pub(crate) durable: Option<Box<Durable>>,
-    /// A run driven by a handle, listed among the engine's live runs.
-    pub(crate) top_level: bool,
 }
 
 impl Run {
@@ -85,7 +83,6 @@ impl Run {
             current: workflow.start,
             seed,
             durable: None,
-            top_level: false,
             // The states' data grows as the run enters them (`step_data`): a run keeps none
             // for the states it never reaches.
             data: RunData {
@@ -123,7 +120,8 @@ impl Run {
                 run,
                 workflow: self.names.workflow.clone(),
             });
-            if let Err(error) = self.register().await {
+            if !self.register().await {
+                let error = self.registration_failure();
                 return self.finish(End::Store(error)).await;
             }
             // Made after the store's write, so that the future does not keep room for it
@@ -379,7 +377,7 @@ impl Run {
     }
 
     fn fail<'w>(&mut self, id: usize, exits: &'w ir::Exits, failure: attempt::Failure) -> Next<'w> {
-        self.last_error = Some(format!("{}: {}", self.names.states[id], failure.error));
+        self.last_error = Some(format!("{}: {}", self.names.states[id], failure.error).into());
         self.step_data(id).error = Some(failure.error);
         match (&exits.timeout, failure.timed_out) {
             (Some(edge), true) => Next::Edge(EdgeEvent::Timeout, edge),
@@ -458,9 +456,10 @@ impl Run {
                 StateKind::Fail { error } => {
                     let error = match error {
                         Some(e) => self.data.eval(e, locals),
-                        None => Value::String(self.last_error.clone().unwrap_or_else(|| {
-                            format!("the run reached `{}`", self.names.states[id])
-                        })),
+                        None => Value::String(match self.last_error.take() {
+                            Some(last) => last.into_string(),
+                            None => format!("the run reached `{}`", self.names.states[id]),
+                        }),
                     };
                     (RunStatus::Failed, Some(id), None, Some(error))
                 }
