@@ -820,7 +820,10 @@ impl RunHandle {
         self.control.has_ended()
     }
 
-    /// Waits for the run to end.
+    /// Waits for the run to end and returns its result. The run's task does not wait for this:
+    /// it ends with the run, and the result waits here. A run whose task ended before the run
+    /// did (its runtime shut down, or a panic outside the workers, whose own panics fail their
+    /// attempts) answers too: cancelled or failed, with an error saying which.
     pub async fn result(self) -> RunResult {
         let (status, why) = match self.control.take_ending().await {
             Some(Ending::Finished(result)) => return *result,
