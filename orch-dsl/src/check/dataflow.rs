@@ -895,8 +895,7 @@ fn unknown_root(scope: &Scope<'_>, path: &ast::Path, vars: Vars<'_>) -> Diagnost
     .with_label("unknown name");
     let candidates = scope
         .state_ids
-        .keys()
-        .copied()
+        .names()
         .chain(["input"])
         .chain(vars.item)
         .chain(vars.loop_var);

@@ -39,7 +39,7 @@ impl Analysis {
         }
         let mut productive = vec![false; n];
         let terminals: Vec<usize> = (0..n)
-            .filter(|&i| scope.states[i].kind.is_terminal())
+            .filter(|&i| scope.info[i].kind.is_terminal())
             .collect();
         if let Some((&first, rest)) = terminals.split_first() {
             let reversed = Reversed(&graph);
@@ -278,7 +278,7 @@ impl Analysis {
                 .map(|e| longest[e.target().index()])
                 .max()
                 .unwrap_or(0);
-            longest[at.index()] = weight(scope.states[at.index()]).saturating_add(tail);
+            longest[at.index()] = scope.info[at.index()].weight.saturating_add(tail);
         }
         let bounded = scope
             .edges
@@ -328,14 +328,6 @@ fn how_it_fails(kind: &StateKind) -> &'static str {
         StateKind::Wait(_) => "a wait fails when the signal is delivered as a rejection",
         StateKind::Call(_) => "a call fails when the called workflow ends in a `fail` state",
         _ => "this state can fail",
-    }
-}
-
-/// Steps a state takes each time it is entered: a loop's iterations, otherwise one.
-fn weight(state: &ast::State) -> u64 {
-    match &state.kind {
-        StateKind::Loop(ast::Loop { max: Some(max), .. }) => max.count.value.max(1),
-        _ => 1,
     }
 }
 
@@ -465,30 +457,12 @@ impl Scope<'_> {
         }
     }
 
-    /// True when a state names a target that does not exist (already reported), so checks that
-    /// depend on its edges stay quiet.
-    pub(super) fn broken_state(&self, id: usize) -> bool {
-        self.broken[id]
-    }
-
     /// True when a state lacks a transition that is reported elsewhere: an undefined target or
     /// `on fail`, an unhandled declared outcome, a choice without `else`, a wait without a
     /// timeout path. Reachability and ways out are not reported from such a graph: the missing
     /// transition was probably meant to lead to the states that look unreachable or stuck.
     pub(super) fn incomplete_state(&self, id: usize) -> bool {
-        let state = self.states[id];
-        let default_missing = self.default_fail_target.is_some() && self.default_fail.is_none();
-        let own_fail = state
-            .kind
-            .transitions()
-            .iter()
-            .any(|t| matches!(t.event, Event::Fail { .. }));
-        self.broken_state(id)
-            || (Scope::is_fallible(state) && !own_fail && default_missing)
-            || !self.unhandled_outcomes(state).is_empty()
-            || matches!(&state.kind, StateKind::Choice(choice) if choice.otherwise.is_none())
-            || matches!(&state.kind, StateKind::Wait(wait) if wait.timeout.is_some()
-                && !wait.transitions.iter().any(|t| matches!(t.event, Event::Timeout { .. })))
+        self.info[id].incomplete
     }
 
     /// Failure, timeout, `else` and `max` paths that must exist, and states that can only fail.

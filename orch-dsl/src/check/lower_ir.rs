@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::Scope;
 use super::dataflow::{self, Vars};
+use super::table::{NONE, StateInfo};
 use crate::ast::{self, Event, JoinKind, Literal, StateKind, TemplatePart, Value};
 use crate::ir;
 
@@ -12,12 +13,13 @@ pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflo
     let mut builder = Builder {
         scope,
         bound_count: 0,
+        target: 0,
     };
     // Collecting into `Option<Vec<_>>` would grow the list by doubling, copying every state
     // (hundreds of bytes each) again and again.
     let mut states = Vec::with_capacity(scope.states.len());
-    for state in &scope.states {
-        states.push(builder.state(state)?);
+    for (id, state) in scope.states.iter().enumerate() {
+        states.push(builder.state(id, state)?);
     }
     let mut handled = Handled::of(scope);
     Some(ir::Workflow {
@@ -125,6 +127,10 @@ fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = Stri
     })
 }
 
+fn resolved(id: u32) -> Option<usize> {
+    (id != NONE).then_some(id as usize)
+}
+
 fn docs(docs: &[ast::Doc]) -> String {
     docs.iter()
         .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
@@ -174,10 +180,15 @@ fn number(n: &ast::NumLit) -> serde_json::Value {
 struct Builder<'s, 'a> {
     scope: &'s Scope<'a>,
     bound_count: usize,
+    /// The next of the current state's resolved targets in [`Scope::targets`], read in the
+    /// order in which they were recorded.
+    target: usize,
 }
 
 impl Builder<'_, '_> {
-    fn state(&mut self, state: &ast::State) -> Option<ir::State> {
+    fn state(&mut self, id: usize, state: &ast::State) -> Option<ir::State> {
+        let info = self.scope.info[id];
+        self.target = info.targets as usize;
         let none = Vars::default();
         let timeout = |t: &Option<ast::Timeout>| t.as_ref().map(|t| millis(t.duration.value));
         let retry = |r: &Option<ast::Retry>| r.as_ref().map(retry_policy);
@@ -187,7 +198,7 @@ impl Builder<'_, '_> {
                 input: self.with(task.with.as_ref(), none),
                 retry: retry(&task.retry),
                 timeout_ms: timeout(&task.timeout),
-                exits: self.exits(state, &task.transitions)?,
+                exits: self.exits(info, &task.transitions)?,
             },
             StateKind::Choice(choice) => ir::StateKind::Choice {
                 arms: choice
@@ -218,7 +229,7 @@ impl Builder<'_, '_> {
                     Some(JoinKind::Count(n)) => ir::Join::Count(n.value),
                 },
                 timeout_ms: timeout(&parallel.timeout),
-                exits: self.exits(state, &parallel.transitions)?,
+                exits: self.exits(info, &parallel.transitions)?,
             },
             StateKind::Map(map) => {
                 let vars = Vars {
@@ -233,7 +244,7 @@ impl Builder<'_, '_> {
                     limit: map.limit.as_ref().map(|l| l.value),
                     retry: retry(&map.retry),
                     timeout_ms: timeout(&map.timeout),
-                    exits: self.exits(state, &map.transitions)?,
+                    exits: self.exits(info, &map.transitions)?,
                 }
             }
             StateKind::Loop(lp) => {
@@ -242,9 +253,11 @@ impl Builder<'_, '_> {
                     loop_var: lp.var.as_ref().map(|v| v.name.as_str()),
                 };
                 let max = lp.max.as_ref()?;
+                // The loop's own exit is recorded after its transitions' targets.
+                let exits = self.exits(info, &lp.transitions)?;
                 let exhausted = match &max.otherwise {
-                    Some(otherwise) => Some(ir::Edge {
-                        to: self.scope.state(&otherwise.name)?,
+                    Some(_) => Some(ir::Edge {
+                        to: self.next_target()?,
                         bound: None,
                     }),
                     None => None,
@@ -261,19 +274,19 @@ impl Builder<'_, '_> {
                     exhausted,
                     retry: retry(&lp.retry),
                     timeout_ms: timeout(&lp.timeout),
-                    exits: self.exits(state, &lp.transitions)?,
+                    exits,
                 }
             }
             StateKind::Wait(wait) => ir::StateKind::Wait {
                 signal: *self.scope.signal_ids.get(wait.signal.name.as_str())?,
                 timeout_ms: timeout(&wait.timeout),
-                exits: self.exits(state, &wait.transitions)?,
+                exits: self.exits(info, &wait.transitions)?,
             },
             StateKind::Call(call) => ir::StateKind::Call {
                 workflow: call.workflow.name.clone(),
                 input: self.with(call.with.as_ref(), none),
                 timeout_ms: timeout(&call.timeout),
-                exits: self.exits(state, &call.transitions)?,
+                exits: self.exits(info, &call.transitions)?,
             },
             StateKind::Succeed(succeed) => ir::StateKind::Succeed {
                 output: match &succeed.output {
@@ -295,13 +308,13 @@ impl Builder<'_, '_> {
         })
     }
 
-    fn exits(&mut self, state: &ast::State, transitions: &[ast::Transition]) -> Option<ir::Exits> {
+    fn exits(&mut self, info: StateInfo, transitions: &[ast::Transition]) -> Option<ir::Exits> {
         let mut exits = ir::Exits {
             ok: None,
             outcomes: Vec::new(),
             timeout: None,
             fail: ir::Edge {
-                to: self.scope.state(&self.scope.failure_target(state)?.name)?,
+                to: resolved(info.failure)?,
                 bound: None,
             },
         };
@@ -317,8 +330,15 @@ impl Builder<'_, '_> {
         Some(exits)
     }
 
+    /// The id of the next target of the current state, as resolved by the name pass.
+    fn next_target(&mut self) -> Option<usize> {
+        let id = *self.scope.targets.get(self.target)?;
+        self.target += 1;
+        resolved(id)
+    }
+
     fn edge(&mut self, target: &ast::Target) -> Option<ir::Edge> {
-        let to = self.scope.state(&target.state.name)?;
+        let to = self.next_target()?;
         let bound = match &target.bound {
             Some(bound) => {
                 let id = self.bound_count;
@@ -326,7 +346,7 @@ impl Builder<'_, '_> {
                 Some(ir::Bound {
                     id,
                     max: bound.max.value,
-                    otherwise: self.scope.state(&bound.otherwise.name)?,
+                    otherwise: self.next_target()?,
                 })
             }
             None => None,

@@ -20,8 +20,11 @@ mod graph;
 mod lower_ir;
 mod names;
 mod settings;
+mod table;
 
 use rustc_hash::FxHashMap as HashMap;
+
+use table::{NameTable, StateInfo};
 
 use crate::ast::{self, StateKind};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -127,7 +130,7 @@ pub(crate) struct Scope<'a> {
     pub workflow: &'a ast::Workflow,
     /// Unique states; a state's index is its id.
     pub states: Vec<&'a ast::State>,
-    pub state_ids: HashMap<&'a str, usize>,
+    pub state_ids: NameTable,
     pub workers: Vec<&'a ast::WorkerDecl>,
     pub worker_ids: HashMap<&'a str, usize>,
     pub signals: Vec<&'a ast::SignalDecl>,
@@ -140,8 +143,13 @@ pub(crate) struct Scope<'a> {
     pub default_fail_target: Option<&'a ast::Ident>,
     pub default_fail: Option<usize>,
     pub edges: Vec<GraphEdge>,
-    /// States with a transition to a state that does not exist (reported already).
-    pub broken: Vec<bool>,
+    /// By state id.
+    pub info: Vec<StateInfo>,
+    /// The ids the states' targets resolve to ([`table::NONE`] when one does not), state by
+    /// state, each state's from [`StateInfo::targets`] on: every transition or arm target in
+    /// source order, followed by its bound's `else` when it has one, then a loop's
+    /// `max N else` target.
+    pub targets: Vec<u32>,
 }
 
 impl<'a> Scope<'a> {
@@ -153,7 +161,7 @@ impl<'a> Scope<'a> {
         let mut scope = Scope {
             workflow,
             states: Vec::new(),
-            state_ids: HashMap::default(),
+            state_ids: NameTable::default(),
             workers: Vec::new(),
             worker_ids: HashMap::default(),
             signals: Vec::new(),
@@ -165,7 +173,8 @@ impl<'a> Scope<'a> {
             default_fail_target: None,
             default_fail: None,
             edges: Vec::new(),
-            broken: Vec::new(),
+            info: Vec::new(),
+            targets: Vec::new(),
         };
         scope.declare(diags);
         scope.resolve_settings(diags);
@@ -194,7 +203,7 @@ impl<'a> Scope<'a> {
     }
 
     pub fn state(&self, name: &str) -> Option<usize> {
-        self.state_ids.get(name).copied()
+        self.state_ids.get(name)
     }
 
     /// A state's name for messages.
@@ -219,7 +228,7 @@ impl<'a> Scope<'a> {
             ),
         )
         .with_label("not a state of this workflow");
-        let known = self.state_ids.keys().copied();
+        let known = self.state_ids.names();
         if let Some(best) = crate::suggest::closest(&name.name, known) {
             d = d.with_help(format!("did you mean `{best}`?"));
         } else {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::table::{Kind, NONE, StateInfo};
 use super::{Flow, GraphEdge, Scope};
 use crate::ast::{self, Event, Item, StateKind, Target};
 use crate::diagnostic::{Code, Diagnostic};
@@ -180,21 +181,21 @@ impl<'a> Scope<'a> {
     /// Builds the symbol tables, reporting names declared twice.
     pub(super) fn declare(&mut self, diags: &mut Vec<Diagnostic>) {
         let workflow = self.workflow;
-        // Sized once: growing the map would hash every name read so far again.
+        // Sized once: growing the table would hash every name read so far again.
         let count = workflow.states().count();
         self.states.reserve(count);
-        self.state_ids.reserve(count);
+        self.state_ids = super::NameTable::with_capacity(count, 16 * count);
         for state in workflow.states() {
             let name = state.name.name.as_str();
             match self.state_ids.get(name) {
-                Some(&first) => diags.push(duplicate(
+                Some(first) => diags.push(duplicate(
                     Code::DuplicateName,
                     "state",
                     &state.name,
                     self.states[first].name.span,
                 )),
                 None => {
-                    self.state_ids.insert(name, self.states.len());
+                    self.state_ids.insert(name);
                     self.states.push(state);
                 }
             }
@@ -322,20 +323,41 @@ impl<'a> Scope<'a> {
         });
     }
 
-    /// Resolves every transition, arm and loop exit into graph edges.
+    /// Resolves every transition, arm and loop exit into graph edges, and records what the
+    /// later passes need of each state in [`Scope::info`] and [`Scope::targets`].
     pub(super) fn collect_edges(&mut self, diags: &mut Vec<Diagnostic>) {
         // Most states have two or three ways out.
         let mut edges = Vec::with_capacity(3 * self.states.len());
-        let mut broken = vec![false; self.states.len()];
+        let mut targets = Vec::with_capacity(3 * self.states.len());
+        let mut info = Vec::with_capacity(self.states.len());
+        let default_missing = self.default_fail_target.is_some() && self.default_fail.is_none();
         for (id, state) in self.states.iter().enumerate() {
+            let first = targets.len() as u32;
+            let mut failure = None;
+            let mut own_fail = false;
+            // A target that does not resolve (reported already).
+            let mut broken = false;
             match &state.kind {
                 StateKind::Choice(choice) => {
                     for arm in &choice.arms {
-                        broken[id] |= self.edge_to(id, &arm.target, Flow::Route, &mut edges, diags);
+                        broken |= self.edge_to(
+                            id,
+                            &arm.target,
+                            Flow::Route,
+                            &mut edges,
+                            &mut targets,
+                            diags,
+                        );
                     }
                     if let Some(otherwise) = &choice.otherwise {
-                        broken[id] |=
-                            self.edge_to(id, &otherwise.target, Flow::Route, &mut edges, diags);
+                        broken |= self.edge_to(
+                            id,
+                            &otherwise.target,
+                            Flow::Route,
+                            &mut edges,
+                            &mut targets,
+                            diags,
+                        );
                     }
                 }
                 kind => {
@@ -344,26 +366,31 @@ impl<'a> Scope<'a> {
                             Event::Fail { .. } | Event::Timeout { .. } => Flow::Failure,
                             _ => Flow::Success,
                         };
-                        broken[id] |= self.edge_to(id, &t.target, flow, &mut edges, diags);
+                        let at = targets.len();
+                        broken |=
+                            self.edge_to(id, &t.target, flow, &mut edges, &mut targets, diags);
+                        if matches!(t.event, Event::Fail { .. }) && !own_fail {
+                            own_fail = true;
+                            failure = Some(targets[at]);
+                        }
                     }
                     if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind
                         && let Some(otherwise) = &max.otherwise
-                        && let Some(to) = self.resolve_state(otherwise, diags)
                     {
-                        edges.push(GraphEdge {
-                            from: id,
-                            to,
-                            flow: Flow::Success,
-                            bound: None,
-                            span: max.span,
-                        });
+                        let to = self.resolve_state(otherwise, diags);
+                        targets.push(to.map_or(NONE, |to| to as u32));
+                        if let Some(to) = to {
+                            edges.push(GraphEdge {
+                                from: id,
+                                to,
+                                flow: Flow::Success,
+                                bound: None,
+                                span: max.span,
+                            });
+                        }
                     }
-                    let has_fail = kind
-                        .transitions()
-                        .iter()
-                        .any(|t| matches!(t.event, Event::Fail { .. }));
                     if Scope::is_fallible(state)
-                        && !has_fail
+                        && !own_fail
                         && let Some(to) = self.default_fail
                     {
                         edges.push(GraphEdge {
@@ -376,22 +403,50 @@ impl<'a> Scope<'a> {
                     }
                 }
             }
+            let failure = match failure {
+                Some(to) => to,
+                None => self.default_fail.map_or(NONE, |to| to as u32),
+            };
+            let incomplete = broken
+                || (Scope::is_fallible(state) && !own_fail && default_missing)
+                || !self.unhandled_outcomes(state).is_empty()
+                || matches!(&state.kind, StateKind::Choice(choice) if choice.otherwise.is_none())
+                || matches!(&state.kind, StateKind::Wait(wait) if wait.timeout.is_some()
+                    && !wait.transitions.iter().any(|t| matches!(t.event, Event::Timeout { .. })));
+            let weight = match &state.kind {
+                StateKind::Loop(ast::Loop { max: Some(max), .. }) => max.count.value.max(1),
+                _ => 1,
+            };
+            info.push(StateInfo {
+                kind: Kind::of(&state.kind),
+                incomplete,
+                weight,
+                failure,
+                targets: first,
+            });
         }
         self.edges = edges;
-        self.broken = broken;
+        self.targets = targets;
+        self.info = info;
     }
 
+    /// Adds the edges of one target; true when a name in it does not resolve.
     fn edge_to(
         &self,
         from: usize,
         target: &Target,
         flow: Flow,
         edges: &mut Vec<GraphEdge>,
+        targets: &mut Vec<u32>,
         diags: &mut Vec<Diagnostic>,
     ) -> bool {
         let to = self.resolve_state(&target.state, diags);
         let bound = target.bound.as_ref();
         let otherwise = bound.and_then(|b| self.resolve_state(&b.otherwise, diags));
+        targets.push(to.map_or(NONE, |to| to as u32));
+        if bound.is_some() {
+            targets.push(otherwise.map_or(NONE, |to| to as u32));
+        }
         if let Some(to) = to {
             edges.push(GraphEdge {
                 from,
@@ -499,7 +554,7 @@ impl<'a> Scope<'a> {
     fn check_variable(&self, var: &ast::Ident, diags: &mut Vec<Diagnostic>) {
         let clash = if var.name == "input" {
             Some("the run's input")
-        } else if self.state_ids.contains_key(var.name.as_str()) {
+        } else if self.state_ids.get(&var.name).is_some() {
             Some("a state")
         } else {
             None
