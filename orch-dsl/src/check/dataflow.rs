@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::Analysis;
+use super::lower_ir::Lowering;
+use super::table::Kind;
 use super::{Flow, Scope};
 use crate::ast::{self, JoinKind, StateKind, Value};
 use crate::diagnostic::{Code, Diagnostic};
@@ -164,7 +166,13 @@ enum Site {
     Until(usize),
 }
 
-pub(super) fn check(scope: &Scope<'_>, _graph: &Analysis, diags: &mut Vec<Diagnostic>) -> Usage {
+/// Checks every path; hands each state to `lowering` right after checking it.
+pub(super) fn check(
+    scope: &Scope<'_>,
+    _graph: &Analysis,
+    mut lowering: Option<&mut Lowering<'_, '_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Usage {
     let dominance = scope.start.map(|start| Dominance::new(scope, start));
     let mut checker = Checker {
         scope,
@@ -177,6 +185,9 @@ pub(super) fn check(scope: &Scope<'_>, _graph: &Analysis, diags: &mut Vec<Diagno
     };
     for (id, state) in scope.states.iter().enumerate() {
         checker.state(id, state);
+        if let Some(lowering) = lowering.as_deref_mut() {
+            lowering.state(id, state);
+        }
     }
     checker.usage
 }
@@ -712,6 +723,20 @@ pub(super) fn resolve(
     let Some(state) = scope.state(root) else {
         return Err(unknown_root(scope, path, vars));
     };
+    // Most paths read a task's `.output`: its kind is in the dense table, and the state itself
+    // is read only for a parallel's branches and for messages.
+    let simple = !matches!(
+        scope.info[state].kind,
+        Kind::Choice | Kind::Succeed | Kind::Fail | Kind::Parallel
+    );
+    if simple {
+        return match field(0).map(|f| f.name.as_str()) {
+            Some("output") => Ok(make(Root::Output { state }, 1, Need::Completed(state))),
+            Some("outcome") => Ok(make(Root::Outcome { state }, 1, Need::Completed(state))),
+            Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state))),
+            _ => Err(no_such_field(path, &scope.states[state].kind)),
+        };
+    }
     let kind = &scope.states[state].kind;
     match kind {
         StateKind::Choice(choice) => {

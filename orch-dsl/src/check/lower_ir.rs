@@ -8,20 +8,58 @@ use super::table::{NONE, StateInfo};
 use crate::ast::{self, Event, JoinKind, Literal, StateKind, TemplatePart, Value};
 use crate::ir;
 
-pub(super) fn lower(scope: &Scope<'_>, worst: Option<u64>) -> Option<ir::Workflow> {
-    let workflow = scope.workflow;
-    let mut builder = Builder {
-        scope,
-        bound_count: 0,
-        target: 0,
-    };
-    // Collecting into `Option<Vec<_>>` would grow the list by doubling, copying every state
-    // (hundreds of bytes each) again and again.
-    let mut states = Vec::with_capacity(scope.states.len());
-    for (id, state) in scope.states.iter().enumerate() {
-        states.push(builder.state(id, state)?);
+/// The IR of the states, built one state at a time by the data-flow pass right after it has
+/// checked the state: the state's part of the tree is then still in cache, where a separate
+/// pass over a large workflow would read it from memory again.
+pub(super) struct Lowering<'s, 'a> {
+    builder: Builder<'s, 'a>,
+    /// `None` once a state could not be lowered (the workflow has errors).
+    states: Option<Vec<ir::State>>,
+    handled: Handled,
+}
+
+impl<'s, 'a> Lowering<'s, 'a> {
+    pub fn new(scope: &'s Scope<'a>) -> Lowering<'s, 'a> {
+        Lowering {
+            builder: Builder {
+                scope,
+                bound_count: 0,
+                target: 0,
+            },
+            // Sized once: growing the list by doubling would copy every state (hundreds of
+            // bytes each) again and again.
+            states: Some(Vec::with_capacity(scope.states.len())),
+            handled: Handled::new(scope),
+        }
     }
-    let mut handled = Handled::of(scope);
+
+    /// Lowers the next state; states must come in id order.
+    pub fn state(&mut self, id: usize, state: &ast::State) {
+        let Some(states) = &mut self.states else {
+            return;
+        };
+        match self.builder.state(id, state) {
+            Some(lowered) => {
+                states.push(lowered);
+                self.handled.add(self.builder.scope, state);
+            }
+            None => self.states = None,
+        }
+    }
+}
+
+pub(super) fn lower(
+    scope: &Scope<'_>,
+    lowering: Lowering<'_, '_>,
+    worst: Option<u64>,
+) -> Option<ir::Workflow> {
+    let workflow = scope.workflow;
+    let Lowering {
+        builder,
+        states,
+        mut handled,
+    } = lowering;
+    let states = states.filter(|states| states.len() == scope.states.len())?;
     Some(ir::Workflow {
         name: workflow.name.name.clone(),
         docs: docs(&workflow.docs),
@@ -92,31 +130,32 @@ struct Handled {
 }
 
 impl Handled {
-    fn of(scope: &Scope<'_>) -> Handled {
+    fn new(scope: &Scope<'_>) -> Handled {
         let ok = || BTreeSet::from(["ok".to_string()]);
-        let mut handled = Handled {
+        Handled {
             workers: vec![ok(); scope.workers.len()],
             signals: vec![ok(); scope.signals.len()],
-        };
-        for state in &scope.states {
-            let (set, id, transitions) = match &state.kind {
-                StateKind::Task(task) => (
-                    &mut handled.workers,
-                    scope.worker_ids.get(task.worker.name.as_str()),
-                    &task.transitions,
-                ),
-                StateKind::Wait(wait) => (
-                    &mut handled.signals,
-                    scope.signal_ids.get(wait.signal.name.as_str()),
-                    &wait.transitions,
-                ),
-                _ => continue,
-            };
-            if let Some(outcomes) = id.and_then(|&id| set.get_mut(id)) {
-                outcomes.extend(custom_outcomes(transitions));
-            }
         }
-        handled
+    }
+
+    /// Adds the outcomes a state handles to its worker's or signal's.
+    fn add(&mut self, scope: &Scope<'_>, state: &ast::State) {
+        let (set, id, transitions) = match &state.kind {
+            StateKind::Task(task) => (
+                &mut self.workers,
+                scope.worker_ids.get(task.worker.name.as_str()),
+                &task.transitions,
+            ),
+            StateKind::Wait(wait) => (
+                &mut self.signals,
+                scope.signal_ids.get(wait.signal.name.as_str()),
+                &wait.transitions,
+            ),
+            _ => return,
+        };
+        if let Some(outcomes) = id.and_then(|&id| set.get_mut(id)) {
+            outcomes.extend(custom_outcomes(transitions));
+        }
     }
 }
 

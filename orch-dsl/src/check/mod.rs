@@ -191,7 +191,10 @@ impl<'a> Scope<'a> {
         settings::check(self, diags);
         let graph = graph::Analysis::new(self);
         graph.check(self, diags);
-        let flow = dataflow::check(self, &graph, diags);
+        // A workflow with errors is not lowered; one without so far is lowered along the way.
+        let mut lowering = (diags.iter().filter(|d| d.is_error()).count() == before)
+            .then(|| lower_ir::Lowering::new(self));
+        let flow = dataflow::check(self, &graph, lowering.as_mut(), diags);
         self.warn_unused(&flow, diags);
         let worst = graph.worst_case_steps(self);
         graph.warn_step_limit(self, worst, diags);
@@ -199,7 +202,7 @@ impl<'a> Scope<'a> {
         if errors > before {
             return None;
         }
-        lower_ir::lower(self, worst)
+        lower_ir::lower(self, lowering?, worst)
     }
 
     pub fn state(&self, name: &str) -> Option<usize> {
