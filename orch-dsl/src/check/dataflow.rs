@@ -13,7 +13,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::graph::Analysis;
 use super::lower_ir::Lowering;
 use super::table::Kind;
-use super::{Flow, Scope};
+use super::{Flow, Scope, Used};
 use crate::ast::{self, JoinKind, StateKind, Value};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{PathExpr, Root, Segment};
@@ -979,44 +979,17 @@ fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnos
 impl Scope<'_> {
     /// Warns about workers, signals and input fields that nothing uses.
     pub(super) fn warn_unused(&self, usage: &Usage, diags: &mut Vec<Diagnostic>) {
-        // Used workers and signals by id; a state naming an undeclared one (reported already)
-        // probably meant one that now looks unused, so then none is reported.
-        let mut workers = vec![false; self.workers.len()];
-        let mut signals = vec![false; self.signals.len()];
-        let (mut misspelt_worker, mut misspelt_signal) = (false, false);
-        // Marks `name` used; true when it is not declared.
-        let mark = |used: &mut [bool], ids: &super::HashMap<&str, usize>, name: &str| match ids
-            .get(name)
-        {
-            Some(&id) => {
-                used[id] = true;
-                false
-            }
-            None => true,
-        };
-        for state in self.workflow.states() {
-            match &state.kind {
-                StateKind::Task(ast::Task { worker, .. })
-                | StateKind::Map(ast::Map { worker, .. })
-                | StateKind::Loop(ast::Loop { worker, .. }) => {
-                    misspelt_worker |= mark(&mut workers, &self.worker_ids, &worker.name);
-                }
-                StateKind::Parallel(parallel) => {
-                    for branch in &parallel.branches {
-                        misspelt_worker |=
-                            mark(&mut workers, &self.worker_ids, &branch.worker.name);
-                    }
-                }
-                StateKind::Wait(wait) => {
-                    misspelt_signal |= mark(&mut signals, &self.signal_ids, &wait.signal.name);
-                }
-                _ => {}
-            }
-        }
+        let Used {
+            workers,
+            signals,
+            misspelt_worker,
+            misspelt_signal,
+        } = &self.used;
+        let (misspelt_worker, misspelt_signal) = (*misspelt_worker, *misspelt_signal);
         for (worker, _) in self
             .workers
             .iter()
-            .zip(&workers)
+            .zip(workers)
             .filter(|&(_, &used)| !misspelt_worker && !used)
         {
             diags.push(
@@ -1032,7 +1005,7 @@ impl Scope<'_> {
         for (signal, _) in self
             .signals
             .iter()
-            .zip(&signals)
+            .zip(signals)
             .filter(|&(_, &used)| !misspelt_signal && !used)
         {
             diags.push(

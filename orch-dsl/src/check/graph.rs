@@ -294,7 +294,7 @@ impl Analysis {
         worst: Option<u64>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let (Some(worst), Some(limit)) = (worst, scope.workflow.max_steps()) else {
+        let (Some(worst), Some(limit)) = (worst, scope.max_steps) else {
             return;
         };
         if worst > limit.value && limit.value > 0 {
@@ -466,97 +466,95 @@ impl Scope<'_> {
     }
 
     /// Failure, timeout, `else` and `max` paths that must exist, and states that can only fail.
-    pub(super) fn check_failure_paths(&self, diags: &mut Vec<Diagnostic>) {
-        for state in &self.states {
-            let keyword = state.kind.keyword();
-            if Scope::is_fallible(state) && self.failure_target(state).is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        Code::MissingFailurePath,
-                        state.name.span,
-                        format!("{keyword} `{}` has no failure path", state.name),
-                    )
-                    .with_label("a failure here would have nowhere to go")
-                    .with_note(how_it_fails(&state.kind))
-                    .with_help(
-                        "add `fail -> <state>;` to it, or `on fail -> <state>;` to the workflow",
-                    ),
-                );
-            }
-            match &state.kind {
-                StateKind::Wait(wait) => {
-                    let handles_timeout = wait
-                        .transitions
-                        .iter()
-                        .any(|t| matches!(t.event, Event::Timeout { .. }));
-                    if let (Some(timeout), false) = (&wait.timeout, handles_timeout) {
-                        diags.push(
-                            Diagnostic::error(
-                                Code::MissingTimeoutPath,
-                                state.name.span,
-                                format!("wait `{}` has a timeout but no timeout path", state.name),
-                            )
-                            .with_label("nothing says where to go when the signal does not come")
-                            .with_secondary(
-                                timeout.span,
-                                format!("the wait times out after `{}`", timeout.duration.text),
-                            )
-                            .with_help("add `timeout -> <state>;`, for example to escalate"),
-                        );
-                    }
+    pub(super) fn check_failure_paths(&self, state: &ast::State, diags: &mut Vec<Diagnostic>) {
+        let keyword = state.kind.keyword();
+        if Scope::is_fallible(state) && self.failure_target(state).is_none() {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingFailurePath,
+                    state.name.span,
+                    format!("{keyword} `{}` has no failure path", state.name),
+                )
+                .with_label("a failure here would have nowhere to go")
+                .with_note(how_it_fails(&state.kind))
+                .with_help(
+                    "add `fail -> <state>;` to it, or `on fail -> <state>;` to the workflow",
+                ),
+            );
+        }
+        match &state.kind {
+            StateKind::Wait(wait) => {
+                let handles_timeout = wait
+                    .transitions
+                    .iter()
+                    .any(|t| matches!(t.event, Event::Timeout { .. }));
+                if let (Some(timeout), false) = (&wait.timeout, handles_timeout) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::MissingTimeoutPath,
+                            state.name.span,
+                            format!("wait `{}` has a timeout but no timeout path", state.name),
+                        )
+                        .with_label("nothing says where to go when the signal does not come")
+                        .with_secondary(
+                            timeout.span,
+                            format!("the wait times out after `{}`", timeout.duration.text),
+                        )
+                        .with_help("add `timeout -> <state>;`, for example to escalate"),
+                    );
                 }
-                StateKind::Choice(choice) if choice.otherwise.is_none() => diags.push(
-                    Diagnostic::error(
-                        Code::MissingElse,
-                        state.name.span,
-                        format!("choice `{}` has no `else`", state.name),
-                    )
-                    .with_label("a run where no condition holds would be stuck")
-                    .with_help("add `else -> <state>;` as the last arm"),
-                ),
-                StateKind::Loop(lp) if lp.max.is_none() => diags.push(
-                    Diagnostic::error(
-                        Code::LoopWithoutMax,
-                        state.name.span,
-                        format!("loop `{}` has no `max`", state.name),
-                    )
-                    .with_label("this loop could run forever")
-                    .with_note(if lp.until.is_some() {
-                        "`until` alone does not bound a loop: its condition may never hold"
-                    } else {
-                        "without `until`, a loop runs exactly `max` iterations"
-                    })
-                    .with_help("add `max N;` to bound its iterations, or `max N else <state>;` to go elsewhere when they run out"),
-                ),
-                _ => {}
             }
-            let succeeds = state
-                .kind
-                .transitions()
-                .iter()
-                .any(|t| !matches!(t.event, Event::Fail { .. } | Event::Timeout { .. }))
-                || matches!(
-                    &state.kind,
-                    StateKind::Loop(ast::Loop {
-                        max: Some(ast::LoopMax {
-                            otherwise: Some(_),
-                            ..
-                        }),
+            StateKind::Choice(choice) if choice.otherwise.is_none() => diags.push(
+                Diagnostic::error(
+                    Code::MissingElse,
+                    state.name.span,
+                    format!("choice `{}` has no `else`", state.name),
+                )
+                .with_label("a run where no condition holds would be stuck")
+                .with_help("add `else -> <state>;` as the last arm"),
+            ),
+            StateKind::Loop(lp) if lp.max.is_none() => diags.push(
+                Diagnostic::error(
+                    Code::LoopWithoutMax,
+                    state.name.span,
+                    format!("loop `{}` has no `max`", state.name),
+                )
+                .with_label("this loop could run forever")
+                .with_note(if lp.until.is_some() {
+                    "`until` alone does not bound a loop: its condition may never hold"
+                } else {
+                    "without `until`, a loop runs exactly `max` iterations"
+                })
+                .with_help("add `max N;` to bound its iterations, or `max N else <state>;` to go elsewhere when they run out"),
+            ),
+            _ => {}
+        }
+        let succeeds = state
+            .kind
+            .transitions()
+            .iter()
+            .any(|t| !matches!(t.event, Event::Fail { .. } | Event::Timeout { .. }))
+            || matches!(
+                &state.kind,
+                StateKind::Loop(ast::Loop {
+                    max: Some(ast::LoopMax {
+                        otherwise: Some(_),
                         ..
-                    })
-                );
-            if Scope::is_fallible(state) && !succeeds && self.failure_target(state).is_some() {
-                diags.push(
-                    Diagnostic::warning(
-                        Code::OnlyFailure,
-                        state.name.span,
-                        format!("{keyword} `{}` can only fail", state.name),
-                    )
-                    .with_label("no `ok ->` or outcome transition")
-                    .with_note("when it succeeds, the run takes its failure path all the same")
-                    .with_help("add `ok -> <state>;` for when it succeeds"),
-                );
-            }
+                    }),
+                    ..
+                })
+            );
+        if Scope::is_fallible(state) && !succeeds && self.failure_target(state).is_some() {
+            diags.push(
+                Diagnostic::warning(
+                    Code::OnlyFailure,
+                    state.name.span,
+                    format!("{keyword} `{}` can only fail", state.name),
+                )
+                .with_label("no `ok ->` or outcome transition")
+                .with_note("when it succeeds, the run takes its failure path all the same")
+                .with_help("add `ok -> <state>;` for when it succeeds"),
+            );
         }
     }
 }

@@ -109,8 +109,8 @@ pub(super) fn lower(
             .collect(),
         states,
         start: scope.start?,
-        timeout_ms: workflow.run_timeout().map(|d| millis(d.value)),
-        max_steps: workflow.max_steps().map(|m| m.value),
+        timeout_ms: scope.run_timeout.map(|d| millis(d.value)),
+        max_steps: scope.max_steps.map(|m| m.value),
         bound_count: builder.bound_count,
         worst_case_steps: worst?,
     })

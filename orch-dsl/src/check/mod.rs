@@ -86,8 +86,9 @@ pub fn check(file: &ast::File, externals: &[Signature]) -> Result<Compiled, Diag
     names::check_call_cycles(file, &signatures, &mut diags);
     let mut workflows = Vec::new();
     for workflow in &file.workflows {
+        let before = diags.iter().filter(|d| d.is_error()).count();
         let scope = Scope::new(workflow, &signatures, &mut diags);
-        if let Some(ir) = scope.check(&mut diags) {
+        if let Some(ir) = scope.check(before, &mut diags) {
             workflows.push(ir);
         }
     }
@@ -125,6 +126,48 @@ pub(crate) struct GraphEdge {
     pub span: Span,
 }
 
+/// The workers and signals that states name, by id. A state naming an undeclared one
+/// (reported already) probably meant one that now looks unused, so then none is reported.
+#[derive(Default)]
+pub(crate) struct Used {
+    pub workers: Vec<bool>,
+    pub signals: Vec<bool>,
+    pub misspelt_worker: bool,
+    pub misspelt_signal: bool,
+}
+
+impl Used {
+    /// Marks what `state` names.
+    fn mark(&mut self, scope: &Scope<'_>, state: &ast::State) {
+        // Marks `name` used; true when it is not declared.
+        let mark = |used: &mut [bool], ids: &HashMap<&str, usize>, name: &str| match ids.get(name) {
+            Some(&id) => {
+                used[id] = true;
+                false
+            }
+            None => true,
+        };
+        match &state.kind {
+            StateKind::Task(ast::Task { worker, .. })
+            | StateKind::Map(ast::Map { worker, .. })
+            | StateKind::Loop(ast::Loop { worker, .. }) => {
+                self.misspelt_worker |= mark(&mut self.workers, &scope.worker_ids, &worker.name);
+            }
+            StateKind::Parallel(parallel) => {
+                for branch in &parallel.branches {
+                    self.misspelt_worker |=
+                        mark(&mut self.workers, &scope.worker_ids, &branch.worker.name);
+                }
+            }
+            StateKind::Wait(wait) => {
+                self.misspelt_signal |=
+                    mark(&mut self.signals, &scope.signal_ids, &wait.signal.name);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The names of one workflow and the edges between its states.
 pub(crate) struct Scope<'a> {
     pub workflow: &'a ast::Workflow,
@@ -135,6 +178,13 @@ pub(crate) struct Scope<'a> {
     pub worker_ids: HashMap<&'a str, usize>,
     pub signals: Vec<&'a ast::SignalDecl>,
     pub signal_ids: HashMap<&'a str, usize>,
+    /// States declared again under a name already taken (reported already).
+    pub duplicates: Vec<&'a ast::State>,
+    /// The items other than states, workers and signals, in source order.
+    pub settings: Vec<&'a ast::Item>,
+    /// The workflow's `timeout` and `max_steps` (the first, if repeated).
+    pub run_timeout: Option<&'a ast::DurationLit>,
+    pub max_steps: Option<&'a ast::IntLit>,
     pub inputs: Vec<&'a ast::InputField>,
     pub input_ids: HashMap<&'a str, usize>,
     pub signatures: &'a [Signature],
@@ -150,6 +200,7 @@ pub(crate) struct Scope<'a> {
     /// source order, followed by its bound's `else` when it has one, then a loop's
     /// `max N else` target.
     pub targets: Vec<u32>,
+    pub used: Used,
 }
 
 impl<'a> Scope<'a> {
@@ -166,6 +217,10 @@ impl<'a> Scope<'a> {
             worker_ids: HashMap::default(),
             signals: Vec::new(),
             signal_ids: HashMap::default(),
+            duplicates: Vec::new(),
+            settings: Vec::new(),
+            run_timeout: None,
+            max_steps: None,
             inputs: Vec::new(),
             input_ids: HashMap::default(),
             signatures,
@@ -175,19 +230,18 @@ impl<'a> Scope<'a> {
             edges: Vec::new(),
             info: Vec::new(),
             targets: Vec::new(),
+            used: Used::default(),
         };
         scope.declare(diags);
         scope.resolve_settings(diags);
-        scope.collect_edges(diags);
+        scope.check_states(diags);
         scope
     }
 
-    /// Runs every check; returns the IR when the workflow has no errors.
-    fn check(&self, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
-        let before = diags.iter().filter(|d| d.is_error()).count();
-        self.check_state_names(diags);
-        self.check_outcomes(diags);
-        self.check_failure_paths(diags);
+    /// Runs the checks that need the whole graph; returns the IR when the workflow has no
+    /// errors, that is when `diags` holds no more than the `before` errors it held before
+    /// [`Scope::new`].
+    fn check(&self, before: usize, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
         settings::check(self, diags);
         let graph = graph::Analysis::new(self);
         graph.check(self, diags);

@@ -178,70 +178,83 @@ fn call_chain(calls: &HashMap<&str, &[String]>, from: &str, target: &str) -> Opt
 }
 
 impl<'a> Scope<'a> {
-    /// Builds the symbol tables, reporting names declared twice.
+    /// Builds the symbol tables, reporting names declared twice, in one pass over the items.
     pub(super) fn declare(&mut self, diags: &mut Vec<Diagnostic>) {
         let workflow = self.workflow;
-        // Sized once: growing the table would hash every name read so far again.
-        let count = workflow.states().count();
+        // Sized once: growing the table would hash every name read so far again. Nearly
+        // every item of a large workflow is a state.
+        let count = workflow.items.len();
         self.states.reserve(count);
         self.state_ids = super::NameTable::with_capacity(count, 16 * count);
-        for state in workflow.states() {
-            let name = state.name.name.as_str();
-            match self.state_ids.get(name) {
-                Some(first) => diags.push(duplicate(
-                    Code::DuplicateName,
-                    "state",
-                    &state.name,
-                    self.states[first].name.span,
-                )),
-                None => {
-                    self.state_ids.insert(name);
-                    self.states.push(state);
+        for item in &workflow.items {
+            match item {
+                Item::State(state) => {
+                    let name = state.name.name.as_str();
+                    match self.state_ids.get(name) {
+                        Some(first) => {
+                            diags.push(duplicate(
+                                Code::DuplicateName,
+                                "state",
+                                &state.name,
+                                self.states[first].name.span,
+                            ));
+                            self.duplicates.push(state);
+                        }
+                        None => {
+                            self.state_ids.insert(name);
+                            self.states.push(state);
+                        }
+                    }
+                }
+                Item::Worker(worker) => match self.worker_ids.get(worker.name.name.as_str()) {
+                    Some(&first) => diags.push(duplicate(
+                        Code::DuplicateName,
+                        "worker",
+                        &worker.name,
+                        self.workers[first].name.span,
+                    )),
+                    None => {
+                        self.worker_ids
+                            .insert(&worker.name.name, self.workers.len());
+                        self.workers.push(worker);
+                    }
+                },
+                Item::Signal(signal) => match self.signal_ids.get(signal.name.name.as_str()) {
+                    Some(&first) => diags.push(duplicate(
+                        Code::DuplicateName,
+                        "signal",
+                        &signal.name,
+                        self.signals[first].name.span,
+                    )),
+                    None => {
+                        self.signal_ids
+                            .insert(&signal.name.name, self.signals.len());
+                        self.signals.push(signal);
+                    }
+                },
+                _ => {
+                    if let Item::Input(block) = item {
+                        for field in &block.fields {
+                            self.declare_input(field, diags);
+                        }
+                    }
+                    self.settings.push(item);
                 }
             }
         }
-        for worker in workflow.workers() {
-            match self.worker_ids.get(worker.name.name.as_str()) {
-                Some(&first) => diags.push(duplicate(
-                    Code::DuplicateName,
-                    "worker",
-                    &worker.name,
-                    self.workers[first].name.span,
-                )),
-                None => {
-                    self.worker_ids
-                        .insert(&worker.name.name, self.workers.len());
-                    self.workers.push(worker);
-                }
-            }
-        }
-        for signal in workflow.signals() {
-            match self.signal_ids.get(signal.name.name.as_str()) {
-                Some(&first) => diags.push(duplicate(
-                    Code::DuplicateName,
-                    "signal",
-                    &signal.name,
-                    self.signals[first].name.span,
-                )),
-                None => {
-                    self.signal_ids
-                        .insert(&signal.name.name, self.signals.len());
-                    self.signals.push(signal);
-                }
-            }
-        }
-        for field in workflow.input_fields() {
-            match self.input_ids.get(field.name.name.as_str()) {
-                Some(&first) => diags.push(duplicate(
-                    Code::DuplicateName,
-                    "input field",
-                    &field.name,
-                    self.inputs[first].name.span,
-                )),
-                None => {
-                    self.input_ids.insert(&field.name.name, self.inputs.len());
-                    self.inputs.push(field);
-                }
+    }
+
+    fn declare_input(&mut self, field: &'a ast::InputField, diags: &mut Vec<Diagnostic>) {
+        match self.input_ids.get(field.name.name.as_str()) {
+            Some(&first) => diags.push(duplicate(
+                Code::DuplicateName,
+                "input field",
+                &field.name,
+                self.inputs[first].name.span,
+            )),
+            None => {
+                self.input_ids.insert(&field.name.name, self.inputs.len());
+                self.inputs.push(field);
             }
         }
     }
@@ -250,7 +263,8 @@ impl<'a> Scope<'a> {
     pub(super) fn resolve_settings(&mut self, diags: &mut Vec<Diagnostic>) {
         let workflow = self.workflow;
         let mut first: HashMap<&'static str, Span> = HashMap::new();
-        for item in &workflow.items {
+        let settings = std::mem::take(&mut self.settings);
+        for &item in &settings {
             let what = match item {
                 Item::Input(_) => "input",
                 Item::Start(_) => "start",
@@ -288,6 +302,15 @@ impl<'a> Scope<'a> {
                 _ => {}
             }
         }
+        self.run_timeout = settings.iter().find_map(|item| match item {
+            Item::Timeout(timeout) => Some(&timeout.duration),
+            _ => None,
+        });
+        self.max_steps = settings.iter().find_map(|item| match item {
+            Item::MaxSteps(max) => Some(&max.value),
+            _ => None,
+        });
+        self.settings = settings;
         if !first.contains_key("start") {
             let mut d = Diagnostic::error(
                 Code::MissingStart,
@@ -323,15 +346,29 @@ impl<'a> Scope<'a> {
         });
     }
 
-    /// Resolves every transition, arm and loop exit into graph edges, and records what the
-    /// later passes need of each state in [`Scope::info`] and [`Scope::targets`].
-    pub(super) fn collect_edges(&mut self, diags: &mut Vec<Diagnostic>) {
+    /// Resolves every transition, arm and loop exit into graph edges, records what the later
+    /// passes need of each state in [`Scope::info`] and [`Scope::targets`], and runs the checks
+    /// that look at one state at a time. One pass does it all, so that a large workflow's
+    /// states are read from memory once rather than once per check.
+    pub(super) fn check_states(&mut self, diags: &mut Vec<Diagnostic>) {
+        let run_limit = self
+            .run_timeout
+            .map(|t| (t, "the run times out".to_string()));
         // Most states have two or three ways out.
         let mut edges = Vec::with_capacity(3 * self.states.len());
         let mut targets = Vec::with_capacity(3 * self.states.len());
         let mut info = Vec::with_capacity(self.states.len());
         let default_missing = self.default_fail_target.is_some() && self.default_fail.is_none();
+        let mut used = super::Used {
+            workers: vec![false; self.workers.len()],
+            signals: vec![false; self.signals.len()],
+            ..Default::default()
+        };
+        for state in &self.duplicates {
+            used.mark(self, state);
+        }
         for (id, state) in self.states.iter().enumerate() {
+            used.mark(self, state);
             let first = targets.len() as u32;
             let mut failure = None;
             let mut own_fail = false;
@@ -407,9 +444,13 @@ impl<'a> Scope<'a> {
                 Some(to) => to,
                 None => self.default_fail.map_or(NONE, |to| to as u32),
             };
+            self.check_state_names(state, diags);
+            let unhandled = self.check_outcomes(state, diags);
+            self.check_failure_paths(state, diags);
+            super::settings::check_state(state, run_limit.as_ref(), diags);
             let incomplete = broken
                 || (Scope::is_fallible(state) && !own_fail && default_missing)
-                || !self.unhandled_outcomes(state).is_empty()
+                || unhandled
                 || matches!(&state.kind, StateKind::Choice(choice) if choice.otherwise.is_none())
                 || matches!(&state.kind, StateKind::Wait(wait) if wait.timeout.is_some()
                     && !wait.transitions.iter().any(|t| matches!(t.event, Event::Timeout { .. })));
@@ -427,6 +468,7 @@ impl<'a> Scope<'a> {
         }
         self.edges = edges;
         self.targets = targets;
+        self.used = used;
         self.info = info;
     }
 
@@ -470,27 +512,25 @@ impl<'a> Scope<'a> {
 
     /// Workers, signals and called workflows named by states, and loop or map variables that
     /// hide a state of the same name.
-    pub(super) fn check_state_names(&self, diags: &mut Vec<Diagnostic>) {
-        for state in &self.states {
-            match &state.kind {
-                StateKind::Task(ast::Task { worker, .. })
-                | StateKind::Loop(ast::Loop { worker, .. }) => self.resolve_worker(worker, diags),
-                StateKind::Map(map) => {
-                    self.resolve_worker(&map.worker, diags);
-                    self.check_variable(&map.item, diags);
-                }
-                StateKind::Parallel(parallel) => {
-                    for branch in &parallel.branches {
-                        self.resolve_worker(&branch.worker, diags);
-                    }
-                }
-                StateKind::Wait(wait) => self.resolve_signal(&wait.signal, diags),
-                StateKind::Call(call) => self.resolve_workflow(&call.workflow, diags),
-                _ => {}
+    pub(super) fn check_state_names(&self, state: &ast::State, diags: &mut Vec<Diagnostic>) {
+        match &state.kind {
+            StateKind::Task(ast::Task { worker, .. })
+            | StateKind::Loop(ast::Loop { worker, .. }) => self.resolve_worker(worker, diags),
+            StateKind::Map(map) => {
+                self.resolve_worker(&map.worker, diags);
+                self.check_variable(&map.item, diags);
             }
-            if let StateKind::Loop(ast::Loop { var: Some(var), .. }) = &state.kind {
-                self.check_variable(var, diags);
+            StateKind::Parallel(parallel) => {
+                for branch in &parallel.branches {
+                    self.resolve_worker(&branch.worker, diags);
+                }
             }
+            StateKind::Wait(wait) => self.resolve_signal(&wait.signal, diags),
+            StateKind::Call(call) => self.resolve_workflow(&call.workflow, diags),
+            _ => {}
+        }
+        if let StateKind::Loop(ast::Loop { var: Some(var), .. }) = &state.kind {
+            self.check_variable(var, diags);
         }
     }
 
@@ -627,57 +667,62 @@ impl<'a> Scope<'a> {
 
     /// Tasks and waits against the outcomes their worker or signal declares: every
     /// transition names a declared outcome, and every declared outcome has a transition.
-    pub(super) fn check_outcomes(&self, diags: &mut Vec<Diagnostic>) {
-        for state in &self.states {
-            let Some((what, name, declared, transitions)) = self.declared_outcomes(state) else {
+    /// True when a declared outcome has no transition.
+    pub(super) fn check_outcomes(
+        &self,
+        state: &'a ast::State,
+        diags: &mut Vec<Diagnostic>,
+    ) -> bool {
+        let Some((what, name, declared, transitions)) = self.declared_outcomes(state) else {
+            return false;
+        };
+        for (t, fix) in undeclared_outcomes(declared, transitions) {
+            let Some(label) = outcome_label(&t.event) else {
                 continue;
             };
-            for (t, fix) in undeclared_outcomes(declared, transitions) {
-                let Some(label) = outcome_label(&t.event) else {
-                    continue;
-                };
-                let mut d = Diagnostic::error(
-                    Code::UndeclaredOutcome,
-                    t.event.span(),
-                    format!("{what} `{name}` has no outcome `{label}`"),
-                )
-                .with_label("not among the declared outcomes")
-                .with_secondary(declared.span, "the outcomes it declares");
-                d = match fix {
-                    Some("ok") => d.with_help("did you mean `ok ->`?"),
-                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None => d.with_help(format!(
-                        "add `{label}` to the outcomes of `{name}`, or remove this transition"
-                    )),
-                };
-                diags.push(d);
-            }
-            let kind = state.kind.keyword();
-            for label in self.unhandled_outcomes(state) {
-                let arrow = if label.name == "ok" {
-                    "ok ->".to_string()
-                } else {
-                    format!("on {label} ->")
-                };
-                diags.push(
-                    Diagnostic::error(
-                        Code::UnhandledOutcome,
-                        state.name.span,
-                        format!(
-                            "{kind} `{}` does not handle outcome `{label}` of `{name}`",
-                            state.name
-                        ),
-                    )
-                    .with_label(format!("no `{arrow}` here"))
-                    .with_secondary(label.span, "declared here")
-                    .with_note(format!(
-                        "`{name}` declares that it may reply `{label}`, so every {kind} {} must say where that reply goes",
-                        if what == "worker" { "that runs it" } else { "for it" }
-                    ))
-                    .with_help(format!("add `{arrow} <state>;`")),
-                );
-            }
+            let mut d = Diagnostic::error(
+                Code::UndeclaredOutcome,
+                t.event.span(),
+                format!("{what} `{name}` has no outcome `{label}`"),
+            )
+            .with_label("not among the declared outcomes")
+            .with_secondary(declared.span, "the outcomes it declares");
+            d = match fix {
+                Some("ok") => d.with_help("did you mean `ok ->`?"),
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None => d.with_help(format!(
+                    "add `{label}` to the outcomes of `{name}`, or remove this transition"
+                )),
+            };
+            diags.push(d);
         }
+        let kind = state.kind.keyword();
+        let unhandled = self.unhandled_outcomes(state);
+        for label in &unhandled {
+            let arrow = if label.name == "ok" {
+                "ok ->".to_string()
+            } else {
+                format!("on {label} ->")
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::UnhandledOutcome,
+                    state.name.span,
+                    format!(
+                        "{kind} `{}` does not handle outcome `{label}` of `{name}`",
+                        state.name
+                    ),
+                )
+                .with_label(format!("no `{arrow}` here"))
+                .with_secondary(label.span, "declared here")
+                .with_note(format!(
+                    "`{name}` declares that it may reply `{label}`, so every {kind} {} must say where that reply goes",
+                    if what == "worker" { "that runs it" } else { "for it" }
+                ))
+                .with_help(format!("add `{arrow} <state>;`")),
+            );
+        }
+        !unhandled.is_empty()
     }
 }
 

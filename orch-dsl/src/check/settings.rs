@@ -6,10 +6,9 @@ use super::Scope;
 use crate::ast::{self, DurationLit, IntLit, Item, JoinKind, Retry, StateKind, Target};
 use crate::diagnostic::{Code, Diagnostic};
 
+/// The workflow's own settings; [`check_state`] checks each state's.
 pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
-    let workflow = scope.workflow;
-    let run_timeout = workflow.run_timeout();
-    for item in &workflow.items {
+    for item in &scope.settings {
         match item {
             Item::Timeout(t) => positive(
                 &t.duration,
@@ -27,65 +26,71 @@ pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
-    let run_limit = run_timeout.map(|t| (t, "the run times out".to_string()));
-    for state in &scope.states {
-        let keyword = state.kind.keyword();
-        if let Some(timeout) = state.kind.timeout() {
-            let label = match &state.kind {
-                StateKind::Parallel(_) | StateKind::Wait(_) | StateKind::Call(_) => {
-                    "the state would time out at once"
-                }
-                _ => "every attempt would time out at once",
-            };
-            positive(
-                &timeout.duration,
-                format!("{keyword} `{}` has a timeout of zero", state.name),
-                label,
-                diags,
-            );
-        }
-        for t in state.kind.transitions() {
-            bounded_edge(&t.target, diags);
-        }
-        match &state.kind {
-            StateKind::Task(task) => retry(task.retry.as_ref(), run_limit.as_ref(), diags),
-            StateKind::Map(map) => {
-                retry(map.retry.as_ref(), run_limit.as_ref(), diags);
-                if let Some(limit) = &map.limit {
-                    nonzero(
-                        limit,
-                        format!("map `{}` has `limit 0`", state.name),
-                        "no element could ever run",
-                        "use `limit 1` or more, or leave `limit` out to run every element at once",
-                        diags,
-                    );
-                }
+}
+
+/// The settings of one state; `run_limit` is the run's timeout, if it has one.
+pub(super) fn check_state(
+    state: &ast::State,
+    run_limit: Option<&(&DurationLit, String)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let run_timeout = run_limit.map(|(t, _)| *t);
+    let keyword = state.kind.keyword();
+    if let Some(timeout) = state.kind.timeout() {
+        let label = match &state.kind {
+            StateKind::Parallel(_) | StateKind::Wait(_) | StateKind::Call(_) => {
+                "the state would time out at once"
             }
-            StateKind::Loop(lp) => {
-                retry(lp.retry.as_ref(), run_limit.as_ref(), diags);
-                if let Some(max) = &lp.max {
-                    nonzero(
-                        &max.count,
-                        format!("loop `{}` has `max 0`", state.name),
-                        "the loop could never run an iteration",
-                        "use `max 1` or more",
-                        diags,
-                    );
-                }
+            _ => "every attempt would time out at once",
+        };
+        positive(
+            &timeout.duration,
+            format!("{keyword} `{}` has a timeout of zero", state.name),
+            label,
+            diags,
+        );
+    }
+    for t in state.kind.transitions() {
+        bounded_edge(&t.target, diags);
+    }
+    match &state.kind {
+        StateKind::Task(task) => retry(task.retry.as_ref(), run_limit, diags),
+        StateKind::Map(map) => {
+            retry(map.retry.as_ref(), run_limit, diags);
+            if let Some(limit) = &map.limit {
+                nonzero(
+                    limit,
+                    format!("map `{}` has `limit 0`", state.name),
+                    "no element could ever run",
+                    "use `limit 1` or more, or leave `limit` out to run every element at once",
+                    diags,
+                );
             }
-            StateKind::Parallel(parallel) => self::parallel(state, parallel, run_timeout, diags),
-            StateKind::Choice(choice) => {
-                let targets = choice
-                    .arms
-                    .iter()
-                    .map(|a| &a.target)
-                    .chain(choice.otherwise.as_ref().map(|o| &o.target));
-                for target in targets {
-                    bounded_edge(target, diags);
-                }
-            }
-            _ => {}
         }
+        StateKind::Loop(lp) => {
+            retry(lp.retry.as_ref(), run_limit, diags);
+            if let Some(max) = &lp.max {
+                nonzero(
+                    &max.count,
+                    format!("loop `{}` has `max 0`", state.name),
+                    "the loop could never run an iteration",
+                    "use `max 1` or more",
+                    diags,
+                );
+            }
+        }
+        StateKind::Parallel(parallel) => self::parallel(state, parallel, run_timeout, diags),
+        StateKind::Choice(choice) => {
+            let targets = choice
+                .arms
+                .iter()
+                .map(|a| &a.target)
+                .chain(choice.otherwise.as_ref().map(|o| &o.target));
+            for target in targets {
+                bounded_edge(target, diags);
+            }
+        }
+        _ => {}
     }
 }
 
