@@ -77,10 +77,21 @@ impl Dominance {
             graph.add_edge(NodeIndex::new(via), NodeIndex::new(edge.to), ());
         }
         let idom = super::dominators::immediate_dominators(&graph, start);
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); 3 * n];
+        // The children of each node of the dominator tree, in node order, as ranges of one
+        // list: `children[first[v]..first[v + 1]]`.
+        let mut first = vec![0usize; 3 * n + 1];
+        for &parent in idom.iter().flatten() {
+            first[parent + 1] += 1;
+        }
+        for v in 0..3 * n {
+            first[v + 1] += first[v];
+        }
+        let mut children = vec![0; first[3 * n]];
+        let mut fill = first.clone();
         for (v, parent) in idom.into_iter().enumerate() {
             if let Some(parent) = parent {
-                children[parent].push(v);
+                children[fill[parent]] = v;
+                fill[parent] += 1;
             }
         }
         let mut enter = vec![u32::MAX; 3 * n];
@@ -95,7 +106,7 @@ impl Dominance {
             enter[v] = clock;
             clock += 1;
             stack.push((v, true));
-            stack.extend(children[v].iter().map(|&c| (c, false)));
+            stack.extend(children[first[v]..first[v + 1]].iter().map(|&c| (c, false)));
         }
         Dominance {
             states: n,

@@ -39,7 +39,10 @@ pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<
     let mut idom = vec![NONE; reached];
     let mut ancestor = vec![NONE; reached];
     let mut label: Vec<usize> = (0..reached).collect();
-    let mut bucket: Vec<Vec<usize>> = vec![Vec::new(); reached];
+    // The nodes whose semidominator is `v`, as lists linked through `next`: a node is in one
+    // bucket at most once, and a list per node would be an allocation per node.
+    let mut bucket = vec![NONE; reached];
+    let mut next = vec![NONE; reached];
     let mut path = Vec::new();
     for w in (1..reached).rev() {
         for v in graph.neighbors_directed(NodeIndex::new(vertex[w]), Direction::Incoming) {
@@ -52,12 +55,15 @@ pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<
                 semi[w] = semi[u];
             }
         }
-        bucket[semi[w]].push(w);
+        next[w] = bucket[semi[w]];
+        bucket[semi[w]] = w;
         let p = parent[w];
         ancestor[w] = p;
-        for v in std::mem::take(&mut bucket[p]) {
+        let mut v = std::mem::replace(&mut bucket[p], NONE);
+        while v != NONE {
             let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
             idom[v] = if semi[u] < semi[v] { u } else { p };
+            v = next[v];
         }
     }
     for w in 1..reached {
