@@ -641,9 +641,43 @@ impl Resolved {
                     ast::Segment::Index { index, .. } => Segment::Index(*index),
                 })
                 .collect(),
-            text: path.to_string(),
+            text: text(path),
         }
     }
+}
+
+/// The path as written, the same as its `Display`, allocated once at its exact length: the
+/// IR keeps one such text for every path of a workflow.
+fn text(path: &ast::Path) -> String {
+    let digits = |n: i64| n.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
+    let len = path.root.name.len()
+        + path
+            .segments
+            .iter()
+            .map(|s| match s {
+                ast::Segment::Field(f) => 1 + f.name.len(),
+                ast::Segment::Index { index, .. } => 2 + usize::from(*index < 0) + digits(*index),
+            })
+            .sum::<usize>()
+        + usize::from(path.optional);
+    let mut out = String::with_capacity(len);
+    out.push_str(&path.root.name);
+    for segment in &path.segments {
+        match segment {
+            ast::Segment::Field(f) => {
+                out.push('.');
+                out.push_str(&f.name);
+            }
+            ast::Segment::Index { index, .. } => {
+                use std::fmt::Write;
+                let _ = write!(out, "[{index}]");
+            }
+        }
+    }
+    if path.optional {
+        out.push('?');
+    }
+    out
 }
 
 /// Resolves a path's root and first segments, without checking definite completion. Nothing is
@@ -1061,4 +1095,49 @@ fn unneeded_maybe(path: &ast::Path) -> Diagnostic {
     .with_label("this value is surely there when it is read")
     .with_note("`?` is for reads of a state that may not have run yet")
     .with_help(format!("write `{plain}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_the_path_as_displayed() {
+        let ident = |name: &str| ast::Ident {
+            name: name.to_string(),
+            span: Span::default(),
+        };
+        let index = |index| ast::Segment::Index {
+            index,
+            span: Span::default(),
+        };
+        for (segments, optional) in [
+            (vec![], false),
+            (vec![ast::Segment::Field(ident("output"))], true),
+            (
+                vec![
+                    ast::Segment::Field(ident("output")),
+                    index(0),
+                    index(9),
+                    index(10),
+                    index(-1),
+                    index(-100),
+                    index(i64::MAX),
+                    index(i64::MIN),
+                    ast::Segment::Field(ident("déjà")),
+                ],
+                false,
+            ),
+        ] {
+            let path = ast::Path {
+                root: ident("plan"),
+                segments,
+                optional,
+                span: Span::default(),
+            };
+            let text = text(&path);
+            assert_eq!(text, path.to_string());
+            assert_eq!(text.capacity(), text.len());
+        }
+    }
 }

@@ -166,15 +166,32 @@ fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = Stri
     })
 }
 
+/// `f` of every item, or `None` if it fails for one. Collecting an iterator of options would
+/// start small and grow; the IR keeps these lists, so they are allocated once, at their size.
+fn exact<T, U>(items: &[T], mut f: impl FnMut(&T) -> Option<U>) -> Option<Vec<U>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(f(item)?);
+    }
+    Some(out)
+}
+
 fn resolved(id: u32) -> Option<usize> {
     (id != NONE).then_some(id as usize)
 }
 
 fn docs(docs: &[ast::Doc]) -> String {
-    docs.iter()
-        .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let line = |d: &ast::Doc| d.text.strip_prefix(' ').unwrap_or(&d.text).to_string();
+    match docs {
+        // Most states have no docs or one line: no list of lines to join.
+        [] => String::new(),
+        [only] => line(only),
+        _ => docs
+            .iter()
+            .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 /// Milliseconds, rounded up so that a positive duration stays positive.
@@ -240,28 +257,22 @@ impl Builder<'_, '_> {
                 exits: self.exits(info, &task.transitions)?,
             },
             StateKind::Choice(choice) => ir::StateKind::Choice {
-                arms: choice
-                    .arms
-                    .iter()
-                    .map(|arm| Some((self.cond(&arm.condition, none)?, self.edge(&arm.target)?)))
-                    .collect::<Option<_>>()?,
+                arms: exact(&choice.arms, |arm| {
+                    Some((self.cond(&arm.condition, none)?, self.edge(&arm.target)?))
+                })?,
                 otherwise: self.edge(&choice.otherwise.as_ref()?.target)?,
             },
             StateKind::Parallel(parallel) => ir::StateKind::Parallel {
-                branches: parallel
-                    .branches
-                    .iter()
-                    .map(|b| {
-                        Some(ir::Branch {
-                            name: b.name.name.clone(),
-                            docs: docs(&b.docs),
-                            worker: *self.scope.worker_ids.get(b.worker.name.as_str())?,
-                            input: self.with(b.with.as_ref(), none),
-                            retry: retry(&b.retry),
-                            timeout_ms: timeout(&b.timeout),
-                        })
+                branches: exact(&parallel.branches, |b| {
+                    Some(ir::Branch {
+                        name: b.name.name.clone(),
+                        docs: docs(&b.docs),
+                        worker: *self.scope.worker_ids.get(b.worker.name.as_str())?,
+                        input: self.with(b.with.as_ref(), none),
+                        retry: retry(&b.retry),
+                        timeout_ms: timeout(&b.timeout),
                     })
-                    .collect::<Option<_>>()?,
+                })?,
                 join: match parallel.join.as_ref().map(|j| &j.kind) {
                     None | Some(JoinKind::All) => ir::Join::All,
                     Some(JoinKind::Any) => ir::Join::Any,
@@ -396,31 +407,29 @@ impl Builder<'_, '_> {
     fn with(&self, with: Option<&ast::With>, vars: Vars<'_>) -> Option<ir::ValueExpr> {
         let with = with?;
         Some(ir::ValueExpr::Object {
-            entries: with
-                .entries
-                .iter()
-                .filter_map(|e| Some((e.key.name.clone(), self.value(&e.value, vars)?)))
-                .collect(),
+            entries: {
+                let mut entries = Vec::with_capacity(with.entries.len());
+                entries.extend(
+                    with.entries
+                        .iter()
+                        .filter_map(|e| Some((e.key.name.clone(), self.value(&e.value, vars)?))),
+                );
+                entries
+            },
         })
     }
 
     fn value(&self, value: &Value, vars: Vars<'_>) -> Option<ir::ValueExpr> {
         Some(match value {
             Value::Template(template) => ir::ValueExpr::Template {
-                parts: template
-                    .parts
-                    .iter()
-                    .map(|part| {
-                        Some(match part {
-                            TemplatePart::Text { value, .. } => {
-                                ir::TemplatePart::Text(value.clone())
-                            }
-                            TemplatePart::Placeholder(path) => {
-                                ir::TemplatePart::Path(self.path(path, vars)?)
-                            }
-                        })
+                parts: exact(&template.parts, |part| {
+                    Some(match part {
+                        TemplatePart::Text { value, .. } => ir::TemplatePart::Text(value.clone()),
+                        TemplatePart::Placeholder(path) => {
+                            ir::TemplatePart::Path(self.path(path, vars)?)
+                        }
                     })
-                    .collect::<Option<_>>()?,
+                })?,
             },
             Value::Number(n) => ir::ValueExpr::Literal { value: number(n) },
             Value::Bool { value, .. } => ir::ValueExpr::Literal {
@@ -430,16 +439,12 @@ impl Builder<'_, '_> {
                 value: serde_json::Value::Null,
             },
             Value::List { items, .. } => ir::ValueExpr::List {
-                items: items
-                    .iter()
-                    .map(|v| self.value(v, vars))
-                    .collect::<Option<_>>()?,
+                items: exact(items, |v| self.value(v, vars))?,
             },
             Value::Object { entries, .. } => ir::ValueExpr::Object {
-                entries: entries
-                    .iter()
-                    .map(|e| Some((e.key.name.clone(), self.value(&e.value, vars)?)))
-                    .collect::<Option<_>>()?,
+                entries: exact(entries, |e| {
+                    Some((e.key.name.clone(), self.value(&e.value, vars)?))
+                })?,
             },
             Value::Path(path) => ir::ValueExpr::Path {
                 path: self.path(path, vars)?,
