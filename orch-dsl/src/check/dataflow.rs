@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::Analysis;
-use super::lower_ir::Lowering;
 use super::table::Kind;
 use super::{Flow, Scope, Used};
 use crate::ast::{self, JoinKind, StateKind, Value};
@@ -42,6 +41,7 @@ pub(super) enum Need {
 }
 
 /// What the data-flow pass learned, for the warnings and the IR.
+#[derive(Default)]
 pub(super) struct Usage {
     /// By input field id.
     pub inputs_read: Vec<bool>,
@@ -177,41 +177,87 @@ enum Site {
     Until(usize),
 }
 
-/// Checks every path; hands each state to `lowering` right after checking it.
-pub(super) fn check(
-    scope: &Scope<'_>,
-    _graph: &Analysis,
-    mut lowering: Option<&mut Lowering<'_, '_>>,
-    diags: &mut Vec<Diagnostic>,
-) -> Usage {
+/// A path read by a state, resolved, and what its read needs to have happened before it.
+pub(super) struct Use<'a> {
+    path: &'a ast::Path,
+    need: Need,
+    site: Site,
+}
+
+/// Resolves the paths of the states, one state at a time, in the pass that reads each state
+/// once ([`Scope::check_states`]); [`check`] then checks what each read needs against the
+/// dominator tree without reading the states again.
+#[derive(Default)]
+pub(super) struct Paths<'a> {
+    /// The reads that need something, or that are written with `?`, in source order.
+    pub uses: Vec<Use<'a>>,
+    /// Paths that read a terminal state, and the state. Their message suggests a state that
+    /// runs before it, so it is written once the edges are known.
+    pub terminal_reads: Vec<(&'a ast::Path, usize)>,
+    pub usage: Usage,
+}
+
+impl<'a> Paths<'a> {
+    pub fn new(scope: &Scope<'a>) -> Paths<'a> {
+        Paths {
+            // Most states read two or three paths.
+            uses: Vec::with_capacity(3 * scope.states.len()),
+            terminal_reads: Vec::new(),
+            usage: Usage {
+                inputs_read: vec![false; scope.inputs.len()],
+                whole_input_read: false,
+            },
+        }
+    }
+
+    /// Resolves the paths that `state` reads.
+    pub fn state(
+        &mut self,
+        scope: &Scope<'a>,
+        id: usize,
+        state: &'a ast::State,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        Resolver {
+            scope,
+            paths: self,
+            diags,
+        }
+        .state(id, state);
+    }
+}
+
+/// Checks that every path reads only what has surely happened before it.
+pub(super) fn check(scope: &Scope<'_>, _graph: &Analysis, diags: &mut Vec<Diagnostic>) {
+    for &(path, state) in &scope.paths.terminal_reads {
+        diags.push(terminal_read(scope, path, state));
+    }
     let dominance = scope.start.map(|start| Dominance::new(scope, start));
     let mut checker = Checker {
         scope,
         dominance,
-        usage: Usage {
-            inputs_read: vec![false; scope.inputs.len()],
-            whole_input_read: false,
-        },
         diags,
     };
-    for (id, state) in scope.states.iter().enumerate() {
-        checker.state(id, state);
-        if let Some(lowering) = lowering.as_deref_mut() {
-            lowering.state(id, state);
+    for read in &scope.paths.uses {
+        if read.path.optional {
+            // `x.output?` may be read before `x` has run; a `?` where it surely has is noise.
+            if checker.is_definite(read.need, read.site) {
+                checker.diags.push(unneeded_maybe(read.path));
+            }
+        } else {
+            checker.check_definite(read.path, read.need, read.site);
         }
     }
-    checker.usage
 }
 
-struct Checker<'s, 'a, 'd> {
+struct Resolver<'s, 'a, 'p, 'd> {
     scope: &'s Scope<'a>,
-    dominance: Option<Dominance>,
-    usage: Usage,
+    paths: &'p mut Paths<'a>,
     diags: &'d mut Vec<Diagnostic>,
 }
 
-impl Checker<'_, '_, '_> {
-    fn state(&mut self, id: usize, state: &ast::State) {
+impl<'a> Resolver<'_, 'a, '_, '_> {
+    fn state(&mut self, id: usize, state: &'a ast::State) {
         let here = Site::Before(id);
         let none = Vars::default();
         match &state.kind {
@@ -236,9 +282,7 @@ impl Checker<'_, '_, '_> {
                 };
                 self.with(lp.with.as_ref(), here, vars);
                 if let Some(until) = &lp.until {
-                    for path in until.paths() {
-                        self.path(path, Site::Until(id), vars);
-                    }
+                    self.condition(until, Site::Until(id), vars);
                 }
             }
             StateKind::Call(call) => {
@@ -247,9 +291,7 @@ impl Checker<'_, '_, '_> {
             }
             StateKind::Choice(choice) => {
                 for arm in &choice.arms {
-                    for path in arm.condition.paths() {
-                        self.path(path, here, none);
-                    }
+                    self.condition(&arm.condition, here, none);
                 }
             }
             StateKind::Succeed(ast::Succeed {
@@ -260,13 +302,26 @@ impl Checker<'_, '_, '_> {
         }
     }
 
-    fn with(&mut self, with: Option<&ast::With>, site: Site, vars: Vars<'_>) {
+    fn with(&mut self, with: Option<&'a ast::With>, site: Site, vars: Vars<'_>) {
         for entry in with.map(|w| w.entries.as_slice()).unwrap_or_default() {
             self.value(&entry.value, site, vars);
         }
     }
 
-    fn value(&mut self, value: &Value, site: Site, vars: Vars<'_>) {
+    /// The paths of a condition, in source order (as [`ast::Expr::paths`] lists them).
+    fn condition(&mut self, expr: &'a ast::Expr, site: Site, vars: Vars<'_>) {
+        match expr {
+            ast::Expr::Binary { lhs, rhs, .. } => {
+                self.condition(lhs, site, vars);
+                self.condition(rhs, site, vars);
+            }
+            ast::Expr::Not { expr, .. } => self.condition(expr, site, vars),
+            ast::Expr::Exists { path, .. } | ast::Expr::Path(path) => self.path(path, site, vars),
+            ast::Expr::Literal(_) => {}
+        }
+    }
+
+    fn value(&mut self, value: &'a Value, site: Site, vars: Vars<'_>) {
         match value {
             Value::Template(template) => {
                 for path in template.paths() {
@@ -288,15 +343,19 @@ impl Checker<'_, '_, '_> {
         }
     }
 
-    fn path(&mut self, path: &ast::Path, site: Site, vars: Vars<'_>) {
+    fn path(&mut self, path: &'a ast::Path, site: Site, vars: Vars<'_>) {
+        let usage = &mut self.paths.usage;
         let Resolved { root, need, .. } = match resolve(self.scope, path, vars) {
             Ok(found) => found,
             Err(d) => {
                 // A misspelt input field would also make the intended one look unused.
                 if path.root.name == "input" {
-                    self.usage.whole_input_read = true;
+                    usage.whole_input_read = true;
                 }
-                self.diags.push(d);
+                match reads_terminal(self.scope, path, vars) {
+                    Some(state) => self.paths.terminal_reads.push((path, state)),
+                    None => self.diags.push(d),
+                }
                 return;
             }
         };
@@ -304,22 +363,25 @@ impl Checker<'_, '_, '_> {
             match path.segments.first() {
                 Some(ast::Segment::Field(field)) => {
                     if let Some(&id) = self.scope.input_ids.get(field.name.as_str()) {
-                        self.usage.inputs_read[id] = true;
+                        usage.inputs_read[id] = true;
                     }
                 }
-                _ => self.usage.whole_input_read = true,
+                _ => usage.whole_input_read = true,
             }
         }
-        if path.optional {
-            // `x.output?` may be read before `x` has run; a `?` where it surely has is noise.
-            if self.is_definite(need, site) {
-                self.diags.push(unneeded_maybe(path));
-            }
-            return;
+        if path.optional || !matches!(need, Need::Nothing) {
+            self.paths.uses.push(Use { path, need, site });
         }
-        self.check_definite(path, need, site);
     }
+}
 
+struct Checker<'s, 'a, 'd> {
+    scope: &'s Scope<'a>,
+    dominance: Option<Dominance>,
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+impl Checker<'_, '_, '_> {
     /// True when what `need` asks for has surely happened on every path to `site`.
     fn is_definite(&self, need: Need, site: Site) -> bool {
         let Some(dominance) = &self.dominance else {
@@ -393,7 +455,9 @@ impl Checker<'_, '_, '_> {
         };
         self.diags.push(incomplete(scope, path, &miss));
     }
+}
 
+impl Resolver<'_, '_, '_, '_> {
     fn call_input(&mut self, call: &ast::Call) {
         let Some(signature) = self
             .scope
@@ -771,7 +835,7 @@ pub(super) fn resolve(
     // Most paths read a task's `.output`: its kind is in the dense table, and the state itself
     // is read only for a parallel's branches and for messages.
     let simple = !matches!(
-        scope.info[state].kind,
+        scope.kinds[state],
         Kind::Choice | Kind::Succeed | Kind::Fail | Kind::Parallel
     );
     if simple {
@@ -837,6 +901,16 @@ pub(super) fn resolve(
         Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state))),
         _ => Err(no_such_field(path, kind)),
     }
+}
+
+/// The terminal state a path reads, when that is why [`resolve`] rejects it.
+fn reads_terminal(scope: &Scope<'_>, path: &ast::Path, vars: Vars<'_>) -> Option<usize> {
+    let root = path.root.name.as_str();
+    if vars.item == Some(root) || vars.loop_var == Some(root) || root == "input" {
+        return None;
+    }
+    let state = scope.state(root)?;
+    scope.kinds[state].is_terminal().then_some(state)
 }
 
 fn invalid(span: Span, message: String, label: &str, help: String) -> Diagnostic {
@@ -1023,7 +1097,8 @@ fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnos
 
 impl Scope<'_> {
     /// Warns about workers, signals and input fields that nothing uses.
-    pub(super) fn warn_unused(&self, usage: &Usage, diags: &mut Vec<Diagnostic>) {
+    pub(super) fn warn_unused(&self, diags: &mut Vec<Diagnostic>) {
+        let usage = &self.paths.usage;
         let Used {
             workers,
             signals,

@@ -38,9 +38,7 @@ impl Analysis {
             }
         }
         let mut productive = vec![false; n];
-        let terminals: Vec<usize> = (0..n)
-            .filter(|&i| scope.info[i].kind.is_terminal())
-            .collect();
+        let terminals: Vec<usize> = (0..n).filter(|&i| scope.kinds[i].is_terminal()).collect();
         if let Some((&first, rest)) = terminals.split_first() {
             let reversed = Reversed(&graph);
             let mut bfs = Bfs::new(reversed, node(first));

@@ -8,58 +8,67 @@ use super::table::{NONE, StateInfo};
 use crate::ast::{self, Event, JoinKind, Literal, StateKind, TemplatePart, Value};
 use crate::ir;
 
-/// The IR of the states, built one state at a time by the data-flow pass right after it has
-/// checked the state: the state's part of the tree is then still in cache, where a separate
-/// pass over a large workflow would read it from memory again.
-pub(super) struct Lowering<'s, 'a> {
-    builder: Builder<'s, 'a>,
-    /// `None` once a state could not be lowered (the workflow has errors).
-    states: Option<Vec<ir::State>>,
+/// The IR of the states, built one state at a time in the pass that reads each state once
+/// ([`Scope::check_states`]), while the state's part of the tree is in cache: a separate pass
+/// over a large workflow would read all of it from memory again. The IR is assembled only
+/// if the workflow turns out to have no errors.
+pub(super) struct Lowering {
+    states: Vec<ir::State>,
+    bound_count: usize,
     handled: Handled,
 }
 
-impl<'s, 'a> Lowering<'s, 'a> {
-    pub fn new(scope: &'s Scope<'a>) -> Lowering<'s, 'a> {
+impl Lowering {
+    pub fn new(scope: &Scope<'_>) -> Lowering {
         Lowering {
-            builder: Builder {
-                scope,
-                bound_count: 0,
-                target: 0,
-            },
             // Sized once: growing the list by doubling would copy every state (hundreds of
             // bytes each) again and again.
-            states: Some(Vec::with_capacity(scope.states.len())),
+            states: Vec::with_capacity(scope.states.len()),
+            bound_count: 0,
             handled: Handled::new(scope),
         }
     }
 
-    /// Lowers the next state; states must come in id order.
-    pub fn state(&mut self, id: usize, state: &ast::State) {
-        let Some(states) = &mut self.states else {
-            return;
+    /// Lowers the next state, given what the name pass recorded of it and the ids its
+    /// targets resolve to (see [`Scope::targets`]); states must come in id order. False when
+    /// the state cannot be lowered (the workflow has errors).
+    pub fn state(
+        &mut self,
+        scope: &Scope<'_>,
+        info: StateInfo,
+        targets: &[u32],
+        state: &ast::State,
+    ) -> bool {
+        let mut builder = Builder {
+            scope,
+            bound_count: self.bound_count,
+            targets,
+            target: info.targets as usize,
         };
-        match self.builder.state(id, state) {
-            Some(lowered) => {
-                states.push(lowered);
-                self.handled.add(self.builder.scope, state);
-            }
-            None => self.states = None,
-        }
+        let Some(lowered) = builder.state(info, state) else {
+            return false;
+        };
+        self.bound_count = builder.bound_count;
+        self.states.push(lowered);
+        self.handled.add(scope, state);
+        true
     }
 }
 
 pub(super) fn lower(
     scope: &Scope<'_>,
-    lowering: Lowering<'_, '_>,
+    lowering: Lowering,
     worst: Option<u64>,
 ) -> Option<ir::Workflow> {
     let workflow = scope.workflow;
     let Lowering {
-        builder,
         states,
+        bound_count,
         mut handled,
     } = lowering;
-    let states = states.filter(|states| states.len() == scope.states.len())?;
+    if states.len() != scope.states.len() {
+        return None;
+    }
     Some(ir::Workflow {
         name: workflow.name.name.clone(),
         docs: docs(&workflow.docs),
@@ -111,7 +120,7 @@ pub(super) fn lower(
         start: scope.start?,
         timeout_ms: scope.run_timeout.map(|d| millis(d.value)),
         max_steps: scope.max_steps.map(|m| m.value),
-        bound_count: builder.bound_count,
+        bound_count,
         worst_case_steps: worst?,
     })
 }
@@ -233,18 +242,17 @@ fn number(n: &ast::NumLit) -> serde_json::Value {
     serde_json::Number::from_f64(n.value).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-struct Builder<'s, 'a> {
+struct Builder<'s, 'a, 't> {
     scope: &'s Scope<'a>,
     bound_count: usize,
-    /// The next of the current state's resolved targets in [`Scope::targets`], read in the
-    /// order in which they were recorded.
+    /// The resolved targets (see [`Scope::targets`]), and the next of the current state's,
+    /// read in the order in which they were recorded.
+    targets: &'t [u32],
     target: usize,
 }
 
-impl Builder<'_, '_> {
-    fn state(&mut self, id: usize, state: &ast::State) -> Option<ir::State> {
-        let info = self.scope.info[id];
-        self.target = info.targets as usize;
+impl Builder<'_, '_, '_> {
+    fn state(&mut self, info: StateInfo, state: &ast::State) -> Option<ir::State> {
         let none = Vars::default();
         let timeout = |t: &Option<ast::Timeout>| t.as_ref().map(|t| millis(t.duration.value));
         let retry = |r: &Option<ast::Retry>| r.as_ref().map(retry_policy);
@@ -382,7 +390,7 @@ impl Builder<'_, '_> {
 
     /// The id of the next target of the current state, as resolved by the name pass.
     fn next_target(&mut self) -> Option<usize> {
-        let id = *self.scope.targets.get(self.target)?;
+        let id = *self.targets.get(self.target)?;
         self.target += 1;
         resolved(id)
     }

@@ -24,7 +24,7 @@ mod table;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use table::{NameTable, StateInfo};
+use table::{Kind, NameTable, StateInfo};
 
 use crate::ast::{self, StateKind};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -86,9 +86,8 @@ pub fn check(file: &ast::File, externals: &[Signature]) -> Result<Compiled, Diag
     names::check_call_cycles(file, &signatures, &mut diags);
     let mut workflows = Vec::new();
     for workflow in &file.workflows {
-        let before = diags.iter().filter(|d| d.is_error()).count();
         let scope = Scope::new(workflow, &signatures, &mut diags);
-        if let Some(ir) = scope.check(before, &mut diags) {
+        if let Some(ir) = scope.check(&mut diags) {
             workflows.push(ir);
         }
     }
@@ -200,7 +199,15 @@ pub(crate) struct Scope<'a> {
     /// source order, followed by its bound's `else` when it has one, then a loop's
     /// `max N else` target.
     pub targets: Vec<u32>,
+    /// By state id.
+    pub kinds: Vec<Kind>,
     pub used: Used,
+    /// The paths the states read, resolved.
+    paths: dataflow::Paths<'a>,
+    /// The states' IR, while no error has been found.
+    lowering: Option<lower_ir::Lowering>,
+    /// The errors in the diagnostics before this workflow was checked.
+    pub before: usize,
 }
 
 impl<'a> Scope<'a> {
@@ -230,7 +237,11 @@ impl<'a> Scope<'a> {
             edges: Vec::new(),
             info: Vec::new(),
             targets: Vec::new(),
+            kinds: Vec::new(),
             used: Used::default(),
+            paths: dataflow::Paths::default(),
+            lowering: None,
+            before: diags.iter().filter(|d| d.is_error()).count(),
         };
         scope.declare(diags);
         scope.resolve_settings(diags);
@@ -239,24 +250,21 @@ impl<'a> Scope<'a> {
     }
 
     /// Runs the checks that need the whole graph; returns the IR when the workflow has no
-    /// errors, that is when `diags` holds no more than the `before` errors it held before
-    /// [`Scope::new`].
-    fn check(&self, before: usize, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
-        settings::check(self, diags);
-        let graph = graph::Analysis::new(self);
-        graph.check(self, diags);
-        // A workflow with errors is not lowered; one without so far is lowered along the way.
-        let mut lowering = (diags.iter().filter(|d| d.is_error()).count() == before)
-            .then(|| lower_ir::Lowering::new(self));
-        let flow = dataflow::check(self, &graph, lowering.as_mut(), diags);
-        self.warn_unused(&flow, diags);
-        let worst = graph.worst_case_steps(self);
-        graph.warn_step_limit(self, worst, diags);
+    /// errors.
+    fn check(mut self, diags: &mut Vec<Diagnostic>) -> Option<ir::Workflow> {
+        settings::check(&self, diags);
+        let graph = graph::Analysis::new(&self);
+        graph.check(&self, diags);
+        dataflow::check(&self, &graph, diags);
+        self.warn_unused(diags);
+        let worst = graph.worst_case_steps(&self);
+        graph.warn_step_limit(&self, worst, diags);
         let errors = diags.iter().filter(|d| d.is_error()).count();
-        if errors > before {
+        if errors > self.before {
             return None;
         }
-        lower_ir::lower(self, lowering?, worst)
+        let lowering = self.lowering.take()?;
+        lower_ir::lower(&self, lowering, worst)
     }
 
     pub fn state(&self, name: &str) -> Option<usize> {

@@ -203,6 +203,7 @@ impl<'a> Scope<'a> {
                         None => {
                             self.state_ids.insert(name);
                             self.states.push(state);
+                            self.kinds.push(Kind::of(&state.kind));
                         }
                     }
                 }
@@ -367,6 +368,10 @@ impl<'a> Scope<'a> {
         for state in &self.duplicates {
             used.mark(self, state);
         }
+        let mut paths = super::dataflow::Paths::new(self);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        let mut lowering = (errors == self.before).then(|| super::lower_ir::Lowering::new(self));
+        let mut seen = diags.len();
         for (id, state) in self.states.iter().enumerate() {
             used.mark(self, state);
             let first = targets.len() as u32;
@@ -458,17 +463,28 @@ impl<'a> Scope<'a> {
                 StateKind::Loop(ast::Loop { max: Some(max), .. }) => max.count.value.max(1),
                 _ => 1,
             };
-            info.push(StateInfo {
-                kind: Kind::of(&state.kind),
+            let info_of = StateInfo {
                 incomplete,
                 weight,
                 failure,
                 targets: first,
-            });
+            };
+            info.push(info_of);
+            paths.state(self, id, state, diags);
+            if let Some(lowered) = &mut lowering {
+                // Lowered as long as no error has been found: after one, the IR is not used.
+                let failed = diags[seen..].iter().any(|d| d.is_error());
+                seen = diags.len();
+                if failed || !lowered.state(self, info_of, &targets, state) {
+                    lowering = None;
+                }
+            }
         }
         self.edges = edges;
         self.targets = targets;
         self.used = used;
+        self.paths = paths;
+        self.lowering = lowering;
         self.info = info;
     }
 

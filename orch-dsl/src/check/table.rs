@@ -139,7 +139,6 @@ impl Kind {
 /// What the passes after name resolution need to know about a state, in a few bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StateInfo {
-    pub kind: Kind,
     /// Lacks a transition that is reported elsewhere (see [`super::Scope::incomplete_state`]).
     pub incomplete: bool,
     /// Steps the state takes each time it is entered: a loop's iterations, otherwise one.
