@@ -692,6 +692,24 @@ impl<'a> Scope<'a> {
         let Some((what, name, declared, transitions)) = self.declared_outcomes(state) else {
             return false;
         };
+        // The usual case, every transition for a declared outcome and every declared outcome
+        // handled, is told without the lists the messages are built from.
+        let label = |t: &'a ast::Transition| match &t.event {
+            Event::Ok { .. } => Some("ok"),
+            Event::Outcome { label } => Some(label.name.as_str()),
+            _ => None,
+        };
+        if transitions
+            .iter()
+            .all(|t| label(t).is_none_or(|l| declared.contains(l)))
+            && declared.labels.iter().all(|d| {
+                transitions
+                    .iter()
+                    .any(|t| label(t) == Some(d.name.as_str()))
+            })
+        {
+            return false;
+        }
         for (t, fix) in undeclared_outcomes(declared, transitions) {
             let Some(label) = outcome_label(&t.event) else {
                 continue;
