@@ -745,8 +745,8 @@ fn text(path: &ast::Path) -> String {
 }
 
 /// Resolves a path's root and first segments, without checking definite completion. Nothing is
-/// allocated unless the path is wrong: the data-flow pass resolves every path, and only the
-/// lowering of a checked workflow builds its [`PathExpr`] (with [`Resolved::expr`]).
+/// allocated unless the path is wrong: every path is resolved for the checks, and only the
+/// lowering, while no error has been found, builds its [`PathExpr`] (with [`Resolved::expr`]).
 // Diagnostics are built only on the error path, which is rare.
 #[allow(clippy::result_large_err)]
 pub(super) fn resolve(

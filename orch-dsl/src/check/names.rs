@@ -468,19 +468,19 @@ impl<'a> Scope<'a> {
                 StateKind::Loop(ast::Loop { max: Some(max), .. }) => max.count.value.max(1),
                 _ => 1,
             };
-            let info_of = StateInfo {
+            let summary = StateInfo {
                 incomplete,
                 weight,
                 failure,
                 targets: first,
             };
-            info.push(info_of);
+            info.push(summary);
             paths.state(self, id, state, diags);
             if let Some(lowered) = &mut lowering {
                 // Lowered as long as no error has been found: after one, the IR is not used.
                 let failed = diags[seen..].iter().any(|d| d.is_error());
                 seen = diags.len();
-                if failed || !lowered.state(self, info_of, &targets, state) {
+                if failed || !lowered.state(self, summary, &targets, state) {
                     lowering = None;
                 }
             }
