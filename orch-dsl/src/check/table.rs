@@ -6,6 +6,7 @@
 
 use std::hash::BuildHasher;
 
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::ast::StateKind;
@@ -21,19 +22,17 @@ pub(crate) struct NameTable {
     text: String,
     /// Where name `id` ends in `text`; it starts where name `id - 1` ends.
     ends: Vec<u32>,
-    /// Open addressing: the name's hash (high half) and `id + 1`; `(_, 0)` is an empty slot.
-    slots: Vec<(u32, u32)>,
+    /// The ids, hashed by their names.
+    ids: HashTable<u32>,
 }
 
 impl NameTable {
-    /// A table for about `count` names.
+    /// A table for about `count` names of `bytes` in all.
     pub fn with_capacity(count: usize, bytes: usize) -> NameTable {
-        // At most half full, so probe sequences stay short.
-        let size = (2 * count).next_power_of_two().max(8);
         NameTable {
             text: String::with_capacity(bytes),
             ends: Vec::with_capacity(count),
-            slots: vec![(0, 0); size],
+            ids: HashTable::with_capacity(count),
         }
     }
 
@@ -41,65 +40,38 @@ impl NameTable {
         self.ends.len()
     }
 
-    fn name(&self, id: usize) -> &str {
-        let start = if id == 0 {
-            0
-        } else {
-            self.ends[id - 1] as usize
-        };
-        &self.text[start..self.ends[id] as usize]
-    }
-
     /// The names in id order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|id| self.name(id))
-    }
-
-    /// The slot holding `name`, or the empty slot where it would go.
-    fn find(&self, name: &str) -> (usize, u32) {
-        let hash = FxBuildHasher.hash_one(name);
-        let tag = (hash >> 32) as u32;
-        let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            let (t, slot) = self.slots[at];
-            if slot == 0 || (t == tag && self.name(slot as usize - 1) == name) {
-                return (at, tag);
-            }
-            at = (at + 1) & mask;
-        }
+        (0..self.len()).map(|id| name(&self.text, &self.ends, id as u32))
     }
 
     pub fn get(&self, name: &str) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let (at, _) = self.find(name);
-        match self.slots[at].1 {
-            0 => None,
-            slot => Some(slot as usize - 1),
-        }
+        let (text, ends) = (&self.text, &self.ends);
+        self.ids
+            .find(FxBuildHasher.hash_one(name), |&id| {
+                self::name(text, ends, id) == name
+            })
+            .map(|&id| id as usize)
     }
 
     /// Adds a name that is not in the table yet; its id is the number of names before it.
     pub fn insert(&mut self, name: &str) {
-        if 2 * (self.len() + 1) > self.slots.len() {
-            self.grow();
-        }
-        let (at, tag) = self.find(name);
+        let id = self.len() as u32;
         self.text.push_str(name);
         self.ends.push(self.text.len() as u32);
-        self.slots[at] = (tag, self.len() as u32);
+        let (text, ends) = (&self.text, &self.ends);
+        self.ids
+            .insert_unique(FxBuildHasher.hash_one(name), id, |&id| {
+                FxBuildHasher.hash_one(self::name(text, ends, id))
+            });
     }
+}
 
-    fn grow(&mut self) {
-        let size = (2 * self.slots.len()).max(8);
-        self.slots = vec![(0, 0); size];
-        for id in 0..self.len() {
-            let (at, tag) = self.find(self.name(id));
-            self.slots[at] = (tag, id as u32 + 1);
-        }
-    }
+/// Name `id` of a table's buffer.
+fn name<'t>(text: &'t str, ends: &[u32], id: u32) -> &'t str {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] as usize };
+    &text[start..ends[id] as usize]
 }
 
 /// A state's kind without its contents.
