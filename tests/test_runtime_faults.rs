@@ -520,3 +520,27 @@ fn a_run_stopped_with_its_runtime_answers_its_handle() {
     );
     assert_eq!(result.workflow, "One");
 }
+
+/// A worker's future that panics when it is dropped, cut off by its timeout, does not take the
+/// run down: the attempt times out and the run takes its failure path.
+#[tokio::test(start_paused = true)]
+async fn a_worker_future_that_panics_when_dropped_still_times_out() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the worker's future panicked while being dropped");
+        }
+    }
+    let engine = Engine::new();
+    engine.bind("Faulty", |_call: Call| async {
+        let _bomb = PanicOnDrop;
+        std::future::pending::<Result<Reply, WorkerError>>().await
+    });
+    load(&engine, &one_task("timeout 5s;", "ok -> done;"));
+    let result = engine.run("One", json!({})).await.unwrap();
+    assert_eq!(result.status, RunStatus::Failed, "{:?}", result.error);
+    assert_eq!(result.terminal.as_deref(), Some("failed"));
+    let attempt = attempts(&result)[0];
+    assert_eq!(attempt.status, AttemptStatus::TimedOut);
+    assert_eq!(attempt.error.as_deref(), Some("timed out after 5s"));
+}

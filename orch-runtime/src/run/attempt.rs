@@ -232,7 +232,7 @@ fn attempt(
         let (status, result) = match future {
             Err(panic) => panicked(panic),
             Ok(future) => {
-                let guarded = AssertUnwindSafe(future).catch_unwind();
+                let guarded = AssertUnwindSafe(Contained(Some(future))).catch_unwind();
                 // Boxed: the timer would otherwise size the future of every run waiting on a
                 // worker, timeout or not.
                 let finished = match spec.timeout {
@@ -309,6 +309,33 @@ fn unreachable_record(spec: &Spec) -> Attempt {
         usage: None,
         started_at_ms: now_ms(),
         duration_us: 0,
+    }
+}
+
+/// A worker's future whose panics when it is dropped (cut off by a timeout, a cancellation or a
+/// decided join) are caught there: they must not take the run down with it.
+struct Contained<F>(Option<F>);
+
+impl<F: Future + Unpin> Future for Contained<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        match &mut self.0 {
+            Some(future) => std::pin::Pin::new(future).poll(cx),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for Contained<F> {
+    fn drop(&mut self) {
+        if let Some(future) = self.0.take() {
+            // The panic was reported by the panic hook; the attempt already has its outcome.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        }
     }
 }
 
