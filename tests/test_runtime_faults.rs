@@ -41,18 +41,24 @@ async fn a_failing_worker_sends_the_state_down_its_failure_path() {
     assert_eq!(attempt.input, json!({"job": "j"}));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_hanging_worker_is_stopped_at_its_timeout() {
-    let engine = Engine::new();
+/// Binds `name` to a worker that never answers; the flag is set when its future is dropped.
+fn hangs_until_dropped(engine: &Engine, name: &str) -> Flag {
     let dropped = Flag::new();
     let flag = dropped.clone();
-    engine.bind("Faulty", move |_call: Call| {
+    engine.bind(name, move |_call: Call| {
         let guard = flag.on_drop();
         async move {
             let _guard = guard;
             std::future::pending::<Result<Reply, WorkerError>>().await
         }
     });
+    dropped
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_worker_is_stopped_at_its_timeout() {
+    let engine = Engine::new();
+    let dropped = hangs_until_dropped(&engine, "Faulty");
     load(&engine, &one_task("timeout 30s;", "ok -> done;"));
     let start = Instant::now();
     let result = engine.run("One", json!({})).await.unwrap();
@@ -482,15 +488,7 @@ async fn cancel_after_the_run_ended_changes_nothing() {
 #[test]
 fn a_run_stopped_with_its_runtime_answers_its_handle() {
     let engine = Engine::new();
-    let dropped = Flag::new();
-    let flag = dropped.clone();
-    engine.bind("Faulty", move |_call: Call| {
-        let guard = flag.on_drop();
-        async move {
-            let _guard = guard;
-            std::future::pending::<Result<Reply, WorkerError>>().await
-        }
-    });
+    let dropped = hangs_until_dropped(&engine, "Faulty");
     load(&engine, &one_task("", "ok -> done;"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
