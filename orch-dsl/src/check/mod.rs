@@ -14,6 +14,7 @@
 //! Each phase reports what it finds and leaves the rest to the others, so one run reports
 //! every independent error.
 
+mod ahead;
 mod dataflow;
 mod dominators;
 mod graph;

@@ -186,9 +186,10 @@ impl<'a> Scope<'a> {
         let count = workflow.items.len();
         self.states.reserve(count);
         self.state_ids = super::NameTable::with_capacity(count, 16 * count);
-        for item in &workflow.items {
+        for (at, item) in workflow.items.iter().enumerate() {
             match item {
                 Item::State(state) => {
+                    super::ahead::name(&workflow.items, at, NAMES_AHEAD);
                     let name = state.name.name.as_str();
                     match self.state_ids.get(name) {
                         Some(first) => {
@@ -374,10 +375,8 @@ impl<'a> Scope<'a> {
         let mut seen = diags.len();
         for (id, state) in self.states.iter().enumerate() {
             // On a workflow larger than the cache each state's parts come from memory, one
-            // after the other; reading those of a state a few on lets the fetches overlap.
-            if let Some(ahead) = self.states.get(id + AHEAD) {
-                std::hint::black_box(warm(ahead));
-            }
+            // after the other unless asked for ahead.
+            super::ahead::states(&self.states, id);
             used.mark(self, state);
             let first = targets.len() as u32;
             let mut failure = None;
@@ -765,42 +764,8 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// How many states ahead [`warm`] reads.
-const AHEAD: usize = 6;
-
-/// Reads the first bytes of the scattered parts of a state that the pass will need: names,
-/// transitions, the values it hands on. Nothing depends on the result, so the processor
-/// can fetch them from memory while it works on the states before this one.
-fn warm(state: &ast::State) -> u64 {
-    let first = |s: &str| u64::from(s.as_bytes().first().copied().unwrap_or(0));
-    let mut sum = first(&state.name.name);
-    let with = match &state.kind {
-        StateKind::Task(task) => {
-            sum += first(&task.worker.name);
-            task.with.as_ref()
-        }
-        StateKind::Map(map) => map.with.as_ref(),
-        StateKind::Loop(lp) => lp.with.as_ref(),
-        StateKind::Call(call) => call.with.as_ref(),
-        _ => None,
-    };
-    for t in state.kind.transitions() {
-        sum += first(&t.target.state.name);
-    }
-    for entry in with.map(|w| w.entries.as_slice()).unwrap_or_default() {
-        sum += first(&entry.key.name);
-        match &entry.value {
-            ast::Value::Template(template) => {
-                for path in template.paths() {
-                    sum += first(&path.root.name) + path.segments.len() as u64;
-                }
-            }
-            ast::Value::Path(path) => sum += first(&path.root.name) + path.segments.len() as u64,
-            _ => {}
-        }
-    }
-    sum
-}
+/// How many items ahead the pass that declares names asks for a state's name.
+const NAMES_AHEAD: usize = 16;
 
 /// The transitions for outcomes that are not declared, each with the declared outcome it was
 /// probably meant to be: the closest by spelling, or else the only declared outcome left

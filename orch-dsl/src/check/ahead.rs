@@ -1,0 +1,220 @@
+//! Prefetching a state's parts before the checker reaches it.
+//!
+//! A state's syntax tree is a chain of heap blocks: the state points at its transitions and
+//! its `with` entries, an entry at its template's parts, a part at its path's segments, a
+//! segment at its name. On a workflow larger than the cache, a pass that reads one state after
+//! the other waits for each block in turn. The pass instead asks for the blocks of the states
+//! ahead of it, one level of the chain per distance: the state itself `(LEVELS + 1) × STRIDE`
+//! states ahead, the blocks it points at `STRIDE` states later (its own lines are in the cache
+//! by then, so reading them to find those blocks does not wait), the blocks those point at
+//! `STRIDE` states later still, and so on, so that by the time the pass reaches a state its
+//! blocks have arrived. A prefetch is a hint: it changes no result, only when memory is read.
+
+use crate::ast::{self, Expr, StateKind, Value};
+
+/// How many levels of a state's tree below the state itself are fetched ahead.
+const LEVELS: usize = 4;
+/// States between one level's prefetch and the next's.
+const STRIDE: usize = 3;
+
+/// Asks for the blocks of the states ahead of `at` in `states`, each at the level its
+/// distance gives (see the module's documentation). Level 0 is the state itself.
+pub(super) fn states(states: &[&ast::State], at: usize) {
+    for level in 0..=LEVELS {
+        if let Some(state) = states.get(at + (LEVELS + 1 - level) * STRIDE) {
+            Walk { level }.state(state);
+        }
+    }
+}
+
+/// Asks for the bytes of a name `distance` states ahead of `at`, for a pass that reads only
+/// the states' names.
+pub(super) fn name(items: &[ast::Item], at: usize, distance: usize) {
+    if let Some(ast::Item::State(state)) = items.get(at + distance) {
+        prefetch(state.name.name.as_ptr());
+    }
+}
+
+/// One walk over a state's tree: the blocks at depth `level` are prefetched, those above it
+/// read to find them, those below it left alone. The state itself is depth 0, a block it
+/// points at depth 1.
+struct Walk {
+    level: usize,
+}
+
+impl Walk {
+    /// Whether to look into the blocks at `depth`: true when they lie above the level.
+    fn read(&self, depth: usize) -> bool {
+        depth < self.level
+    }
+
+    /// A block at `depth`: prefetched when at the level.
+    fn block<T>(&self, depth: usize, block: *const T, bytes: usize) {
+        if depth == self.level {
+            let start = block.cast::<u8>();
+            // Every cache line of the block, up to a few: the rest of a long list is fetched
+            // by the processor as it is read in order.
+            for offset in (0..bytes.min(12 * LINE)).step_by(LINE) {
+                prefetch(start.wrapping_add(offset));
+            }
+        }
+    }
+
+    fn text(&self, depth: usize, text: &str) {
+        self.block(depth, text.as_ptr(), text.len().min(LINE));
+    }
+
+    fn list<T>(&self, depth: usize, list: &[T], each: impl Fn(&T)) {
+        self.block(depth, list.as_ptr(), size_of_val(list));
+        if self.read(depth) {
+            list.iter().for_each(each);
+        }
+    }
+
+    fn state(&self, state: &ast::State) {
+        self.block(0, state, size_of::<ast::State>());
+        if !self.read(0) {
+            return;
+        }
+        self.text(1, &state.name.name);
+        let mut with = None;
+        let mut transitions: &[ast::Transition] = &[];
+        match &state.kind {
+            StateKind::Task(task) => {
+                self.text(1, &task.worker.name);
+                with = task.with.as_ref();
+                transitions = &task.transitions;
+            }
+            StateKind::Map(map) => {
+                self.text(1, &map.worker.name);
+                self.path(0, &map.over);
+                with = map.with.as_ref();
+                transitions = &map.transitions;
+            }
+            StateKind::Loop(lp) => {
+                self.text(1, &lp.worker.name);
+                if let Some(until) = &lp.until {
+                    self.expr(0, until);
+                }
+                with = lp.with.as_ref();
+                transitions = &lp.transitions;
+            }
+            StateKind::Call(call) => {
+                self.text(1, &call.workflow.name);
+                with = call.with.as_ref();
+                transitions = &call.transitions;
+            }
+            StateKind::Wait(wait) => {
+                self.text(1, &wait.signal.name);
+                transitions = &wait.transitions;
+            }
+            StateKind::Parallel(parallel) => {
+                self.list(1, &parallel.branches, |branch| {
+                    self.text(2, &branch.name.name);
+                    self.text(2, &branch.worker.name);
+                    if let Some(with) = &branch.with {
+                        self.entries(1, &with.entries);
+                    }
+                });
+                transitions = &parallel.transitions;
+            }
+            StateKind::Choice(choice) => {
+                self.list(1, &choice.arms, |arm| {
+                    self.expr(1, &arm.condition);
+                    self.text(2, &arm.target.state.name);
+                });
+                if let Some(otherwise) = &choice.otherwise {
+                    self.text(1, &otherwise.target.state.name);
+                }
+            }
+            StateKind::Succeed(ast::Succeed { output: value })
+            | StateKind::Fail(ast::Fail { error: value }) => {
+                if let Some(value) = value {
+                    self.value(0, value);
+                }
+            }
+        }
+        self.list(1, transitions, |transition| {
+            self.text(2, &transition.target.state.name);
+            if let Some(bound) = &transition.target.bound {
+                self.text(2, &bound.otherwise.name);
+            }
+        });
+        if let Some(with) = with {
+            self.entries(0, &with.entries);
+        }
+    }
+
+    /// Entries whose list is pointed at from a block at `depth`.
+    fn entries(&self, depth: usize, entries: &[ast::Entry]) {
+        self.list(depth + 1, entries, |entry| {
+            self.text(depth + 2, &entry.key.name);
+            self.value(depth + 1, &entry.value);
+        });
+    }
+
+    /// A value held inline in a block at `depth`.
+    fn value(&self, depth: usize, value: &Value) {
+        match value {
+            Value::Template(template) => {
+                self.list(depth + 1, &template.parts, |part| {
+                    if let ast::TemplatePart::Placeholder(path) = part {
+                        self.path(depth + 1, path);
+                    }
+                });
+            }
+            Value::Path(path) => self.path(depth, path),
+            Value::List { items, .. } => self.list(depth + 1, items, |v| self.value(depth + 1, v)),
+            Value::Object { entries, .. } => self.entries(depth, entries),
+            Value::Number(_) | Value::Bool { .. } | Value::Null { .. } => {}
+        }
+    }
+
+    /// A path held inline in a block at `depth`.
+    fn path(&self, depth: usize, path: &ast::Path) {
+        self.text(depth + 1, &path.root.name);
+        self.list(depth + 1, &path.segments, |segment| {
+            if let ast::Segment::Field(field) = segment {
+                self.text(depth + 2, &field.name);
+            }
+        });
+    }
+
+    /// A condition held inline in a block at `depth`.
+    fn expr(&self, depth: usize, expr: &Expr) {
+        match expr {
+            Expr::Binary { lhs, rhs, .. } => {
+                for side in [lhs, rhs] {
+                    self.block(depth + 1, &**side, size_of::<Expr>());
+                    if self.read(depth + 1) {
+                        self.expr(depth + 1, side);
+                    }
+                }
+            }
+            Expr::Not { expr, .. } => {
+                self.block(depth + 1, &**expr, size_of::<Expr>());
+                if self.read(depth + 1) {
+                    self.expr(depth + 1, expr);
+                }
+            }
+            Expr::Exists { path, .. } | Expr::Path(path) => self.path(depth, path),
+            Expr::Literal(_) => {}
+        }
+    }
+}
+
+/// A cache line's bytes.
+const LINE: usize = 64;
+
+/// Asks the processor to bring the line holding `at` into the cache.
+#[inline(always)]
+fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing and cannot fault, whatever the address;
+    // SSE, which provides it, is part of every x86-64 processor.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
