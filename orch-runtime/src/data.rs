@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 use orch_dsl::ir::{
     self, CompareOp, Cond, Operand, PathExpr, Root, Segment, TemplatePart, ValueExpr,
 };
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,8 +21,12 @@ pub struct StepData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// The outcome of the state's last success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::trail::some_outcome_label"
+    )]
+    pub outcome: Option<Cow<'static, str>>,
     /// The error of the state's last failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -67,8 +73,8 @@ impl RunData {
                 outcome_value = self
                     .step(*state)
                     .outcome
-                    .clone()
-                    .map_or(Value::Null, Value::String);
+                    .as_deref()
+                    .map_or(Value::Null, |o| Value::String(o.to_string()));
                 &outcome_value
             }
             Root::Error { state } => {
@@ -86,8 +92,8 @@ impl RunData {
             Root::BranchOutcome { state, branch } => {
                 outcome_value = self
                     .branch(*state, *branch)
-                    .and_then(|b| b.outcome.clone())
-                    .map_or(Value::Null, Value::String);
+                    .and_then(|b| b.outcome.as_deref())
+                    .map_or(Value::Null, |o| Value::String(o.to_string()));
                 &outcome_value
             }
             Root::BranchError { state, branch } => {

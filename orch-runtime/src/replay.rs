@@ -104,7 +104,7 @@ impl Book {
                         reply: match rejected {
                             Some(reason) => SignalReply::Reject(reason.clone()),
                             None => SignalReply::Outcome(
-                                outcome.clone().unwrap_or_else(|| "ok".into()),
+                                outcome.as_deref().unwrap_or(crate::trail::OK).to_string(),
                                 payload.clone().unwrap_or(Value::Null),
                             ),
                         },

@@ -3,9 +3,10 @@
 //! Same input and same worker replies give the same trail, apart from times: compare trails
 //! with [`Trail::without_times`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::result::RunResult;
@@ -41,8 +42,12 @@ pub struct Attempt {
     pub attempt: u32,
     pub input: Value,
     pub status: AttemptStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_outcome_label"
+    )]
+    pub outcome: Option<Cow<'static, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,8 +99,12 @@ pub struct Received {
     pub state: Arc<str>,
     pub signal: Arc<str>,
     /// The outcome the signal chose.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_outcome_label"
+    )]
+    pub outcome: Option<Cow<'static, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
     /// Why the signal was refused, when it was.
@@ -152,9 +161,46 @@ impl Trail for [Entry] {
     }
 }
 
+/// The outcome of a plain success.
+pub(crate) const OK: &str = "ok";
+
+/// `outcome`, borrowing the static `ok` when it is an owned copy of it: most outcomes are
+/// `ok`, and every attempt, step and reply of every run holds one.
+pub(crate) fn shared(outcome: Cow<'static, str>) -> Cow<'static, str> {
+    match outcome {
+        Cow::Owned(owned) if owned == OK => Cow::Borrowed(OK),
+        other => other,
+    }
+}
+
+/// Reads an outcome label, as [`shared`] keeps it.
+pub(crate) fn outcome_label<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Cow<'static, str>, D::Error> {
+    String::deserialize(deserializer).map(|label| shared(Cow::Owned(label)))
+}
+
+/// Reads an optional outcome label, as [`shared`] keeps it.
+pub(crate) fn some_outcome_label<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'static, str>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(|label| label.map(|l| shared(Cow::Owned(l))))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Entry;
+    use std::borrow::Cow;
+
+    use super::{Attempt, Entry};
+    use crate::{Reply, StepData};
+
+    #[expect(
+        clippy::ptr_arg,
+        reason = "whether the `Cow` borrows is what is tested"
+    )]
+    fn borrowed(outcome: &Cow<'static, str>) -> bool {
+        matches!(outcome, Cow::Borrowed(_))
+    }
 
     /// Every run keeps its trail: the large entries stay boxed.
     #[test]
@@ -164,5 +210,49 @@ mod tests {
             "{}",
             std::mem::size_of::<Entry>()
         );
+    }
+
+    /// `ok` is held without an allocation however it arrives: made by `Reply::ok`, given as a
+    /// string, or read back from JSON (a durable run's records); other labels are kept as given.
+    #[test]
+    fn an_ok_outcome_is_the_static_label() {
+        assert!(borrowed(&Reply::ok(1).outcome));
+        assert!(borrowed(&Reply::outcome(String::from("ok"), 1).outcome));
+        let approved = Reply::outcome("approved", 1);
+        assert!(!borrowed(&approved.outcome));
+        assert_eq!(approved.outcome, "approved");
+
+        let reply: Reply = serde_json::from_str(r#"{"outcome":"ok","output":1}"#).unwrap();
+        assert!(borrowed(&reply.outcome));
+        let step: StepData = serde_json::from_str(r#"{"outcome":"ok"}"#).unwrap();
+        assert!(step.outcome.as_ref().is_some_and(borrowed));
+        let step: StepData = serde_json::from_str(r#"{"outcome":"revise"}"#).unwrap();
+        assert_eq!(step.outcome.as_deref(), Some("revise"));
+        assert_eq!(
+            serde_json::from_str::<StepData>("{}").unwrap().outcome,
+            None
+        );
+
+        let attempt = Attempt {
+            step: 1,
+            state: "draft".into(),
+            worker: "Writer".into(),
+            branch: None,
+            item: None,
+            iteration: None,
+            attempt: 1,
+            input: serde_json::Value::Null,
+            status: super::AttemptStatus::Ok,
+            outcome: Some("ok".into()),
+            output: None,
+            error: None,
+            usage: None,
+            started_at_ms: 0,
+            duration_us: 0,
+        };
+        let json = serde_json::to_string(&attempt).unwrap();
+        let back: Attempt = serde_json::from_str(&json).unwrap();
+        assert!(back.outcome.as_ref().is_some_and(borrowed));
+        assert_eq!(back, attempt);
     }
 }

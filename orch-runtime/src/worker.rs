@@ -1,5 +1,6 @@
 //! Workers: what the engine calls to do the uncertain part of a workflow.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -142,7 +143,10 @@ impl Usage {
 /// What a worker answers: an outcome (`"ok"` or a custom label its task handles) and an output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
-    pub outcome: String,
+    /// `ok` or a label the worker declares. `ok` (and any `&'static str`) is held without an
+    /// allocation.
+    #[serde(deserialize_with = "crate::trail::outcome_label")]
+    pub outcome: Cow<'static, str>,
     pub output: Value,
     /// What producing it consumed, if the worker reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,16 +157,27 @@ impl Reply {
     /// A plain success.
     pub fn ok(output: impl Into<Value>) -> Reply {
         Reply {
-            outcome: "ok".to_string(),
+            outcome: Cow::Borrowed(crate::trail::OK),
             output: output.into(),
             usage: None,
         }
     }
 
-    /// A success with a custom outcome, such as `approved`.
+    /// A success with a custom outcome, such as `approved`. A label known when the program is
+    /// compiled can also be set in place, without an allocation:
+    ///
+    /// ```
+    /// use orch_runtime::Reply;
+    /// use serde_json::json;
+    ///
+    /// let reply = Reply::outcome("approved", json!({ "score": 9 }));
+    /// assert_eq!(reply.outcome, "approved");
+    /// let reply = Reply { outcome: "approved".into(), ..Reply::ok(json!({ "score": 9 })) };
+    /// assert_eq!(reply.outcome, "approved");
+    /// ```
     pub fn outcome(outcome: impl Into<String>, output: impl Into<Value>) -> Reply {
         Reply {
-            outcome: outcome.into(),
+            outcome: crate::trail::shared(Cow::Owned(outcome.into())),
             output: output.into(),
             usage: None,
         }

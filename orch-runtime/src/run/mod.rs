@@ -346,7 +346,7 @@ impl Run {
                     let event = if reply.outcome == "ok" {
                         EdgeEvent::Ok
                     } else {
-                        EdgeEvent::Outcome(reply.outcome.clone())
+                        EdgeEvent::Outcome(reply.outcome.to_string())
                     };
                     let data = self.step_data(id);
                     data.output = Some(reply.output);

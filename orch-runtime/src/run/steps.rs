@@ -245,9 +245,15 @@ impl Run {
                 )
             }
             Some(SignalReply::Outcome(label, payload)) => {
+                let label = crate::trail::shared(label.into());
                 entry.outcome = Some(label.clone());
                 entry.payload = Some(payload.clone());
-                self.exit(id, exits, Ok(crate::Reply::outcome(label, payload)))
+                let reply = crate::Reply {
+                    outcome: label,
+                    output: payload,
+                    usage: None,
+                };
+                self.exit(id, exits, Ok(reply))
             }
         };
         self.write(Entry::Signal(Box::new(entry)));
