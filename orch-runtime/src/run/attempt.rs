@@ -85,10 +85,11 @@ impl Flights {
 }
 
 /// Everything needed to call one worker for one state (or branch, or item).
-pub(crate) struct Spec {
+pub(crate) struct Spec<'w> {
     pub worker: Arc<dyn Worker>,
     pub call: Call,
-    pub retry: Option<RetryPolicy>,
+    /// Borrowed from the workflow: a copy would be 48 bytes of every run waiting on a worker.
+    pub retry: Option<&'w RetryPolicy>,
     pub timeout: Option<Duration>,
     pub seed: u64,
     /// The run's control block, which holds its attempts under way.
@@ -100,7 +101,7 @@ pub(crate) struct Spec {
     pub max_output_bytes: Option<usize>,
 }
 
-impl Spec {
+impl Spec<'_> {
     /// Whether the caller writes the attempts to the trail as soon as they return, with no
     /// wait in between: a task's or a loop's do; a branch's or a map item's wait for the others.
     fn written_at_once(&self) -> bool {
@@ -115,14 +116,13 @@ impl Spec {
 /// every run waiting on a worker.
 #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
 pub(crate) fn attempts(
-    spec: Spec,
-) -> impl Future<Output = (Vec<Box<Attempt>>, Result<Reply, Failure>)> {
+    spec: Spec<'_>,
+) -> impl Future<Output = (Vec<Box<Attempt>>, Result<Reply, Failure>)> + '_ {
     async move {
         let mut records = Vec::with_capacity(1);
-        let retries = spec.retry.as_ref().map_or(0, |r| r.retries);
         let mut number: u32 = 1;
         loop {
-            let retries_left = u64::from(number) <= retries;
+            let retries_left = u64::from(number) <= spec.retry.map_or(0, |r| r.retries);
             let (record, result) = attempt(&spec, number, retries_left).await;
             let timed_out = record.status == AttemptStatus::TimedOut;
             records.push(record);
@@ -143,7 +143,7 @@ pub(crate) fn attempts(
 /// the delay before the next one (announced as [`Event::Retrying`]). Decided here rather than
 /// in [`attempts`], so that the reply and the error are not kept across the backoff.
 fn retry_after(
-    spec: &Spec,
+    spec: &Spec<'_>,
     number: u32,
     retries_left: bool,
     timed_out: bool,
@@ -192,11 +192,11 @@ fn is_last(result: &Result<Reply, WorkerError>, retries_left: bool) -> bool {
 /// first polled, and the future keeps only what it needs after: a run waiting on a worker
 /// holds this future (an `async move` block for the reason given at [`attempts`]).
 #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
-fn attempt(
-    spec: &Spec,
+fn attempt<'s>(
+    spec: &'s Spec<'_>,
     number: u32,
     retries_left: bool,
-) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + '_ {
+) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + 's {
     let mut call = spec.call.clone();
     call.attempt = number;
     let record = Box::new(Attempt {

@@ -4,14 +4,15 @@ mod attempt;
 mod durable;
 mod fanout;
 mod steps;
+mod traced;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use orch_dsl::ir::{self, EdgeEvent, StateKind};
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::data::{Locals, RunData, StepData};
 use crate::engine::{Engine, RunControl};
@@ -130,7 +131,7 @@ impl Run {
             let cancel = self.control.cancel.clone();
             let end = {
                 let limit = self.workflow.timeout_ms;
-                let body = self.body().instrument(span);
+                let body = traced::traced(self.body(), span);
                 tokio::pin!(body);
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
                 // the others do not carry its room.
@@ -174,10 +175,11 @@ impl Run {
                 });
                 tracing::info_span!("step", state = %name, step)
             };
-            let next = self
-                .state(current, step, &workflow.states[current].kind)
-                .instrument(span)
-                .await;
+            let next = traced::traced(
+                self.state(current, step, &workflow.states[current].kind),
+                span,
+            )
+            .await;
             match next {
                 Next::Edge(event, edge) => current = self.take(current, step, event, edge),
                 Next::Stop(end) => return end,
@@ -199,35 +201,53 @@ impl Run {
         None
     }
 
-    // The rarer kinds of state are boxed, so that the future of every run is sized for a task.
-    async fn state<'w>(&mut self, id: usize, step: u64, kind: &'w StateKind) -> Next<'w> {
+    /// What state `id` does, as one future: a task's attempts held in place, the rarer kinds
+    /// boxed so that the future of every run is sized for a task, and the states that decide
+    /// at once ready. A plain function rather than an `async fn`, which would keep its
+    /// arguments across the wait as well.
+    fn state<'r, 'w: 'r>(
+        &'r mut self,
+        id: usize,
+        step: u64,
+        kind: &'w StateKind,
+    ) -> impl Future<Output = Next<'w>> + Send + 'r {
+        use futures_util::future::{Either, ready};
+        type Boxed<'r, 'w> = Pin<Box<dyn Future<Output = Next<'w>> + Send + 'r>>;
+        let now = |next: Next<'w>| Either::Right(Either::Left(ready(next)));
+        let boxed = |future: Boxed<'r, 'w>| Either::Right(Either::Right(future));
         match kind {
-            StateKind::Succeed { .. } | StateKind::Fail { .. } => Next::Stop(End::Terminal(id)),
-            StateKind::Choice { arms, otherwise } => self.choose(id, step, arms, otherwise),
+            StateKind::Succeed { .. } | StateKind::Fail { .. } => {
+                now(Next::Stop(End::Terminal(id)))
+            }
+            StateKind::Choice { arms, otherwise } => now(self.choose(id, step, arms, otherwise)),
             StateKind::Task {
                 worker,
                 input,
                 retry,
                 timeout_ms,
                 exits,
-            } => {
-                self.task(
-                    id,
-                    step,
-                    *worker,
-                    input.as_ref(),
-                    retry.as_ref(),
-                    *timeout_ms,
-                    exits,
-                )
-                .await
-            }
+            } => Either::Left(self.task(
+                id,
+                step,
+                *worker,
+                input.as_ref(),
+                retry.as_ref(),
+                *timeout_ms,
+                exits,
+            )),
             StateKind::Parallel {
                 branches,
                 join,
                 timeout_ms,
                 exits,
-            } => Box::pin(self.parallel(id, step, branches, *join, *timeout_ms, exits)).await,
+            } => boxed(Box::pin(self.parallel(
+                id,
+                step,
+                branches,
+                *join,
+                *timeout_ms,
+                exits,
+            ))),
             StateKind::Map {
                 over,
                 worker,
@@ -246,23 +266,27 @@ impl Run {
                     retry: retry.as_ref(),
                     timeout_ms: *timeout_ms,
                 };
-                Box::pin(self.map(id, step, spec, exits)).await
+                boxed(Box::pin(self.map(id, step, spec, exits)))
             }
-            StateKind::Loop { .. } => Box::pin(self.repeat(id, step, kind)).await,
+            StateKind::Loop { .. } => boxed(Box::pin(self.repeat(id, step, kind))),
             StateKind::Wait {
                 signal,
                 timeout_ms,
                 exits,
-            } => Box::pin(self.wait(id, step, *signal, *timeout_ms, exits)).await,
+            } => boxed(Box::pin(self.wait(id, step, *signal, *timeout_ms, exits))),
             StateKind::Call {
                 workflow,
                 input,
                 timeout_ms,
                 exits,
-            } => {
-                Box::pin(self.call_workflow(id, step, workflow, input.as_ref(), *timeout_ms, exits))
-                    .await
-            }
+            } => boxed(Box::pin(self.call_workflow(
+                id,
+                step,
+                workflow,
+                input.as_ref(),
+                *timeout_ms,
+                exits,
+            ))),
         }
     }
 

@@ -16,18 +16,18 @@ use crate::trail::{Entry, Received};
 use crate::worker::Call;
 
 impl Run {
-    pub(super) fn spec(
+    pub(super) fn spec<'w>(
         &self,
         worker: usize,
         call: Call,
-        retry: Option<&RetryPolicy>,
+        retry: Option<&'w RetryPolicy>,
         timeout_ms: Option<u64>,
-    ) -> Spec {
+    ) -> Spec<'w> {
         let events = &self.engine.inner.events;
         Spec {
             worker: self.workers[worker].clone(),
             call,
-            retry: retry.cloned(),
+            retry,
             timeout: timeout_ms.map(Duration::from_millis),
             seed: self.seed,
             control: self.control.clone(),
@@ -51,7 +51,7 @@ impl Run {
         step: u64,
         worker: usize,
         input: Option<&ValueExpr>,
-        retry: Option<&RetryPolicy>,
+        retry: Option<&'w RetryPolicy>,
         timeout_ms: Option<u64>,
         exits: &'w ir::Exits,
     ) -> impl Future<Output = Next<'w>> + Send + 'r {
