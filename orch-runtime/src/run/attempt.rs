@@ -84,6 +84,37 @@ impl Flights {
     }
 }
 
+/// The records of one call's attempts, in the order they were made: nearly always one, held
+/// without a list of its own.
+#[derive(Default)]
+pub(crate) struct Records {
+    first: Option<Box<Attempt>>,
+    #[expect(
+        clippy::vec_box,
+        reason = "the records go into the trail boxed, as they are"
+    )]
+    retries: Vec<Box<Attempt>>,
+}
+
+impl Records {
+    fn push(&mut self, record: Box<Attempt>) {
+        match self.first {
+            None => self.first = Some(record),
+            Some(_) => self.retries.push(record),
+        }
+    }
+}
+
+impl IntoIterator for Records {
+    type Item = Box<Attempt>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Box<Attempt>>, std::vec::IntoIter<Box<Attempt>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.retries)
+    }
+}
+
 /// Everything needed to call one worker for one state (or branch, or item).
 pub(crate) struct Spec<'w> {
     pub worker: Arc<dyn Worker>,
@@ -117,9 +148,9 @@ impl Spec<'_> {
 #[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
 pub(crate) fn attempts(
     spec: Spec<'_>,
-) -> impl Future<Output = (Vec<Box<Attempt>>, Result<Reply, Failure>)> + '_ {
+) -> impl Future<Output = (Records, Result<Reply, Failure>)> + '_ {
     async move {
-        let mut records = Vec::with_capacity(1);
+        let mut records = Records::default();
         let mut number: u32 = 1;
         loop {
             let retries_left = u64::from(number) <= spec.retry.map_or(0, |r| r.retries);

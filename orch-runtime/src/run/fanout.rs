@@ -16,10 +16,9 @@ use super::attempt::{self, Failure};
 use super::{Next, Run};
 use crate::data::{Locals, StepData, kind_of};
 use crate::event::Event;
-use crate::trail::Attempt;
 use crate::worker::Reply;
 
-type Finished = (usize, (Vec<Box<Attempt>>, Result<Reply, Failure>));
+type Finished = (usize, (attempt::Records, Result<Reply, Failure>));
 
 /// How a fan-out ended.
 enum Verdict {
@@ -226,7 +225,7 @@ impl Run {
         let mut pending = FuturesUnordered::new();
         let mut tokens = Vec::new();
         let mut outputs: Vec<Option<Value>> = vec![None; items.len()];
-        let mut records: Vec<(usize, Vec<Box<Attempt>>)> = Vec::new();
+        let mut records: Vec<(usize, attempt::Records)> = Vec::new();
         let mut started = 0;
         let verdict = loop {
             while started < items.len() && pending.len() < limit {
@@ -265,12 +264,7 @@ impl Run {
         drop(pending);
         self.settle(&tokens);
         records.sort_by_key(|(i, _)| *i);
-        self.record(
-            records
-                .into_iter()
-                .flat_map(|(_, attempts)| attempts)
-                .collect(),
-        );
+        self.record(records.into_iter().flat_map(|(_, attempts)| attempts));
         let output = Value::Array(
             outputs
                 .into_iter()

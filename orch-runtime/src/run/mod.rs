@@ -415,7 +415,7 @@ impl Run {
         clippy::vec_box,
         reason = "the boxes move into the trail's entries as they are"
     )]
-    fn record(&mut self, attempts: Vec<Box<Attempt>>) {
+    fn record(&mut self, attempts: impl IntoIterator<Item = Box<Attempt>>) {
         for attempt in attempts {
             self.write(Entry::Attempt(attempt));
         }
