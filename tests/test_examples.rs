@@ -501,12 +501,12 @@ async fn hierarchical_teams() {
     let teams = children(&result);
     assert_eq!(teams.len(), 2);
     for (team, tasks) in teams.iter().zip([2, 3]) {
-        assert_eq!(team.workflow, "Team");
+        assert_eq!(&*team.workflow, "Team");
         assert_eq!(team.path(), ["split", "develop", "review", "done"]);
         let developments = children(team);
         assert_eq!(developments.len(), 1);
         let development = &developments[0];
-        assert_eq!(development.workflow, "Development");
+        assert_eq!(&*development.workflow, "Development");
         assert_eq!(development.path(), ["implement", "check", "done"]);
         assert_eq!(attempts(development, "implement").len(), tasks);
     }

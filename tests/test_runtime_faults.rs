@@ -516,7 +516,7 @@ fn a_run_stopped_with_its_runtime_answers_its_handle() {
             "the run's task ended abnormally: it was stopped with its runtime"
         ))
     );
-    assert_eq!(result.workflow, "One");
+    assert_eq!(&*result.workflow, "One");
 }
 
 /// A worker's future that panics when it is dropped, cut off by its timeout, does not take the

@@ -745,7 +745,7 @@ fn everything_engine() -> Engine {
 /// A result with its times zeroed and its run ids (which differ per run) blanked.
 fn comparable(result: &RunResult) -> RunResult {
     let mut result = result.without_times();
-    result.run_id.clear();
+    result.run_id = "".into();
     for entry in &mut result.trail {
         if let Entry::Child { run, .. } = entry {
             **run = comparable(run);

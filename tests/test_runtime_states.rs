@@ -193,7 +193,7 @@ async fn task_without_with_gets_null_input_and_call_context() {
     assert_eq!(&*call.workflow, "Bare");
     assert_eq!(&*call.state, "only");
     assert_eq!(&*call.worker, "Solo");
-    assert_eq!(&*call.run_id, result.run_id);
+    assert_eq!(call.run_id, result.run_id);
     assert_eq!((call.step, call.attempt), (1, 1));
     assert_eq!(
         (call.branch.clone(), call.item, call.iteration),
@@ -475,7 +475,7 @@ async fn choice_reads_worker_output_as_in_the_gate_example() {
             .await
             .unwrap();
         let value = result.output.or(result.error).unwrap();
-        (result.terminal.unwrap(), value)
+        (result.terminal.unwrap().to_string(), value)
     }
     assert_eq!(
         gate(json!({"score": 0.7, "language": "en"}), 0.5).await.0,
@@ -1676,7 +1676,7 @@ async fn call_runs_a_child_with_its_own_trail() {
         .unwrap();
     assert_eq!((child.0, &*child.1), (1, "research"));
     let run = child.2;
-    assert_eq!(run.workflow, "FindSources");
+    assert_eq!(&*run.workflow, "FindSources");
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_ne!(run.run_id, result.run_id);
     assert_eq!(run.path(), ["search", "done"]);
@@ -1684,7 +1684,7 @@ async fn call_runs_a_child_with_its_own_trail() {
     let child_attempts = attempts(run);
     assert_eq!(child_attempts.len(), 1);
     assert_eq!(&*child_attempts[0].worker, "Librarian");
-    assert_eq!(&*librarian.calls.all()[0].run_id, run.run_id);
+    assert_eq!(librarian.calls.all()[0].run_id, run.run_id);
     // The parent's own attempts do not include the child's.
     assert_eq!(attempts(&result).len(), 1);
     assert_eq!(&*attempts(&result)[0].worker, "Writer");

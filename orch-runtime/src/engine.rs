@@ -234,8 +234,8 @@ impl Drop for Delivery {
 /// The result of a run whose task ended before the run did.
 fn abnormal(id: &str, workflow: &str, status: RunStatus, why: &str) -> RunResult {
     RunResult {
-        run_id: id.to_string(),
-        workflow: workflow.to_string(),
+        run_id: id.into(),
+        workflow: workflow.into(),
         input: Value::Null,
         status,
         terminal: None,

@@ -232,11 +232,11 @@ impl Engine {
     ) -> Result<BoxFuture<RunResult>, StartError> {
         let workflow = self
             .workflow(&recorded.workflow)
-            .ok_or_else(|| StartError::UnknownWorkflow(recorded.workflow.clone()))?;
+            .ok_or_else(|| StartError::UnknownWorkflow(recorded.workflow.to_string()))?;
         let input =
             crate::data::prepare_input(&workflow, recorded.input.clone()).map_err(|message| {
                 StartError::InvalidInput {
-                    workflow: recorded.workflow.clone(),
+                    workflow: recorded.workflow.to_string(),
                     message,
                 }
             })?;
@@ -251,7 +251,7 @@ impl Engine {
         let mut run = Run::new(
             self.clone(),
             workflow,
-            Arc::from(recorded.run_id.as_str()),
+            recorded.run_id.clone(),
             input,
             workers,
             control,

@@ -29,13 +29,14 @@ pub enum RunStatus {
 /// The result of a finished run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
-    pub run_id: String,
-    pub workflow: String,
+    /// The run's id and its workflow's name, shared with the run (no copy per result).
+    pub run_id: Arc<str>,
+    pub workflow: Arc<str>,
     /// The run's input, defaults applied.
     pub input: Value,
     pub status: RunStatus,
     /// The terminal state reached, if any.
-    pub terminal: Option<String>,
+    pub terminal: Option<Arc<str>>,
     /// The `succeed … output` value.
     pub output: Option<Value>,
     /// The `fail … error` value, or what stopped the run.

@@ -75,6 +75,14 @@ impl Flights {
         })
     }
 
+    /// Takes every attempt not yet in the trail, in the order they started, and the list's
+    /// room with them: for a run that ends, whose control block outlives it.
+    pub fn take_all(&self) -> impl Iterator<Item = Flight> + use<> {
+        std::mem::take(&mut *lock(&self.attempts))
+            .into_iter()
+            .map(|(_, flight)| flight)
+    }
+
     /// Takes every attempt not yet in the trail, in the order they started.
     pub fn drain(&self) -> Vec<Flight> {
         lock(&self.attempts)

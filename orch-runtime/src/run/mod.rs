@@ -457,7 +457,7 @@ impl Run {
         self.control.cancel.cancel();
         // The state the run stopped in had not written its attempts yet: the finished ones
         // keep their records, the ones under way were cut off.
-        for flight in self.control.flights.drain() {
+        for flight in self.control.flights.take_all() {
             let mut attempt = flight.attempt;
             if !flight.landed {
                 attempt.status = AttemptStatus::Cancelled;
@@ -550,11 +550,11 @@ impl Run {
             }
         }
         let result = RunResult {
-            run_id: self.id.to_string(),
-            workflow: self.workflow.name.clone(),
+            run_id: self.id.clone(),
+            workflow: self.names.workflow.clone(),
             input: std::mem::take(&mut self.data.input),
             status,
-            terminal: terminal.map(|id| self.names.states[id].to_string()),
+            terminal: terminal.map(|id| self.names.states[id].clone()),
             output,
             error,
             states,

@@ -49,7 +49,7 @@ struct Inner {
 /// engine.load("workflow A { worker W; start a; task a by W { ok -> done; fail -> done; } succeed done; }").unwrap();
 /// let result = engine.run("A", serde_json::json!({})).await.unwrap();
 /// let runs = store.list(RunFilter::default()).await.unwrap();
-/// assert_eq!(runs[0].id, result.run_id);
+/// assert_eq!(runs[0].id, &*result.run_id);
 /// assert_eq!(runs[0].status.as_str(), "succeeded");
 /// # });
 /// ```
