@@ -139,6 +139,7 @@ impl Engine {
         let mut resumed = Run::new(
             self.clone(),
             workflow.clone(),
+            self.names_of(&workflow),
             Arc::from(run),
             loaded.input,
             bound,

@@ -248,9 +248,11 @@ impl Engine {
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
         let control = RunControl::new(cancel, Some(mailbox));
+        let names = self.names_of(&workflow);
         let mut run = Run::new(
             self.clone(),
             workflow,
+            names,
             recorded.run_id.clone(),
             input,
             workers,

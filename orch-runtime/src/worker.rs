@@ -1,7 +1,6 @@
 //! Workers: what the engine calls to do the uncertain part of a workflow.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -297,7 +296,7 @@ impl Worker for Arc<dyn Worker> {
 /// Workers by the names workflows declare them with.
 #[derive(Clone, Default)]
 pub struct Workers {
-    map: HashMap<String, Arc<dyn Worker>>,
+    map: crate::engine::Table<String, Arc<dyn Worker>>,
 }
 
 impl Workers {

@@ -70,16 +70,18 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// A run of `workflow`, whose shared names are `names` (`Engine::names_of`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         engine: Engine,
         workflow: Arc<ir::Workflow>,
+        names: Arc<crate::engine::Names>,
         id: Arc<str>,
         input: Value,
         workers: Vec<Arc<dyn Worker>>,
         control: Arc<RunControl>,
         seed: u64,
     ) -> Run {
-        let names = engine.names_of(&workflow);
         Run {
             current: workflow.start,
             seed,
