@@ -4,7 +4,7 @@ mod runtime_support;
 
 use std::sync::Arc;
 
-use orch::{Call, Engine, Event, LoadError, Reply, RunStatus, StartError};
+use orch::{Call, Engine, Event, LoadError, Reply, RunStatus, StartError, Workers};
 use runtime_support::*;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -231,6 +231,26 @@ async fn start_rejects_an_unbound_worker_of_a_registered_workflow() {
     engine.bind("Greeter", Script::ok(json!("hi")).worker());
     let result = engine.run("Hello", json!({"name": "Ada"})).await.unwrap();
     assert_eq!(result.output, Some(json!("hi")));
+}
+
+/// Binding a worker again, by `bind` or `bind_all`, replaces it for the runs started
+/// afterwards; a run started before keeps the worker it started with.
+#[tokio::test(start_paused = true)]
+async fn binding_a_worker_again_replaces_it_for_later_runs() {
+    let engine = Engine::new();
+    engine.bind("Greeter", Script::ok(json!("hi")).worker());
+    engine.load(HELLO).unwrap();
+    let first = engine.start("Hello", json!({"name": "Ada"})).unwrap();
+    engine.bind("Greeter", Script::ok(json!("hello")).worker());
+    let second = engine.run("Hello", json!({"name": "Ada"})).await.unwrap();
+    assert_eq!(second.output, Some(json!("hello")));
+    assert_eq!(first.result().await.output, Some(json!("hi")));
+
+    let mut workers = Workers::new();
+    workers.bind("Greeter", Script::ok(json!("hey")).worker());
+    engine.bind_all(workers);
+    let third = engine.run("Hello", json!({"name": "Ada"})).await.unwrap();
+    assert_eq!(third.output, Some(json!("hey")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -278,10 +278,26 @@ impl Default for Options {
     }
 }
 
-/// A workflow of this engine, with the names its runs share.
+/// A workflow of this engine, with the names and workers its runs share.
 pub(crate) struct Registered {
     pub workflow: Arc<ir::Workflow>,
     pub names: Arc<Names>,
+    /// Its workers as bound now, in the order of its declarations, or the first one it
+    /// declares that is not bound. Made again whenever a worker is bound, so that starting a
+    /// run neither looks its workers up nor allocates a list of them.
+    pub workers: Result<SharedWorkers, String>,
+}
+
+/// The workers of a workflow, in the order of its declarations, shared by its runs.
+pub(crate) type SharedWorkers = Arc<[Arc<dyn Worker>]>;
+
+/// The workers `workflow` declares, as bound in `workers`; or the first one not bound.
+fn workers_of(workflow: &ir::Workflow, workers: &Workers) -> Result<SharedWorkers, String> {
+    workflow
+        .workers
+        .iter()
+        .map(|w| workers.get(&w.name).cloned().ok_or_else(|| w.name.clone()))
+        .collect()
 }
 
 /// The most states' data a run makes room for before it needs them.
@@ -442,22 +458,36 @@ impl Engine {
     /// Binds a worker name, for every workflow of this engine.
     pub fn bind(&self, name: impl Into<String>, worker: impl Worker) -> &Engine {
         write(&self.inner.workers).bind(name, worker);
+        self.rebind();
         self
     }
 
     /// Binds every worker of `workers`.
     pub fn bind_all(&self, workers: Workers) -> &Engine {
         write(&self.inner.workers).extend(workers);
+        self.rebind();
         self
+    }
+
+    /// Makes every workflow's list of workers again, after a worker was bound. The workflows'
+    /// table is locked before the workers', here as everywhere.
+    fn rebind(&self) {
+        let mut workflows = write(&self.inner.workflows);
+        let workers = read(&self.inner.workers);
+        for registered in workflows.values_mut() {
+            registered.workers = workers_of(&registered.workflow, &workers);
+        }
     }
 
     /// Adds checked workflows (as generated code does for `workflow!` and `build.rs`).
     pub fn register(&self, program: &ir::Program) -> &Engine {
         let mut workflows = write(&self.inner.workflows);
+        let workers = read(&self.inner.workers);
         for workflow in &program.workflows {
             let registered = Registered {
                 workflow: Arc::new(workflow.clone()),
                 names: Names::of(workflow),
+                workers: workers_of(workflow, &workers),
             };
             workflows.insert(workflow.name.clone(), registered);
         }
@@ -585,11 +615,21 @@ impl Engine {
         cancel: CancellationToken,
         mailbox: Option<Arc<Mailbox>>,
     ) -> Result<Run, StartError> {
-        // One lookup for the workflow and its shared names.
-        let (workflow, names) = read(&self.inner.workflows)
-            .get(name)
-            .map(|r| (r.workflow.clone(), r.names.clone()))
-            .ok_or_else(|| StartError::UnknownWorkflow(name.to_string()))?;
+        // One lookup for the workflow, its shared names and its workers.
+        let (workflow, names, bound) = {
+            let workflows = read(&self.inner.workflows);
+            let registered = workflows
+                .get(name)
+                .ok_or_else(|| StartError::UnknownWorkflow(name.to_string()))?;
+            let bound = registered
+                .workers
+                .clone()
+                .map_err(|worker| StartError::UnboundWorker {
+                    workflow: name.to_string(),
+                    worker,
+                })?;
+            (registered.workflow.clone(), registered.names.clone(), bound)
+        };
         let input = crate::data::prepare_input(&workflow, input).map_err(|message| {
             StartError::InvalidInput {
                 workflow: name.to_string(),
@@ -605,7 +645,6 @@ impl Engine {
                 });
             }
         }
-        let bound = self.bound(&workflow)?;
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
         let control = RunControl::new(cancel, mailbox);
@@ -622,25 +661,13 @@ impl Engine {
     }
 
     /// The workers of a workflow, in the order of its declarations.
-    pub(crate) fn bound(
-        &self,
-        workflow: &ir::Workflow,
-    ) -> Result<Vec<Arc<dyn Worker>>, StartError> {
-        let workers = read(&self.inner.workers);
-        // Sized once: collecting `Result`s would not know the length and make room for four.
-        let mut bound = Vec::with_capacity(workflow.workers.len());
-        for w in &workflow.workers {
-            match workers.get(&w.name) {
-                Some(worker) => bound.push(worker.clone()),
-                None => {
-                    return Err(StartError::UnboundWorker {
-                        workflow: workflow.name.clone(),
-                        worker: w.name.clone(),
-                    });
-                }
+    pub(crate) fn bound(&self, workflow: &ir::Workflow) -> Result<SharedWorkers, StartError> {
+        workers_of(workflow, &read(&self.inner.workers)).map_err(|worker| {
+            StartError::UnboundWorker {
+                workflow: workflow.name.clone(),
+                worker,
             }
-        }
-        Ok(bound)
+        })
     }
 
     /// The jitter seed of the engine's `n`th run.

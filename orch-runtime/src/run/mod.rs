@@ -19,7 +19,7 @@ use crate::engine::{Engine, RunControl};
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus, States};
 use crate::trail::{Attempt, AttemptStatus, Entry};
-use crate::worker::{BoxFuture, Call, Worker};
+use crate::worker::{BoxFuture, Call};
 
 pub(crate) use attempt::{Flights, now_ms};
 pub(crate) use durable::Durable;
@@ -49,7 +49,7 @@ pub(crate) struct Run {
     /// The workflow's, states' and workers' names, shared by its runs, and its definition's
     /// hash.
     pub(crate) names: Arc<crate::engine::Names>,
-    workers: Box<[Arc<dyn Worker>]>,
+    workers: crate::engine::SharedWorkers,
     pub control: Arc<RunControl>,
     data: RunData,
     counters: Box<[u64]>,
@@ -78,7 +78,7 @@ impl Run {
         names: Arc<crate::engine::Names>,
         id: Arc<str>,
         input: Value,
-        workers: Vec<Arc<dyn Worker>>,
+        workers: crate::engine::SharedWorkers,
         control: Arc<RunControl>,
         seed: u64,
     ) -> Run {
@@ -103,7 +103,7 @@ impl Run {
             engine,
             id,
             workflow,
-            workers: workers.into_boxed_slice(),
+            workers,
             control,
         }
     }
