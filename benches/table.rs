@@ -625,8 +625,9 @@ fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
         orch.push(child_process("orch"));
         raw.push(child_process("raw"));
     }
-    let wall = |v: &[(f64, u64)]| measure::median(v.iter().map(|m| m.0).collect());
-    let peak = |v: &[(f64, u64)]| measure::median(v.iter().map(|m| m.1 as f64).collect());
+    let wall = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.0).collect());
+    let peak = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.1 as f64).collect());
+    let starting = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.2).collect());
     let (orch_wall, raw_wall) = (wall(&orch), wall(&raw));
     rows.push(
         Row::new(
@@ -651,11 +652,21 @@ fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
         .ratio(orch_peak / raw_peak)
         .target("≤ 2 KiB/run", per_run <= 2048.0),
     );
+    // Per run, while the runs started first are already running on the worker threads.
+    let (orch_start, raw_start) = (starting(&orch) / RUNS as f64, starting(&raw) / RUNS as f64);
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs, `Engine::start` per run",
+            show_time(orch_start),
+            format!("`tokio::spawn` per raw task: {}", show_time(raw_start)),
+        )
+        .ratio(orch_start / raw_start),
+    );
 }
 
 /// Runs one side of the concurrency measurement in a process of its own: wall time in
-/// seconds and peak RSS in KiB.
-fn child_process(which: &str) -> (f64, u64) {
+/// seconds, peak RSS in KiB, and the seconds it took to start every run (or spawn every task).
+fn child_process(which: &str) -> (f64, u64, f64) {
     let exe = std::env::current_exe().expect("the benchmark binary");
     let output = Command::new(exe)
         .args(["child-concurrent", which, &RUNS.to_string()])
@@ -664,9 +675,10 @@ fn child_process(which: &str) -> (f64, u64) {
     let text = String::from_utf8_lossy(&output.stdout);
     let fields: Vec<&str> = text.split_whitespace().collect();
     match fields.as_slice() {
-        [wall, peak] => (
+        [wall, peak, starting] => (
             f64::from_str(wall).expect("seconds"),
             u64::from_str(peak).expect("KiB"),
+            f64::from_str(starting).expect("seconds"),
         ),
         _ => panic!(
             "child-concurrent {which} printed {text:?}: {}",
@@ -679,15 +691,19 @@ fn child_concurrent(which: &str, runs: usize) {
     let runtime = workloads::multi_thread();
     let engine = (which == "orch").then(workloads::three_step_engine);
     let began = Instant::now();
-    let finished = runtime.block_on(async {
+    let (finished, starting) = runtime.block_on(async {
         match &engine {
-            Some(engine) => workloads::concurrent_runs(engine, runs).await,
+            Some(engine) => workloads::timed_concurrent_runs(engine, runs).await,
             None => workloads::concurrent_tasks(runs).await,
         }
     });
     let wall = began.elapsed().as_secs_f64();
     assert_eq!(finished, runs, "every run succeeds");
-    println!("{wall} {}", measure::peak_rss_kib());
+    println!(
+        "{wall} {} {}",
+        measure::peak_rss_kib(),
+        starting.as_secs_f64()
+    );
 }
 
 /// Steps of the durable chain measured one run at a time.

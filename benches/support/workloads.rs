@@ -106,6 +106,12 @@ pub fn three_step_engine() -> Engine {
 
 /// Starts `runs` runs of `ThreeSteps` at once and waits for all; how many succeeded.
 pub async fn concurrent_runs(engine: &Engine, runs: usize) -> usize {
+    timed_concurrent_runs(engine, runs).await.0
+}
+
+/// [`concurrent_runs`], and how long starting them all took.
+pub async fn timed_concurrent_runs(engine: &Engine, runs: usize) -> (usize, Duration) {
+    let began = std::time::Instant::now();
     let handles: Vec<_> = (0..runs)
         .map(|_| {
             engine
@@ -113,15 +119,18 @@ pub async fn concurrent_runs(engine: &Engine, runs: usize) -> usize {
                 .expect("the run starts")
         })
         .collect();
+    let starting = began.elapsed();
     let mut succeeded = 0;
     for handle in handles {
         succeeded += usize::from(handle.result().await.succeeded());
     }
-    succeeded
+    (succeeded, starting)
 }
 
-/// The same without orch: `tasks` tokio tasks that each sleep 10 ms three times.
-pub async fn concurrent_tasks(tasks: usize) -> usize {
+/// The same without orch: `tasks` tokio tasks that each sleep 10 ms three times; how many
+/// finished, and how long spawning them all took.
+pub async fn concurrent_tasks(tasks: usize) -> (usize, Duration) {
+    let began = std::time::Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
             tokio::spawn(async {
@@ -132,11 +141,12 @@ pub async fn concurrent_tasks(tasks: usize) -> usize {
             })
         })
         .collect();
+    let spawning = began.elapsed();
     let mut finished = 0;
     for handle in handles {
         finished += usize::from(handle.await.unwrap_or(false));
     }
-    finished
+    (finished, spawning)
 }
 
 pub fn current_thread() -> tokio::runtime::Runtime {
