@@ -27,11 +27,13 @@ pub(super) fn states(states: &[&ast::State], at: usize) {
     }
 }
 
-/// Asks for the bytes of a name `distance` states ahead of `at`, for a pass that reads only
-/// the states' names.
+/// Asks for the bytes of the name declared `distance` items ahead of `at` (a state's or a
+/// worker's), for the pass that reads only the declarations' names.
 pub(super) fn name(items: &[ast::Item], at: usize, distance: usize) {
-    if let Some(ast::Item::State(state)) = items.get(at + distance) {
-        prefetch(state.name.name.as_ptr());
+    match items.get(at + distance) {
+        Some(ast::Item::State(state)) => prefetch(state.name.name.as_ptr()),
+        Some(ast::Item::Worker(worker)) => prefetch(worker.name.name.as_ptr()),
+        _ => {}
     }
 }
 

@@ -187,9 +187,9 @@ impl<'a> Scope<'a> {
         self.states.reserve(count);
         self.state_ids = super::NameTable::with_capacity(count, 16 * count);
         for (at, item) in workflow.items.iter().enumerate() {
+            super::ahead::name(&workflow.items, at, NAMES_AHEAD);
             match item {
                 Item::State(state) => {
-                    super::ahead::name(&workflow.items, at, NAMES_AHEAD);
                     let name = state.name.name.as_str();
                     match self.state_ids.get(name) {
                         Some(first) => {
@@ -764,7 +764,7 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// How many items ahead the pass that declares names asks for a state's name.
+/// How many items ahead the pass that declares names asks for a state's or worker's name.
 const NAMES_AHEAD: usize = 16;
 
 /// The transitions for outcomes that are not declared, each with the declared outcome it was
