@@ -4,13 +4,12 @@
 //! Worker output is data: it is inserted into templates as text or passed on as JSON, and is
 //! never itself read as a template.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use orch_dsl::ir::{
     self, CompareOp, Cond, Operand, PathExpr, Root, Segment, TemplatePart, ValueExpr,
 };
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

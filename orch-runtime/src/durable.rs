@@ -101,9 +101,8 @@ impl Engine {
             run: run.to_string(),
             error,
         };
-        let workflow = self
-            .workflow(&summary.workflow)
-            .ok_or_else(|| start(StartError::UnknownWorkflow(summary.workflow.clone())))?;
+        let registered = self.registered(&summary.workflow).map_err(start)?;
+        let workflow = registered.workflow.clone();
         if definition_hash(&workflow) != summary.definition {
             return Err(ResumeError::DefinitionChanged {
                 run: run.to_string(),
@@ -123,7 +122,7 @@ impl Engine {
                 run: run.to_string(),
             });
         }
-        let bound = self.bound(&workflow).map_err(start)?;
+        let bound = registered.bound().map_err(start)?;
         let signals: VecDeque<Signal> = loaded
             .signals
             .into_iter()
@@ -138,8 +137,8 @@ impl Engine {
         let seed = self.seed_for(self.next_ordinal());
         let mut resumed = Run::new(
             self.clone(),
-            workflow.clone(),
-            self.names_of(&workflow),
+            workflow,
+            registered.names,
             Arc::from(run),
             loaded.input,
             bound,

@@ -279,6 +279,7 @@ impl Default for Options {
 }
 
 /// A workflow of this engine, with the names and workers its runs share.
+#[derive(Clone)]
 pub(crate) struct Registered {
     pub workflow: Arc<ir::Workflow>,
     pub names: Arc<Names>,
@@ -286,6 +287,18 @@ pub(crate) struct Registered {
     /// declares that is not bound. Made again whenever a worker is bound, so that starting a
     /// run neither looks its workers up nor allocates a list of them.
     pub workers: Result<SharedWorkers, String>,
+}
+
+impl Registered {
+    /// Its workers, or the error of starting a run while one is not bound.
+    pub fn bound(&self) -> Result<SharedWorkers, StartError> {
+        self.workers
+            .clone()
+            .map_err(|worker| StartError::UnboundWorker {
+                workflow: self.workflow.name.clone(),
+                worker,
+            })
+    }
 }
 
 /// The workers of a workflow, in the order of its declarations, shared by its runs.
@@ -535,12 +548,12 @@ impl Engine {
             .map(|r| r.workflow.clone())
     }
 
-    /// The shared names of a registered workflow (made afresh for one that is not).
-    pub(crate) fn names_of(&self, workflow: &Arc<ir::Workflow>) -> Arc<Names> {
-        match read(&self.inner.workflows).get(&workflow.name) {
-            Some(r) if Arc::ptr_eq(&r.workflow, workflow) => r.names.clone(),
-            _ => Names::of(workflow),
-        }
+    /// The workflow of that name with what its runs share, from one lookup.
+    pub(crate) fn registered(&self, name: &str) -> Result<Registered, StartError> {
+        read(&self.inner.workflows)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StartError::UnknownWorkflow(name.to_string()))
     }
 
     /// Starts a run and returns its handle at once. With a store, the run is recorded there
@@ -615,21 +628,11 @@ impl Engine {
         cancel: CancellationToken,
         mailbox: Option<Arc<Mailbox>>,
     ) -> Result<Run, StartError> {
-        // One lookup for the workflow, its shared names and its workers.
-        let (workflow, names, bound) = {
-            let workflows = read(&self.inner.workflows);
-            let registered = workflows
-                .get(name)
-                .ok_or_else(|| StartError::UnknownWorkflow(name.to_string()))?;
-            let bound = registered
-                .workers
-                .clone()
-                .map_err(|worker| StartError::UnboundWorker {
-                    workflow: name.to_string(),
-                    worker,
-                })?;
-            (registered.workflow.clone(), registered.names.clone(), bound)
-        };
+        let registered = self.registered(name)?;
+        let bound = registered.bound()?;
+        let Registered {
+            workflow, names, ..
+        } = registered;
         let input = crate::data::prepare_input(&workflow, input).map_err(|message| {
             StartError::InvalidInput {
                 workflow: name.to_string(),
@@ -658,16 +661,6 @@ impl Engine {
             control,
             self.seed_for(n),
         ))
-    }
-
-    /// The workers of a workflow, in the order of its declarations.
-    pub(crate) fn bound(&self, workflow: &ir::Workflow) -> Result<SharedWorkers, StartError> {
-        workers_of(workflow, &read(&self.inner.workers)).map_err(|worker| {
-            StartError::UnboundWorker {
-                workflow: workflow.name.clone(),
-                worker,
-            }
-        })
     }
 
     /// The jitter seed of the engine's `n`th run.

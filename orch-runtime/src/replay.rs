@@ -230,9 +230,10 @@ impl Engine {
         recorded: &RunResult,
         cancel: CancellationToken,
     ) -> Result<BoxFuture<RunResult>, StartError> {
-        let workflow = self
-            .workflow(&recorded.workflow)
-            .ok_or_else(|| StartError::UnknownWorkflow(recorded.workflow.to_string()))?;
+        // Its own workers answer from the record: those bound to the engine are not needed.
+        let crate::engine::Registered {
+            workflow, names, ..
+        } = self.registered(&recorded.workflow)?;
         let input =
             crate::data::prepare_input(&workflow, recorded.input.clone()).map_err(|message| {
                 StartError::InvalidInput {
@@ -248,7 +249,6 @@ impl Engine {
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
         let control = RunControl::new(cancel, Some(mailbox));
-        let names = self.names_of(&workflow);
         let mut run = Run::new(
             self.clone(),
             workflow,
