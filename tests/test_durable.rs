@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orch_runtime::store::{Lifecycle, MemoryStore, RunFilter, Store};
-use orch_runtime::{Call, Engine, Reply, ResumeError, RunStatus, Trail};
+use orch_runtime::{Call, Engine, Options, Reply, ResumeError, RunStatus, StartError, Trail};
 use serde_json::{Value, json};
 
 const PIPELINE: &str = r#"
@@ -308,6 +308,58 @@ async fn resuming_under_a_changed_definition_is_refused_unless_only_docs_changed
         documented.resume(&id).await,
         Err(ResumeError::Finished { .. })
     ));
+}
+
+/// A run resumes under an engine that has its workflow and binds its workers; an engine
+/// without them says which is missing and does not claim the run, which another process
+/// can then take at once.
+#[tokio::test]
+async fn resuming_needs_the_workflow_and_its_workers() {
+    let (store, seen) = fresh();
+    let first = engine(store.clone(), seen.clone(), Duration::from_secs(3600));
+    let handle = first.start("Pipeline", json!({"n": 1})).unwrap();
+    let id = handle.id().to_string();
+    while !seen.lock().unwrap().iter().any(|k| k.contains(":two:")) {
+        tokio::task::yield_now().await;
+    }
+    handle.pause();
+    handle.result().await;
+
+    let later = Engine::new().with_store(store.clone());
+    let unknown = later.resume(&id).await.err().expect("no workflow yet");
+    assert!(
+        matches!(
+            &unknown,
+            ResumeError::Start { error: StartError::UnknownWorkflow(name), .. } if name == "Pipeline"
+        ),
+        "{unknown}"
+    );
+    later.register(&orch_dsl::compile(PIPELINE).unwrap().program);
+    let unbound = later.resume(&id).await.err().expect("no worker yet");
+    assert!(
+        matches!(
+            &unbound,
+            ResumeError::Start { error: StartError::UnboundWorker { workflow, worker }, .. }
+                if workflow == "Pipeline" && worker == "Step"
+        ),
+        "{unbound}"
+    );
+
+    // Neither refusal claimed the run: another process, with the worker, takes it at once.
+    let other = Engine::with_options(Options {
+        owner: "another process".into(),
+        ..Options::default()
+    })
+    .with_store(store.clone());
+    other.bind("Step", |call: Call| async move {
+        Ok(Reply::ok(call.input["n"].as_i64().unwrap_or(0) + 1))
+    });
+    other.load(PIPELINE).unwrap();
+    let resumed = other.resume(&id).await.unwrap();
+    other.signal(&id, "Approve", json!(null)).await.unwrap();
+    let result = resumed.result().await;
+    assert_eq!(result.status, RunStatus::Succeeded);
+    assert_eq!(result.output, uninterrupted().await.output);
 }
 
 #[tokio::test]

@@ -117,12 +117,13 @@ impl Engine {
                     workflow: workflow.name.clone(),
                     state: loaded.checkpoint.state.clone(),
                 })?;
+        // Checked before the claim: an engine that cannot run it leaves it to one that can.
+        let bound = registered.bound().map_err(start)?;
         if !store.claim(run, &self.owner(), LEASE).await? {
             return Err(ResumeError::Claimed {
                 run: run.to_string(),
             });
         }
-        let bound = registered.bound().map_err(start)?;
         let signals: VecDeque<Signal> = loaded
             .signals
             .into_iter()
