@@ -79,36 +79,30 @@ impl Walk {
             return;
         }
         self.text(1, &state.name.name);
-        let mut with = None;
-        let mut transitions: &[ast::Transition] = &[];
-        match &state.kind {
+        let with = match &state.kind {
             StateKind::Task(task) => {
                 self.text(1, &task.worker.name);
-                with = task.with.as_ref();
-                transitions = &task.transitions;
+                task.with.as_ref()
             }
             StateKind::Map(map) => {
                 self.text(1, &map.worker.name);
                 self.path(0, &map.over);
-                with = map.with.as_ref();
-                transitions = &map.transitions;
+                map.with.as_ref()
             }
             StateKind::Loop(lp) => {
                 self.text(1, &lp.worker.name);
                 if let Some(until) = &lp.until {
                     self.expr(0, until);
                 }
-                with = lp.with.as_ref();
-                transitions = &lp.transitions;
+                lp.with.as_ref()
             }
             StateKind::Call(call) => {
                 self.text(1, &call.workflow.name);
-                with = call.with.as_ref();
-                transitions = &call.transitions;
+                call.with.as_ref()
             }
             StateKind::Wait(wait) => {
                 self.text(1, &wait.signal.name);
-                transitions = &wait.transitions;
+                None
             }
             StateKind::Parallel(parallel) => {
                 self.list(1, &parallel.branches, |branch| {
@@ -118,7 +112,7 @@ impl Walk {
                         self.entries(1, &with.entries);
                     }
                 });
-                transitions = &parallel.transitions;
+                None
             }
             StateKind::Choice(choice) => {
                 self.list(1, &choice.arms, |arm| {
@@ -128,15 +122,17 @@ impl Walk {
                 if let Some(otherwise) = &choice.otherwise {
                     self.text(1, &otherwise.target.state.name);
                 }
+                None
             }
             StateKind::Succeed(ast::Succeed { output: value })
             | StateKind::Fail(ast::Fail { error: value }) => {
                 if let Some(value) = value {
                     self.value(0, value);
                 }
+                None
             }
-        }
-        self.list(1, transitions, |transition| {
+        };
+        self.list(1, state.kind.transitions(), |transition| {
             self.text(2, &transition.target.state.name);
             if let Some(bound) = &transition.target.bound {
                 self.text(2, &bound.otherwise.name);

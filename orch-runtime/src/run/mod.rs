@@ -70,7 +70,7 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// A run of `workflow`, whose shared names are `names` (`Engine::names_of`).
+    /// A run of `workflow`, with the names and workers its runs share (`Engine::registered`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         engine: Engine,
@@ -413,10 +413,6 @@ impl Run {
 
     /// Writes a state's attempts to the trail, followed by those it cut off (started, never
     /// finished), as cancelled.
-    #[allow(
-        clippy::vec_box,
-        reason = "the boxes move into the trail's entries as they are"
-    )]
     fn record(&mut self, attempts: impl IntoIterator<Item = Box<Attempt>>) {
         for attempt in attempts {
             self.write(Entry::Attempt(attempt));
