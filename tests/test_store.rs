@@ -776,6 +776,73 @@ async fn sqlite_commits_concurrent_checkpoints_together() {
     }
 }
 
+/// Under `Full` a lone run commits on its own thread, but concurrent runs on a single-threaded
+/// runtime, whose writes each find the queue empty, still commit together rather than one
+/// flush each.
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_full_commits_concurrent_runs_together_on_one_thread() {
+    const RUNS: usize = 100;
+    const STEPS: u64 = 5;
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = Arc::new(SqliteStore::open_with(&path, Durability::Full).unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RUNS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let id = format!("r{i:03}");
+            store.create(new_run(&id, "A", i as u64)).await.unwrap();
+            for step in 1..=STEPS {
+                store.checkpoint(&id, numbered(step)).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let stats = store.stats();
+    let writes = RUNS as u64 * (STEPS + 1);
+    assert_eq!(stats.checkpoints, writes);
+    assert!(
+        stats.transactions <= writes / 4,
+        "{writes} writes of {RUNS} concurrent runs took {} transactions",
+        stats.transactions
+    );
+    for i in [0, RUNS - 1] {
+        let run = loaded(store.as_ref(), &format!("r{i:03}")).await;
+        assert_eq!(
+            steps_of(&run.checkpoint.trail),
+            (1..=STEPS).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// The write-ahead log is copied into the database file while a run keeps committing, and
+/// starts again from the beginning rather than growing with every commit.
+#[tokio::test]
+async fn sqlite_keeps_the_log_small_while_a_run_commits() {
+    const STEPS: u64 = 12_000;
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    for step in 1..=STEPS {
+        store.checkpoint("r1", numbered(step)).await.unwrap();
+    }
+    // Every commit writes at least one 4 KiB page to the log.
+    let written = STEPS * 4096;
+    let log = std::fs::metadata(dir.file("runs.db-wal")).unwrap().len();
+    assert!(
+        log < written / 3,
+        "the log is {log} bytes after {written} bytes were written to it"
+    );
+    assert!(store.stats().log_copies > 0);
+    assert_eq!(
+        loaded(&store, "r1").await.checkpoint.trail.len(),
+        STEPS as usize
+    );
+}
+
 fn open_error(path: &Path) -> StoreError {
     let error = SqliteStore::open(path).expect_err("the file is refused");
     let message = error.to_string();
@@ -867,7 +934,7 @@ async fn sqlite_refuses_a_newer_schema() {
             error,
             StoreError::Version {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -942,6 +1009,237 @@ async fn sqlite_leases_hold_across_stores_on_one_file() {
         "write",
         "each sees the other's commits"
     );
+}
+
+/// Where the log's index has got to, and the log's last row.
+fn index_and_last(path: &Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let upto = conn
+        .query_row("SELECT upto FROM log_index", [], |row| row.get(0))
+        .unwrap();
+    let last = conn
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM checkpoints", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    (upto, last)
+}
+
+/// The steps of a trail of transitions.
+fn steps_of(trail: &[Entry]) -> Vec<u64> {
+    trail
+        .iter()
+        .map(|entry| match entry {
+            Entry::Transition { step, .. } => *step,
+            other => panic!("not a transition: {other:?}"),
+        })
+        .collect()
+}
+
+/// Checkpoint `i` of a long run: state `s{i}` after `i` steps.
+fn numbered(i: u64) -> Checkpoint {
+    let trail = vec![transition(i, &format!("s{}", i - 1), &format!("s{i}"))];
+    checkpoint(&format!("s{i}"), i, trail)
+}
+
+/// A run's checkpoints are found through an index written in bulk, and by scanning the rows
+/// written since: runs whose checkpoints lie on both sides of it load, list, restore and
+/// delete whole.
+#[tokio::test]
+async fn sqlite_finds_checkpoints_on_both_sides_of_its_index() {
+    const LONG: u64 = 5_000;
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for (i, id) in ["long", "every10", "twice"].into_iter().enumerate() {
+        store.create(new_run(id, "A", i as u64)).await.unwrap();
+    }
+    for i in 1..=LONG {
+        store.checkpoint("long", numbered(i)).await.unwrap();
+        if i % 10 == 0 {
+            store.checkpoint("every10", numbered(i / 10)).await.unwrap();
+        }
+        match i {
+            100 => store.save_named("long", "early").await.unwrap(),
+            4_990 => store.save_named("long", "late").await.unwrap(),
+            _ => {}
+        }
+    }
+    store.checkpoint("twice", numbered(1)).await.unwrap();
+    let (upto, last) = index_and_last(&path);
+    assert!(
+        upto > 4_000 && upto < last,
+        "the index covers most rows but not the last: {upto} of {last}"
+    );
+
+    let long = loaded(&store, "long").await;
+    assert_eq!(
+        steps_of(&long.checkpoint.trail),
+        (1..=LONG).collect::<Vec<_>>(),
+        "every row, in order"
+    );
+    assert_eq!(
+        (long.summary.state.as_str(), long.summary.steps),
+        ("s5000", LONG)
+    );
+    let summaries: Vec<(String, String, u64)> = store
+        .list(RunFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.state, r.steps))
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            ("long".to_string(), "s5000".to_string(), LONG),
+            ("every10".to_string(), "s500".to_string(), 500),
+            ("twice".to_string(), "s1".to_string(), 1),
+        ]
+    );
+    assert_eq!(loaded(&store, "every10").await.checkpoint.trail.len(), 500);
+
+    // A name saved on an indexed row, restored: the rows after it go from both sides.
+    store.restore_named("long", "early").await.unwrap();
+    let restored = loaded(&store, "long").await;
+    assert_eq!(restored.checkpoint.trail.len(), 100);
+    assert_eq!(restored.summary.state, "s100");
+    let forgotten = store.restore_named("long", "late").await;
+    assert!(
+        matches!(forgotten, Err(StoreError::UnknownCheckpoint { .. })),
+        "{forgotten:?}"
+    );
+    store.checkpoint("long", numbered(101)).await.unwrap();
+    assert_eq!(loaded(&store, "long").await.checkpoint.trail.len(), 101);
+
+    assert!(store.delete("every10").await.unwrap());
+    assert!(store.load("every10").await.unwrap().is_none());
+    let before = (loaded(&store, "long").await, loaded(&store, "twice").await);
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        (loaded(&store, "long").await, loaded(&store, "twice").await),
+        before
+    );
+    assert_eq!(
+        ids(&store.list(RunFilter::default()).await.unwrap()),
+        ["long", "twice"]
+    );
+}
+
+/// SQLite numbers a new row after the last one left: once the last rows are deleted, new rows
+/// may take numbers the index already went past, and must still be found.
+#[tokio::test]
+async fn sqlite_finds_runs_written_after_the_last_rows_were_deleted() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.create(new_run("old", "A", 1)).await.unwrap();
+    for i in 1..=3_000 {
+        store.checkpoint("old", numbered(i)).await.unwrap();
+    }
+    assert!(index_and_last(&path).0 > 0, "the index has been written");
+    store.save_named("old", "start").await.unwrap();
+    assert!(store.delete("old").await.unwrap());
+
+    store.create(new_run("new", "A", 2)).await.unwrap();
+    for i in 1..=3 {
+        store.checkpoint("new", numbered(i)).await.unwrap();
+    }
+    let new = loaded(&store, "new").await;
+    assert_eq!(new.checkpoint.trail.len(), 3);
+    assert_eq!(new.summary.state, "s3");
+    assert_eq!(
+        ids(&store.list(RunFilter::default()).await.unwrap()),
+        ["new"]
+    );
+
+    // The same for a run created again under an id used before.
+    store.create(new_run("new", "A", 3)).await.unwrap();
+    store.checkpoint("new", numbered(1)).await.unwrap();
+    assert_eq!(loaded(&store, "new").await.checkpoint.trail.len(), 1);
+}
+
+/// A store written by the first version of the schema (each checkpoint numbered per run and
+/// indexed as it was written) opens, and its runs read and go on as before.
+#[tokio::test]
+async fn sqlite_upgrades_a_store_of_the_first_schema() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE runs (
+            id TEXT PRIMARY KEY, workflow TEXT NOT NULL, definition TEXT NOT NULL,
+            status TEXT NOT NULL, input TEXT NOT NULL, created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL, result TEXT, lease_owner TEXT, lease_until INTEGER);
+        CREATE INDEX runs_by_created ON runs (created_ms, id);
+        CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY, run TEXT NOT NULL, seq INTEGER NOT NULL,
+            state TEXT NOT NULL, steps INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+            body TEXT NOT NULL);
+        CREATE UNIQUE INDEX checkpoints_by_run ON checkpoints (run, seq);
+        CREATE TABLE signals (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL, name TEXT NOT NULL,
+            reply TEXT NOT NULL);
+        CREATE INDEX signals_by_run ON signals (run, seq);
+        CREATE TABLE named (
+            run TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (run, name));
+        CREATE TABLE definitions (
+            name TEXT NOT NULL, version INTEGER NOT NULL, text TEXT NOT NULL,
+            hash TEXT NOT NULL, tags TEXT NOT NULL, active INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
+        PRAGMA application_id = 1869767528;
+        PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    let input = serde_json::to_string(&json!({"topic": "rust"})).unwrap();
+    for run in ["a", "b"] {
+        conn.execute(
+            "INSERT INTO runs (id, workflow, definition, status, input, created_ms, updated_ms)
+             VALUES (?1, 'A', '00000000000000aa', 'running', ?2, 1, 1)",
+            [run, &input],
+        )
+        .unwrap();
+    }
+    // Rows of two runs interleaved, as concurrent runs write them.
+    for i in 0..4i64 {
+        for run in ["a", "b"] {
+            let body = serde_json::to_string(&numbered(i as u64 + 1)).unwrap();
+            conn.execute(
+                "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, 5, ?5)",
+                rusqlite::params![run, i + 1, format!("s{}", i + 1), i + 1, body],
+            )
+            .unwrap();
+        }
+    }
+    conn.execute(
+        "INSERT INTO named (run, name, seq) VALUES ('a', 'second', 2)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let a = loaded(&store, "a").await;
+    assert_eq!(steps_of(&a.checkpoint.trail), [1, 2, 3, 4]);
+    assert_eq!((a.summary.state.as_str(), a.summary.steps), ("s4", 4));
+    store.checkpoint("b", numbered(5)).await.unwrap();
+    assert_eq!(loaded(&store, "b").await.checkpoint.trail.len(), 5);
+    store.restore_named("a", "second").await.unwrap();
+    assert_eq!(loaded(&store, "a").await.summary.state, "s2");
+    assert_eq!(
+        ids(&store.list(RunFilter::default()).await.unwrap()),
+        ["a", "b"]
+    );
+    drop(store);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }
 
 /// A run the store cannot record ends at once, failed with the store's reason, before any

@@ -21,7 +21,7 @@ use super::StoreError;
 use crate::engine::lock;
 use crate::worker::BoxFuture;
 use schema::{check_header, configure_writer, open_connection, prepare_schema};
-use writer::{Counters, Writer, sql};
+use writer::{Counters, Inline, RunKey, Writer, sql};
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 4;
@@ -52,6 +52,9 @@ pub struct SqliteStats {
     pub transactions: u64,
     /// Checkpoints appended to runs' logs (by `create`, `checkpoint` and `finish`).
     pub checkpoints: u64,
+    /// Times the write-ahead log was copied whole into the database file, after which the next
+    /// commit starts it again from the beginning.
+    pub log_copies: u64,
 }
 
 /// Runs and definitions in one SQLite file: the embedded durable store.
@@ -230,8 +233,14 @@ impl SqliteStore {
         prepare_schema(&conn, &label)?;
         configure_writer(&conn, durability).map_err(|f| f.into_store(&label))?;
         let counters = Arc::new(Counters::default());
-        let inline = durability == Durability::Normal;
-        let writer = Writer::start(conn, inline, counters.clone(), &label)?;
+        let inline = match durability {
+            Durability::Normal => Inline::Any,
+            Durability::Full => Inline::SameRun,
+        };
+        let log = open_connection(&path, true)
+            .and_then(|log| configure_writer(&log, durability).map(|()| log))
+            .map_err(|f| f.into_store(&label))?;
+        let writer = Writer::start(conn, log, inline, counters.clone(), &label)?;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 path,
@@ -253,6 +262,7 @@ impl SqliteStore {
         SqliteStats {
             transactions: self.counters.transactions.load(Ordering::Acquire),
             checkpoints: self.counters.checkpoints.load(Ordering::Acquire),
+            log_copies: self.counters.log_copies.load(Ordering::Acquire),
         }
     }
 
@@ -262,8 +272,27 @@ impl SqliteStore {
         kind: Kind,
         op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     ) -> BoxFuture<Result<T, StoreError>> {
+        self.submit(kind, None, op)
+    }
+
+    /// Submits a write that appends to the log of the run `run` stands for: a
+    /// [`Kind::Append`].
+    fn append<T: Send + 'static>(
+        &self,
+        run: RunKey,
+        op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> BoxFuture<Result<T, StoreError>> {
+        self.submit(Kind::Append, Some(run), op)
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        run: Option<RunKey>,
+        op: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> BoxFuture<Result<T, StoreError>> {
         let (job, answer) = job(kind, self.shared.label.clone(), op);
-        self.writer.submit(job);
+        self.writer.submit(job, run);
         Box::pin(async move {
             answer.await.unwrap_or_else(|_| {
                 Err(StoreError::Backend(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
+use super::writer::RunKey;
 use super::{Failure, Kind, SqliteStore, exec, from_json, int, ready, to_json, uint};
 use crate::result::RunResult;
 use crate::store::{
@@ -43,44 +44,32 @@ fn run_exists(conn: &Connection, run: &str) -> Result<bool, Failure> {
     Ok(found.is_some())
 }
 
-/// Appends a checkpoint to the log of a run that has one already (every stored run does), as
-/// the next after its latest, in one statement. A bare `MAX` over the key's prefix is one seek
-/// down the index, where an aggregate with more around it (`HAVING`, `COALESCE`, a subquery
-/// filtered outside) reads all the run's rows. For a run with no rows `MAX` is null, which the
-/// `NOT NULL` column refuses: `OR IGNORE` turns that into no row inserted.
-fn append(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
-    let appended = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO checkpoints (run, seq, state, steps, at_ms, body)
-             SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4, ?5 FROM checkpoints WHERE run = ?1",
-        )?
-        .execute(params![
-            run,
-            checkpoint.state,
-            checkpoint.steps,
-            int(now_ms()),
-            checkpoint.body
-        ])?;
-    if appended == 0 {
-        return Err(unknown_run(run));
-    }
-    Ok(())
+/// The ids of the checkpoint rows of run `?1`: those in the index, then those written since
+/// the index was last brought up to date, which are past `log_index.upto` and few.
+macro_rules! rows_of_run {
+    () => {
+        "SELECT id FROM run_checkpoints WHERE run = ?1
+         UNION ALL
+         SELECT id FROM checkpoints WHERE id > (SELECT upto FROM log_index) AND run = ?1"
+    };
 }
 
-fn insert(
-    conn: &Connection,
-    run: &str,
-    seq: i64,
-    checkpoint: &Encoded,
-    at_ms: u64,
-) -> Result<(), Failure> {
+/// Appends a checkpoint to the log of a run that is stored. The insert writes the log table
+/// alone (the run's entry in the index is added later, in bulk, by [`index_log`]), and inserts
+/// one row given as values, which SQLite applies without a statement journal.
+fn append(conn: &Connection, run: &str, checkpoint: &Encoded) -> Result<(), Failure> {
+    if !run_exists(conn, run)? {
+        return Err(unknown_run(run));
+    }
+    insert(conn, run, checkpoint, now_ms())
+}
+
+fn insert(conn: &Connection, run: &str, checkpoint: &Encoded, at_ms: u64) -> Result<(), Failure> {
     conn.prepare_cached(
-        "INSERT INTO checkpoints (run, seq, state, steps, at_ms, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO checkpoints (run, state, steps, at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         run,
-        seq,
         checkpoint.state,
         checkpoint.steps,
         int(at_ms),
@@ -89,11 +78,70 @@ fn insert(
     Ok(())
 }
 
-/// The summary columns: the run's own, and where its latest checkpoint left it.
-const SUMMARY: &str = "SELECT r.id, r.workflow, r.definition, r.status, r.created_ms,
+/// Adds the index entries of every checkpoint row written since the index was last brought up
+/// to date, sorted by run so that each run's entries go in together, and moves `upto` past
+/// them. Called by the writer inside a transaction once enough rows have gathered.
+pub(super) fn index_log(conn: &Connection) -> rusqlite::Result<()> {
+    let upto: i64 = conn
+        .prepare_cached("SELECT upto FROM log_index")?
+        .query_row([], |row| row.get(0))?;
+    let last: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM checkpoints")?
+        .query_row([], |row| row.get(0))?;
+    if last > upto {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO run_checkpoints (run, id)
+             SELECT run, id FROM checkpoints WHERE id > ?1 AND id <= ?2 ORDER BY run, id",
+        )?
+        .execute([upto, last])?;
+        conn.prepare_cached("UPDATE log_index SET upto = ?1")?
+            .execute([last])?;
+    }
+    Ok(())
+}
+
+/// Deletes the run's checkpoint rows past `after` (every row for 0) and their index entries.
+/// SQLite gives a new row the id after the last one; when the last rows go, `upto` comes down
+/// to the new last row, so that the rows written next are past it and found.
+fn forget_checkpoints(conn: &Connection, run: &str, after: i64) -> Result<(), Failure> {
+    exec(
+        conn,
+        concat!(
+            "DELETE FROM checkpoints WHERE id > ?2 AND id IN (",
+            rows_of_run!(),
+            ")"
+        ),
+        params![run, after],
+    )?;
+    exec(
+        conn,
+        "DELETE FROM run_checkpoints WHERE run = ?1 AND id > ?2",
+        params![run, after],
+    )?;
+    exec(
+        conn,
+        "DELETE FROM named WHERE run = ?1 AND checkpoint > ?2",
+        params![run, after],
+    )?;
+    exec(
+        conn,
+        "UPDATE log_index SET upto = (SELECT COALESCE(MAX(id), 0) FROM checkpoints)
+         WHERE upto > (SELECT COALESCE(MAX(id), 0) FROM checkpoints)",
+        [],
+    )?;
+    Ok(())
+}
+
+/// The summary columns: the run's own, and where its latest checkpoint left it. `tail` holds
+/// the latest of the rows past the index, for each run that has some.
+const SUMMARY: &str = "WITH tail AS MATERIALIZED (
+        SELECT run, MAX(id) AS id FROM checkpoints
+        WHERE id > (SELECT upto FROM log_index) GROUP BY run)
+     SELECT r.id, r.workflow, r.definition, r.status, r.created_ms,
         MAX(r.updated_ms, c.at_ms), c.state, c.steps
-     FROM runs r JOIN checkpoints c
-       ON c.run = r.id AND c.seq = (SELECT MAX(seq) FROM checkpoints WHERE run = r.id)";
+     FROM runs r LEFT JOIN tail t ON t.run = r.id
+     JOIN checkpoints c
+       ON c.id = COALESCE(t.id, (SELECT MAX(id) FROM run_checkpoints WHERE run = r.id))";
 
 fn read_summary(row: &Row<'_>) -> Result<RunSummary, Failure> {
     let status: String = row.get(3)?;
@@ -145,8 +193,11 @@ fn load_run(conn: &Connection, run: &str) -> Result<Option<LoadedRun>, Failure> 
 
 /// Every checkpoint of a run added up.
 fn load_checkpoints(conn: &Connection, run: &str) -> Result<Checkpoint, Failure> {
-    let mut statement =
-        conn.prepare_cached("SELECT body FROM checkpoints WHERE run = ?1 ORDER BY seq")?;
+    let mut statement = conn.prepare_cached(concat!(
+        "SELECT body FROM checkpoints WHERE id IN (",
+        rows_of_run!(),
+        ") ORDER BY id"
+    ))?;
     let mut rows = statement.query([run])?;
     let mut sum: Option<Checkpoint> = None;
     while let Some(row) = rows.next()? {
@@ -182,27 +233,18 @@ fn restore(conn: &Connection, run: &str, name: &str) -> Result<(), Failure> {
     }
     let saved: Option<i64> = conn
         .query_row(
-            "SELECT seq FROM named WHERE run = ?1 AND name = ?2",
+            "SELECT checkpoint FROM named WHERE run = ?1 AND name = ?2",
             params![run, name],
             |row| row.get(0),
         )
         .optional()?;
-    let Some(seq) = saved else {
+    let Some(saved) = saved else {
         return Err(Failure::Store(StoreError::UnknownCheckpoint {
             run: run.to_string(),
             name: name.to_string(),
         }));
     };
-    exec(
-        conn,
-        "DELETE FROM checkpoints WHERE run = ?1 AND seq > ?2",
-        params![run, seq],
-    )?;
-    exec(
-        conn,
-        "DELETE FROM named WHERE run = ?1 AND seq > ?2",
-        params![run, seq],
-    )?;
+    forget_checkpoints(conn, run, saved)?;
     exec(
         conn,
         "UPDATE runs SET status = ?2, updated_ms = ?3, result = NULL WHERE id = ?1",
@@ -235,9 +277,11 @@ impl Store for SqliteStore {
             };
         let (id, workflow, definition, created) =
             (run.id, run.workflow, run.definition, run.created_ms);
-        self.write(Kind::Append, move |conn| {
-            exec(conn, "DELETE FROM checkpoints WHERE run = ?1", [&id])?;
-            exec(conn, "DELETE FROM named WHERE run = ?1", [&id])?;
+        self.append(RunKey::of(&id), move |conn| {
+            // An id used before: its old checkpoints go.
+            if run_exists(conn, &id)? {
+                forget_checkpoints(conn, &id, 0)?;
+            }
             exec(
                 conn,
                 "INSERT OR REPLACE INTO runs
@@ -252,7 +296,7 @@ impl Store for SqliteStore {
                     int(created)
                 ],
             )?;
-            insert(conn, &id, 1, &encoded, created)
+            insert(conn, &id, &encoded, created)
         })
     }
 
@@ -262,7 +306,7 @@ impl Store for SqliteStore {
             Err(e) => return ready(Err(e)),
         };
         let run = run.to_string();
-        self.write(Kind::Append, move |conn| {
+        self.append(RunKey::of(&run), move |conn| {
             append(conn, &run, &encoded)?;
             let mut delete = conn.prepare_cached("DELETE FROM signals WHERE seq = ?1")?;
             for seq in &encoded.consumed {
@@ -288,7 +332,7 @@ impl Store for SqliteStore {
         };
         let status = Lifecycle::Finished(result.status).as_str();
         let run = run.to_string();
-        self.write(Kind::Append, move |conn| {
+        self.append(RunKey::of(&run), move |conn| {
             append(conn, &run, &encoded)?;
             exec(conn, "DELETE FROM signals WHERE run = ?1", [&run])?;
             exec(
@@ -340,9 +384,8 @@ impl Store for SqliteStore {
     fn delete(&self, run: &str) -> BoxFuture<Result<bool, StoreError>> {
         let run = run.to_string();
         self.write(Kind::Other, move |conn| {
-            exec(conn, "DELETE FROM checkpoints WHERE run = ?1", [&run])?;
+            forget_checkpoints(conn, &run, 0)?;
             exec(conn, "DELETE FROM signals WHERE run = ?1", [&run])?;
-            exec(conn, "DELETE FROM named WHERE run = ?1", [&run])?;
             Ok(exec(conn, "DELETE FROM runs WHERE id = ?1", [&run])? > 0)
         })
     }
@@ -373,9 +416,12 @@ impl Store for SqliteStore {
         self.write(Kind::Other, move |conn| {
             let saved = exec(
                 conn,
-                "INSERT OR REPLACE INTO named (run, name, seq)
-                 SELECT ?1, ?2, MAX(seq) FROM checkpoints WHERE run = ?1
-                 HAVING MAX(seq) IS NOT NULL",
+                concat!(
+                    "INSERT OR REPLACE INTO named (run, name, checkpoint)
+                     SELECT ?1, ?2, MAX(id) FROM (",
+                    rows_of_run!(),
+                    ") HAVING MAX(id) IS NOT NULL"
+                ),
                 params![run, name],
             )?;
             if saved == 0 {

@@ -12,27 +12,30 @@ use crate::store::StoreError;
 /// `PRAGMA application_id` of an orch store: `orch` in ASCII.
 const APPLICATION_ID: i32 = 0x6f72_6368;
 /// `PRAGMA user_version`: the schema version this code reads and writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// The schema, one script per version: `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1];
-const TABLES: [&str; 5] = ["runs", "checkpoints", "signals", "named", "definitions"];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+const TABLES: [&str; 7] = [
+    "runs",
+    "checkpoints",
+    "run_checkpoints",
+    "log_index",
+    "signals",
+    "named",
+    "definitions",
+];
 /// The writer's page cache, in KiB.
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-/// Version 1 of the schema. JSON columns hold the serialized runtime types.
+/// Version 1 of the schema, as it was first written; version 2 changes the checkpoints' tables.
+/// JSON columns hold the serialized runtime types.
 ///
 /// - `runs`: one row per run: what never changes (workflow, definition hash, input, creation
 ///   time), its status and when that last changed, the result once finished, and the lease
 ///   (owner, expiry in ms since the Unix epoch).
-/// - `checkpoints`: the append-only log, one row per checkpoint in the order they were written
-///   (so that the checkpoints of concurrent runs committed together fill the same few pages),
-///   numbered from 1 per run by `seq`: the state and step count it reached, when, and the
-///   checkpoint itself (the trail entries, state data and counters it added or changed). A run
-///   is its rows added up in `seq` order; its latest row says where it is.
 /// - `signals`: signals kept for runs, numbered per store (`AUTOINCREMENT`: never reused).
-/// - `named`: saved checkpoints: the number of the run's latest checkpoint row then.
 /// - `definitions`: workflow text by name and version, with tags and the active flag.
 const SCHEMA_V1: &str = "
 CREATE TABLE runs (
@@ -81,6 +84,47 @@ CREATE TABLE definitions (
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (name, version)
 );
+";
+
+/// Version 2: a run's checkpoints are found through an index written in bulk, not row by row.
+///
+/// - `checkpoints`: the append-only log, one row per checkpoint in the order they were written
+///   (so that the checkpoints of concurrent runs committed together fill the same few pages):
+///   the run, the state and step count it reached, when, and the checkpoint itself (the trail
+///   entries, state data and counters it added or changed). A run is its rows added up in `id`
+///   order; its latest row says where it is. An append writes this table alone: one leaf page
+///   for a lone run's commit.
+/// - `run_checkpoints`: which rows are whose, for the rows up to `log_index.upto`. The writer
+///   adds the entries of the rows past it in bulk, sorted by run, once enough rows have
+///   gathered ([`super::writer`]), and moves `upto` up in the same transaction. Readers find a
+///   run's later rows by scanning the few rows past `upto`.
+/// - `log_index`: one row, `upto`. A deletion that removes the log's last rows lowers it to the
+///   new last row, so that the ids SQLite hands out again are past it.
+/// - `named`: saved checkpoints: the id of the run's latest checkpoint row then.
+const SCHEMA_V2: &str = "
+DROP INDEX checkpoints_by_run;
+CREATE TABLE run_checkpoints (
+    run TEXT NOT NULL,
+    id  INTEGER NOT NULL,
+    PRIMARY KEY (run, id)
+) WITHOUT ROWID;
+INSERT INTO run_checkpoints (run, id) SELECT run, id FROM checkpoints ORDER BY run, id;
+CREATE TABLE log_index (
+    one  INTEGER PRIMARY KEY CHECK (one = 1),
+    upto INTEGER NOT NULL
+);
+INSERT INTO log_index (one, upto) VALUES (1, COALESCE((SELECT MAX(id) FROM checkpoints), 0));
+CREATE TABLE named_v2 (
+    run        TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    checkpoint INTEGER NOT NULL,
+    PRIMARY KEY (run, name)
+);
+INSERT INTO named_v2 (run, name, checkpoint)
+    SELECT n.run, n.name, c.id FROM named n JOIN checkpoints c ON c.run = n.run AND c.seq = n.seq;
+DROP TABLE named;
+ALTER TABLE named_v2 RENAME TO named;
+ALTER TABLE checkpoints DROP COLUMN seq;
 ";
 
 /// Refuses, before SQLite reads it, a file that is not a SQLite database at all.

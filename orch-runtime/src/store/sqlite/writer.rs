@@ -2,16 +2,17 @@
 //!
 //! Writes are jobs applied in the order they were submitted. A job submitted while no other job
 //! is queued or being committed may be committed at once on the submitting thread, in a
-//! transaction of its own, when the store's durability allows it (`Durability::Normal`, whose
-//! commit does not wait for the disk): a lone run then pays neither thread hand-off of a
+//! transaction of its own ([`Inline`]): a lone run then pays neither thread hand-off of a
 //! dedicated writer. Every other job waits in the queue for the writer thread, which takes all
 //! the jobs waiting and commits them in one transaction (group commit); concurrent runs, whose
 //! writes overlap, keep committing together.
 //!
-//! The write-ahead log is checkpointed into the database file by the writer thread, not by the
-//! committing thread, so that a commit on a runtime thread never includes a checkpoint's copying
-//! and flushing: SQLite's own automatic checkpoint is replaced by a hook that asks the writer
-//! thread for one once the log has grown past [`CHECKPOINT_PAGES`].
+//! The write-ahead log is copied into the database file (checkpointed) by a thread of its own
+//! over a connection of its own, not by the committing thread: SQLite's automatic checkpoint is
+//! replaced by a hook that asks for one once the log has grown past [`CHECKPOINT_PAGES`]. The
+//! copying thread first copies the log while commits go on, then takes the write connection
+//! for the little committed meanwhile, so that the log is copied whole and the next commit
+//! starts it again from the beginning; commits wait only for that last part.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,7 +21,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
-use super::{DbFailure, Done, Job};
+use super::{DbFailure, Done, Job, runs};
 use crate::engine::lock;
 use crate::store::StoreError;
 
@@ -29,12 +30,20 @@ const MAX_BATCH: usize = 512;
 /// The size of the write-ahead log, in pages, past which the writer thread checkpoints it (as
 /// SQLite's automatic checkpoint does by default).
 const CHECKPOINT_PAGES: i32 = 1000;
+/// Checkpoints appended since the log's index was last brought up to date past which the next
+/// transaction brings it up to date ([`runs::index_log`]): the most rows a read scans for a
+/// run's latest checkpoints, less a batch.
+pub(super) const INDEX_EVERY: u64 = 2048;
 
 /// What the writer has committed since the store was opened.
 #[derive(Default)]
 pub(super) struct Counters {
     pub transactions: AtomicU64,
+    /// Times the log was copied into the database file.
+    pub log_copies: AtomicU64,
     pub checkpoints: AtomicU64,
+    /// Checkpoints appended since the log's index was last brought up to date by this writer.
+    pub unindexed: AtomicU64,
 }
 
 /// Jobs waiting for the writer thread, and what else it has to do.
@@ -46,9 +55,8 @@ struct Queue {
 
 #[derive(Default)]
 struct Waiting {
-    jobs: VecDeque<Job>,
-    /// The log has grown past [`CHECKPOINT_PAGES`].
-    checkpoint: bool,
+    /// Each with its run's key ([`Inner::last_run`]).
+    jobs: VecDeque<(Job, u64)>,
     /// The store is closing: commit what is queued, then stop.
     closed: bool,
     /// The writer thread waits on `ready`: only then does it need waking (a wake is a system
@@ -56,12 +64,55 @@ struct Waiting {
     asleep: bool,
 }
 
+/// Which jobs may be committed on the thread that submits them, when no other job is queued or
+/// being committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Inline {
+    /// Any job: for a commit that does not wait for the disk (`Durability::Normal`), which
+    /// holds the submitting thread for microseconds.
+    Any,
+    /// Only an append of the run whose write was committed last, alone in its transaction.
+    /// For a commit that waits for a flush (`Durability::Full`): a lone run is spared the two
+    /// thread hand-offs, while the writes of concurrent runs, which alternate, go to the writer
+    /// thread and are committed together, even on a single-threaded runtime where each write
+    /// would otherwise find the queue empty and hold the thread for a flush of its own.
+    SameRun,
+}
+
+/// Stands for a run in [`Writer::submit`]: a hash of its id (never 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RunKey(u64);
+
+impl RunKey {
+    pub fn of(run: &str) -> RunKey {
+        use std::hash::BuildHasher;
+        RunKey(foldhash::fast::FixedState::with_seed(0).hash_one(run) | 1)
+    }
+}
+
+/// Whether the log is to be copied into the database file, for the copying thread.
+#[derive(Default)]
+struct Copying {
+    state: Mutex<CopyWanted>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct CopyWanted {
+    /// The log has grown past [`CHECKPOINT_PAGES`].
+    wanted: bool,
+    closed: bool,
+}
+
 struct Inner {
     conn: Mutex<Connection>,
     queue: Arc<Queue>,
     counters: Arc<Counters>,
-    /// Whether a job may be committed on the thread that submits it.
-    inline: bool,
+    /// Which jobs may be committed on the thread that submits them.
+    inline: Inline,
+    /// The run whose append was the last job committed, alone in its transaction; 0 when the
+    /// last job was not such an append.
+    last_run: AtomicU64,
     /// Jobs queued and not committed yet: while there are any, writes are concurrent and wait
     /// to be committed together.
     queued: AtomicUsize,
@@ -70,27 +121,30 @@ struct Inner {
 /// The write side of a store.
 pub(super) struct Writer {
     inner: Arc<Inner>,
+    copying: Arc<Copying>,
     thread: Option<JoinHandle<()>>,
+    copier: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    /// Starts the writer thread over `conn`, which is configured and has the schema.
+    /// Starts the writer thread over `conn`, which is configured and has the schema, and the
+    /// thread that copies the log into the database file over `log`, another connection to the
+    /// same file.
     pub fn start(
         mut conn: Connection,
-        inline: bool,
+        log: Connection,
+        inline: Inline,
         counters: Arc<Counters>,
         label: &str,
     ) -> Result<Writer, StoreError> {
-        let queue = Arc::new(Queue::default());
-        let hook_queue = queue.clone();
+        let copying = Arc::new(Copying::default());
+        let hook_copying = copying.clone();
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
             if pages >= CHECKPOINT_PAGES {
-                let mut waiting = lock(&hook_queue.state);
-                if !waiting.checkpoint {
-                    waiting.checkpoint = true;
-                    if waiting.asleep {
-                        hook_queue.ready.notify_one();
-                    }
+                let mut state = lock(&hook_copying.state);
+                if !state.wanted {
+                    state.wanted = true;
+                    hook_copying.ready.notify_one();
                 }
             }
             Ok(())
@@ -98,31 +152,50 @@ impl Writer {
         .map_err(|e| StoreError::Backend(format!("cannot watch the log of `{label}`: {e}")))?;
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
-            queue,
+            queue: Arc::new(Queue::default()),
             counters,
             inline,
+            last_run: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
         });
-        let thread = std::thread::Builder::new()
-            .name("orch-store-writer".into())
-            .spawn({
+        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body)
+                .map_err(|e| {
+                    StoreError::Backend(format!("cannot start the writer of `{label}`: {e}"))
+                })
+        };
+        let thread = spawn(
+            "orch-store-writer",
+            Box::new({
                 let inner = inner.clone();
                 move || inner.run()
-            })
-            .map_err(|e| {
-                StoreError::Backend(format!("cannot start the writer of `{label}`: {e}"))
-            })?;
-        Ok(Writer {
-            inner,
+            }),
+        )?;
+        let mut writer = Writer {
+            inner: inner.clone(),
+            copying: copying.clone(),
             thread: Some(thread),
-        })
+            copier: None,
+        };
+        writer.copier = Some(spawn(
+            "orch-store-log",
+            Box::new(move || copy_log(&inner, &copying, log)),
+        )?);
+        Ok(writer)
     }
 
     /// Applies `job` after every job submitted before it; it is committed even if nobody waits
-    /// for its answer.
-    pub fn submit(&self, job: Job) {
+    /// for its answer. `run` stands for the run whose log the job appends to, if it does.
+    pub fn submit(&self, job: Job, run: Option<RunKey>) {
         let inner = &self.inner;
-        if inner.inline && inner.queued.load(Ordering::Acquire) == 0 {
+        let key = run.map_or(0, |RunKey(key)| key);
+        let may = match inner.inline {
+            Inline::Any => true,
+            Inline::SameRun => key != 0 && inner.last_run.load(Ordering::Acquire) == key,
+        };
+        if may && inner.queued.load(Ordering::Acquire) == 0 {
             let conn = match inner.conn.try_lock() {
                 Ok(conn) => Some(conn),
                 Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -134,12 +207,13 @@ impl Writer {
                 && lock(&inner.queue.state).jobs.is_empty()
             {
                 commit(&conn, vec![job], &inner.counters);
+                inner.last_run.store(key, Ordering::Release);
                 return;
             }
         }
         inner.queued.fetch_add(1, Ordering::AcqRel);
         let mut waiting = lock(&inner.queue.state);
-        waiting.jobs.push_back(job);
+        waiting.jobs.push_back((job, key));
         if waiting.asleep {
             inner.queue.ready.notify_one();
         }
@@ -147,11 +221,16 @@ impl Writer {
 }
 
 impl Drop for Writer {
-    /// Lets the writer commit the jobs already queued, then closes the connection.
+    /// Lets the writer commit the jobs already queued, then closes the connections.
     fn drop(&mut self) {
         lock(&self.inner.queue.state).closed = true;
         self.inner.queue.ready.notify_one();
         if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        lock(&self.copying.state).closed = true;
+        self.copying.ready.notify_one();
+        if let Some(thread) = self.copier.take() {
             let _ = thread.join();
         }
     }
@@ -161,9 +240,9 @@ impl Inner {
     /// The writer thread.
     fn run(&self) {
         loop {
-            let (work, checkpoint, closed) = {
+            let closed = {
                 let mut waiting = lock(&self.queue.state);
-                while waiting.jobs.is_empty() && !waiting.checkpoint && !waiting.closed {
+                while waiting.jobs.is_empty() && !waiting.closed {
                     waiting.asleep = true;
                     waiting = self
                         .queue
@@ -172,23 +251,10 @@ impl Inner {
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                     waiting.asleep = false;
                 }
-                let checkpoint = std::mem::take(&mut waiting.checkpoint);
-                (!waiting.jobs.is_empty(), checkpoint, waiting.closed)
+                waiting.closed
             };
-            if work {
-                let conn = lock(&self.conn);
-                self.commit_queued(&conn);
-            }
-            if checkpoint {
-                let conn = lock(&self.conn);
-                // Nothing else writes meanwhile, so the whole log is copied and the next
-                // transaction starts it again from the beginning.
-                if let Err(error) =
-                    conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
-                {
-                    tracing::warn!(%error, "checkpointing the run store's log failed");
-                }
-            }
+            let conn = lock(&self.conn);
+            self.commit_queued(&conn);
             if closed && lock(&self.queue.state).jobs.is_empty() {
                 return;
             }
@@ -198,26 +264,70 @@ impl Inner {
     /// Commits every queued job, a batch at a time; the caller holds the connection.
     fn commit_queued(&self, conn: &MutexGuard<'_, Connection>) {
         loop {
-            let batch: Vec<Job> = {
+            let batch: Vec<(Job, u64)> = {
                 let mut waiting = lock(&self.queue.state);
                 let take = waiting.jobs.len().min(MAX_BATCH);
                 waiting.jobs.drain(..take).collect()
             };
-            if batch.is_empty() {
-                return;
-            }
+            let last_run = match batch.as_slice() {
+                [] => return,
+                [(_, key)] => *key,
+                _ => 0,
+            };
             // Taken off the count before the answers go out, so that a run answered here finds
             // the queue empty when it writes again.
             self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-            commit(conn, batch, &self.counters);
+            self.last_run.store(last_run, Ordering::Release);
+            commit(
+                conn,
+                batch.into_iter().map(|(job, _)| job).collect(),
+                &self.counters,
+            );
         }
     }
 }
 
+/// The thread that copies the log into the database file whenever the hook asks, over `log`.
+///
+/// The copy is made twice. The first, of everything committed so far, holds nothing the runs
+/// need: they go on committing meanwhile. The second holds the write connection, and copies
+/// what was committed during the first, so that the log is then copied whole and the next
+/// commit starts it again from the beginning rather than growing it. Holding the write
+/// connection for the whole copy would stop every run for its two flushes.
+fn copy_log(inner: &Inner, copying: &Copying, log: Connection) {
+    let copy = |what: &str| {
+        if let Err(error) =
+            log.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
+        {
+            tracing::warn!(%error, "copying the run store's log ({what}) failed");
+        }
+    };
+    loop {
+        {
+            let mut state = lock(&copying.state);
+            while !state.wanted && !state.closed {
+                state = copying
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if state.closed {
+                return;
+            }
+            state.wanted = false;
+        }
+        copy("while runs commit");
+        let _writes = lock(&inner.conn);
+        copy("the rest");
+        inner.counters.log_copies.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// Applies `batch` in one transaction, each job in a savepoint of its own when there are
-/// several (so that a failing job leaves the others alone) unless it needs none, commits, and
-/// only then answers each job. A job that failed part-way without a savepoint spoils the
-/// transaction: it is rolled back whole and every job is told so.
+/// several (so that a failing job leaves the others alone) unless it needs none, brings the
+/// log's index up to date when enough checkpoints have gathered, commits, and only then answers
+/// each job. A job that failed part-way without a savepoint spoils the transaction: it is
+/// rolled back whole and every job is told so.
 pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
     let alone = batch.len() == 1;
     let begun = sql(conn, "BEGIN IMMEDIATE").map_err(DbFailure::from);
@@ -233,6 +343,8 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
         .collect();
     let failed_alone = alone && done.iter().any(|d| d.failed);
     let spoiled = done.iter().any(|d| d.spoils);
+    let appended = done.iter().filter(|d| d.appended).count() as u64;
+    let mut indexed = false;
     let committed = match begun {
         Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
         Ok(()) if spoiled => {
@@ -241,19 +353,52 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
         }
         // A lone job that failed is undone with its transaction.
         Ok(()) if failed_alone => sql(conn, "ROLLBACK").map_err(DbFailure::from),
-        Ok(()) => sql(conn, "COMMIT").map_err(DbFailure::from),
+        Ok(()) => {
+            if counters.unindexed.load(Ordering::Acquire) + appended >= INDEX_EVERY {
+                indexed = index_log(conn);
+            }
+            sql(conn, "COMMIT").map_err(DbFailure::from)
+        }
         Err(failure) => Err(failure),
     };
     if committed.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     if committed.is_ok() && !failed_alone {
-        let appended = done.iter().filter(|d| d.appended).count() as u64;
         counters.checkpoints.fetch_add(appended, Ordering::AcqRel);
         counters.transactions.fetch_add(1, Ordering::AcqRel);
+        if indexed {
+            counters.unindexed.store(0, Ordering::Release);
+        } else {
+            counters.unindexed.fetch_add(appended, Ordering::AcqRel);
+        }
     }
     for d in done {
         (d.answer)(committed.clone());
+    }
+}
+
+/// Brings the log's index up to date in a savepoint of the open transaction; true when it did.
+/// A failure leaves the transaction's writes alone: the index is brought up to date by a later
+/// transaction, and meanwhile reads scan the rows past it.
+fn index_log(conn: &Connection) -> bool {
+    let indexed = sql(conn, "SAVEPOINT log_index").and_then(|()| {
+        runs::index_log(conn)?;
+        sql(conn, "RELEASE log_index")
+    });
+    match indexed {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "indexing the run store's checkpoints failed");
+            if conn
+                .execute_batch("ROLLBACK TO log_index; RELEASE log_index")
+                .is_err()
+                && !conn.is_autocommit()
+            {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            false
+        }
     }
 }
 
