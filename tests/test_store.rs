@@ -821,7 +821,7 @@ async fn sqlite_full_commits_concurrent_runs_together_on_one_thread() {
 /// starts again from the beginning rather than growing with every commit.
 #[tokio::test]
 async fn sqlite_keeps_the_log_small_while_a_run_commits() {
-    const STEPS: u64 = 12_000;
+    const STEPS: u64 = 30_000;
     let dir = TempDir::new();
     let path = dir.file("runs.db");
     let store = SqliteStore::open(&path).unwrap();

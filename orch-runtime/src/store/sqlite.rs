@@ -21,7 +21,7 @@ use super::StoreError;
 use crate::engine::lock;
 use crate::worker::BoxFuture;
 use schema::{check_header, configure_writer, open_connection, prepare_schema};
-use writer::{Counters, Inline, RunKey, Writer, sql};
+use writer::{Counters, RunKey, Writer, sql};
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 4;
@@ -233,14 +233,10 @@ impl SqliteStore {
         prepare_schema(&conn, &label)?;
         configure_writer(&conn, durability).map_err(|f| f.into_store(&label))?;
         let counters = Arc::new(Counters::default());
-        let inline = match durability {
-            Durability::Normal => Inline::Any,
-            Durability::Full => Inline::SameRun,
-        };
         let log = open_connection(&path, true)
             .and_then(|log| configure_writer(&log, durability).map(|()| log))
             .map_err(|f| f.into_store(&label))?;
-        let writer = Writer::start(conn, log, inline, counters.clone(), &label)?;
+        let writer = Writer::start(conn, log, durability, counters.clone(), &label)?;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 path,
