@@ -766,10 +766,11 @@ fn durable_rows(options: &Options, rows: &mut Vec<Row>) {
             let durable = shape.durable(Kind::Sqlite(durability), "one");
             let run = || runtime.block_on(durable::run_one(&durable.engine, shape.workflow()));
             let steps = run() as usize;
-            // A flush per transaction under `Full`: a millisecond or two each on this machine.
+            // A flush per transaction under `Full`, whose time varies from run to run on this
+            // machine's shared disk: a median of up to 25 pairs, 0.3 s each.
             let plan = match durability {
                 Durability::Normal => options.plan(10, 100, 6_000),
-                Durability::Full => options.plan(3, 5, 8_000),
+                Durability::Full => options.plan(9, 25, 8_000),
             };
             let (took, inserts, ratio) = measure::compare(
                 plan,
