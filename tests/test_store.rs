@@ -1287,3 +1287,136 @@ async fn a_run_the_store_refuses_fails_before_its_first_step() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert!(store.list(RunFilter::default()).await.unwrap().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The SQLite store against the memory store, on random histories
+
+mod against_memory {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RUNS: [&str; 3] = ["a", "b", "c"];
+    const NAMES: [&str; 2] = ["first", "second"];
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Create(usize),
+        /// That many checkpoints of the run, one after the other.
+        Burst(usize, u64),
+        Save(usize, usize),
+        Restore(usize, usize),
+        Delete(usize),
+        /// The SQLite store is closed and opened again.
+        Reopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0..3usize).prop_map(Op::Create),
+            6 => (0..3usize, 1..1200u64).prop_map(|(r, n)| Op::Burst(r, n)),
+            2 => (0..3usize, 0..2usize).prop_map(|(r, n)| Op::Save(r, n)),
+            2 => (0..3usize, 0..2usize).prop_map(|(r, n)| Op::Restore(r, n)),
+            1 => (0..3usize).prop_map(Op::Delete),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    /// What an operation answered, in terms both stores share.
+    fn outcome<T>(result: Result<T, StoreError>) -> String {
+        match result {
+            Ok(_) => "ok".into(),
+            Err(StoreError::UnknownRun(run)) => format!("unknown run {run}"),
+            Err(StoreError::UnknownCheckpoint { run, name }) => {
+                format!("unknown checkpoint {run}/{name}")
+            }
+            Err(other) => panic!("the store failed: {other}"),
+        }
+    }
+
+    /// What a store holds: each run's state, steps, status and checkpoints added up.
+    async fn contents(store: &impl Store) -> Vec<String> {
+        let mut seen = Vec::new();
+        for summary in store.list(RunFilter::default()).await.unwrap() {
+            let run = loaded(store, &summary.id).await;
+            seen.push(format!(
+                "{} {} {} {:?} {:?}",
+                summary.id, summary.state, summary.steps, summary.status, run.checkpoint
+            ));
+        }
+        seen
+    }
+
+    async fn replay(ops: Vec<Op>) {
+        let memory = MemoryStore::new();
+        let dir = TempDir::new();
+        let path = dir.file("runs.db");
+        let mut sqlite = SqliteStore::open(&path).unwrap();
+        let mut next = [1u64; 3];
+        for (i, op) in ops.into_iter().enumerate() {
+            let (m, s) = match op {
+                Op::Create(r) => {
+                    next[r] = 1;
+                    let run = || new_run(RUNS[r], "A", i as u64);
+                    (
+                        outcome(memory.create(run()).await),
+                        outcome(sqlite.create(run()).await),
+                    )
+                }
+                Op::Burst(r, n) => {
+                    let (mut m, mut s) = (String::new(), String::new());
+                    for _ in 0..n {
+                        let step = next[r];
+                        m = outcome(memory.checkpoint(RUNS[r], numbered(step)).await);
+                        s = outcome(sqlite.checkpoint(RUNS[r], numbered(step)).await);
+                        if m != "ok" || s != "ok" {
+                            break;
+                        }
+                        next[r] += 1;
+                    }
+                    (m, s)
+                }
+                Op::Save(r, n) => (
+                    outcome(memory.save_named(RUNS[r], NAMES[n]).await),
+                    outcome(sqlite.save_named(RUNS[r], NAMES[n]).await),
+                ),
+                Op::Restore(r, n) => {
+                    let m = outcome(memory.restore_named(RUNS[r], NAMES[n]).await);
+                    let s = outcome(sqlite.restore_named(RUNS[r], NAMES[n]).await);
+                    if let Some(run) = memory.load(RUNS[r]).await.unwrap() {
+                        next[r] = run.summary.steps + 1;
+                    }
+                    (m, s)
+                }
+                Op::Delete(r) => (
+                    outcome(memory.delete(RUNS[r]).await),
+                    outcome(sqlite.delete(RUNS[r]).await),
+                ),
+                Op::Reopen => {
+                    drop(sqlite);
+                    sqlite = SqliteStore::open(&path).unwrap();
+                    ("ok".into(), "ok".into())
+                }
+            };
+            assert_eq!(m, s, "operation {i} answered differently");
+        }
+        assert_eq!(contents(&memory).await, contents(&sqlite).await);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        /// Histories of runs created first, most long enough to pass the SQLite store's bulk
+        /// index (every 2,048 checkpoints) once or more, leave both stores holding the same
+        /// runs.
+        #[test]
+        fn sqlite_holds_what_memory_holds(ops in proptest::collection::vec(op(), 4..14)) {
+            let every_run = (0..RUNS.len()).map(Op::Create);
+            let ops = every_run.chain(ops).collect();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(replay(ops));
+        }
+    }
+}
