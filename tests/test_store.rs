@@ -1128,6 +1128,32 @@ async fn sqlite_finds_checkpoints_on_both_sides_of_its_index() {
     );
 }
 
+/// A store opened for a few writes at a time still brings its index up to date: the rows
+/// written past it by earlier openings count.
+#[tokio::test]
+async fn sqlite_indexes_rows_written_across_openings() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let mut step = 0;
+    for _ in 0..3 {
+        let store = SqliteStore::open(&path).unwrap();
+        if step == 0 {
+            store.create(new_run("r1", "A", 1)).await.unwrap();
+        }
+        for _ in 0..1_000 {
+            step += 1;
+            store.checkpoint("r1", numbered(step)).await.unwrap();
+        }
+    }
+    let (upto, last) = index_and_last(&path);
+    assert!(
+        upto >= 2_048,
+        "3,001 rows written in three openings, {upto} of {last} indexed"
+    );
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(loaded(&store, "r1").await.checkpoint.trail.len(), 3_000);
+}
+
 /// SQLite numbers a new row after the last one left: once the last rows are deleted, new rows
 /// may take numbers the index already went past, and must still be found.
 #[tokio::test]

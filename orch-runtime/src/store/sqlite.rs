@@ -233,6 +233,8 @@ impl SqliteStore {
         prepare_schema(&conn, &label)?;
         configure_writer(&conn, durability).map_err(|f| f.into_store(&label))?;
         let counters = Arc::new(Counters::default());
+        let unindexed = runs::unindexed(&conn).map_err(|e| Failure::from(e).into_store(&label))?;
+        counters.unindexed.store(unindexed, Ordering::Release);
         let log = open_connection(&path, true)
             .and_then(|log| configure_writer(&log, durability).map(|()| log))
             .map_err(|f| f.into_store(&label))?;

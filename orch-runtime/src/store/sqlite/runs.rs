@@ -100,6 +100,18 @@ pub(super) fn index_log(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The checkpoint rows written past the index: the rows a read of a run scans. A store opened
+/// again counts them towards its next bringing of the index up to date, so that a store opened
+/// for a few writes at a time is indexed all the same.
+pub(super) fn unindexed(conn: &Connection) -> rusqlite::Result<u64> {
+    let rows: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) - (SELECT upto FROM log_index) FROM checkpoints",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(uint(rows))
+}
+
 /// Deletes the run's checkpoint rows past `after` (every row for 0) and their index entries.
 /// SQLite gives a new row the id after the last one; when the last rows go, `upto` comes down
 /// to the new last row, so that the rows written next are past it and found.
