@@ -988,6 +988,22 @@ async fn sqlite_reports_damaged_pages() {
 }
 
 #[tokio::test]
+async fn sqlite_refuses_a_store_without_its_index_position() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM log_index", [])
+        .unwrap();
+    let error = open_error(&path);
+    assert!(
+        matches!(&error, StoreError::Corrupt { reason, .. } if reason.contains("index position")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn sqlite_leases_hold_across_stores_on_one_file() {
     let dir = TempDir::new();
     let path = dir.file("runs.db");

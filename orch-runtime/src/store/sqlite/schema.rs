@@ -293,14 +293,23 @@ pub(super) fn prepare_schema(conn: &Connection, label: &str) -> Result<(), Store
         .filter(|t| !found.tables.iter().any(|f| f == *t))
         .copied()
         .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Corrupt {
+    if !missing.is_empty() {
+        return Err(StoreError::Corrupt {
             path: label.to_string(),
             reason: format!("tables are missing: {}", missing.join(", ")),
-        })
+        });
     }
+    // Without its one row, reads would not know which checkpoints the index leaves out.
+    let positions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM log_index", [], |row| row.get(0))
+        .map_err(|e| Failure::from(e).into_store(label))?;
+    if positions != 1 {
+        return Err(StoreError::Corrupt {
+            path: label.to_string(),
+            reason: format!("the checkpoints' index position has {positions} rows, not 1"),
+        });
+    }
+    Ok(())
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction, looking again under the write

@@ -402,6 +402,7 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
     let failed_alone = alone && done.iter().any(|d| d.failed);
     let spoiled = done.iter().any(|d| d.spoils);
     let appended = done.iter().filter(|d| d.appended).count() as u64;
+    // Whether the index was brought up to date in this transaction (or tried and failed).
     let mut indexed = false;
     let committed = match begun {
         Ok(()) if conn.is_autocommit() => Err(DbFailure::rolled_back()),
@@ -413,7 +414,9 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
         Ok(()) if failed_alone => sql(conn, "ROLLBACK").map_err(DbFailure::from),
         Ok(()) => {
             if counters.unindexed.load(Ordering::Acquire) + appended >= INDEX_EVERY {
-                indexed = index_log(conn);
+                // A failure is tried again after as many rows more, not at every commit.
+                index_log(conn);
+                indexed = true;
             }
             sql(conn, "COMMIT").map_err(DbFailure::from)
         }
@@ -436,26 +439,22 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
     }
 }
 
-/// Brings the log's index up to date in a savepoint of the open transaction; true when it did.
-/// A failure leaves the transaction's writes alone: the index is brought up to date by a later
-/// transaction, and meanwhile reads scan the rows past it.
-fn index_log(conn: &Connection) -> bool {
+/// Brings the log's index up to date in a savepoint of the open transaction. A failure leaves
+/// the transaction's writes alone: the index is brought up to date by a later transaction, and
+/// meanwhile reads scan the rows past it.
+fn index_log(conn: &Connection) {
     let indexed = sql(conn, "SAVEPOINT log_index").and_then(|()| {
         runs::index_log(conn)?;
         sql(conn, "RELEASE log_index")
     });
-    match indexed {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(%error, "indexing the run store's checkpoints failed");
-            if conn
-                .execute_batch("ROLLBACK TO log_index; RELEASE log_index")
-                .is_err()
-                && !conn.is_autocommit()
-            {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            false
+    if let Err(error) = indexed {
+        tracing::warn!(%error, "indexing the run store's checkpoints failed");
+        if conn
+            .execute_batch("ROLLBACK TO log_index; RELEASE log_index")
+            .is_err()
+            && !conn.is_autocommit()
+        {
+            let _ = conn.execute_batch("ROLLBACK");
         }
     }
 }
