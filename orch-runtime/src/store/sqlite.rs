@@ -62,15 +62,24 @@ pub struct SqliteStats {
 /// Writes go to one writer thread, which takes every write waiting, applies them in one
 /// transaction (each in its own savepoint, so a failing write leaves the others alone), commits,
 /// and only then answers each caller: concurrent runs share transactions, and a checkpoint's
-/// future resolves once it is durable in the sense of the [`Durability`] chosen. A write is
-/// queued when its method is called, in the order of the calls, and is applied even if its
-/// future is dropped. Reads run on tokio's blocking threads (their futures need a tokio runtime)
-/// over their own connections, and see committed data only.
+/// future resolves once it is durable in the sense of the [`Durability`] chosen. A write that
+/// finds nothing queued is committed on the calling thread instead, in a transaction of its own
+/// (under [`Durability::Full`], only a lone run's: an append of the run that wrote last); the
+/// call then blocks for the commit. A write is queued when its method is called, in the order
+/// of the calls, and is applied even if its future is dropped. Reads run on tokio's blocking
+/// threads (their futures need a tokio runtime) over their own connections, and see committed
+/// data only.
+///
+/// A checkpoint is one row appended to a log in the order written; which rows belong to which
+/// run is indexed in bulk every 2,048 rows, and reads scan the rows written since. A thread of
+/// the store's own copies the SQLite write-ahead log into the database file while runs go on
+/// committing ([`SqliteStats::log_copies`]).
 ///
 /// Opening checks that the file is an orch store: another program's SQLite database, a file
 /// that is not a database, a damaged file or a store written by a newer orch is refused with
 /// [`StoreError::Foreign`], [`StoreError::Corrupt`] or [`StoreError::Version`], and is not
-/// modified. A new or empty file becomes an empty store. Opening blocks while it reads the file.
+/// modified. A store written by an older orch is upgraded. A new or empty file becomes an empty
+/// store. Opening blocks while it reads the file.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
