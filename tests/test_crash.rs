@@ -10,8 +10,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orch_runtime::store::{Lifecycle, MemoryStore, RunFilter, SqliteStore, Store};
-use orch_runtime::{Call, Engine, Reply, RunResult, Trail, WorkerError};
+use orch_runtime::store::{
+    Checkpoint, Lifecycle, MemoryStore, NewRun, RunFilter, SqliteStore, Store,
+};
+use orch_runtime::{Call, Engine, Reply, RunResult, RunStatus, Trail, WorkerError};
 use serde_json::{Value, json};
 
 /// Set in the child process: the path of its store.
@@ -20,6 +22,11 @@ const CHILD: &str = "ORCH_CRASH_CHILD";
 /// times count from there, so that a slow start on a busy machine does not eat them.
 const READY: &str = "orch-crash-child: ready";
 const RUNS: i64 = 8;
+/// Checkpoints of a finished run written to each store before its children start: the store
+/// indexes its log in bulk every 2,048 checkpoints, so that the children's commits bring the
+/// index up to date part-way through, where kills can land, and their runs are read back from
+/// both sides of it.
+const BALLAST: u64 = 2_000;
 /// Kills wanted in all: stores are added until this many have landed.
 const KILLS: usize = 60;
 /// At most this many stores, each killed at most `KILLS_PER_STORE` times.
@@ -201,6 +208,7 @@ fn runs_finish_as_if_never_killed() {
     while kills < KILLS && store < MAX_STORES {
         store += 1;
         let path: PathBuf = dir.join(format!("runs-{store}.db"));
+        ballast(&path);
         let mut finished = false;
         for _ in 0..KILLS_PER_STORE {
             let after = Duration::from_millis(next(&mut rng) % 40);
@@ -233,6 +241,50 @@ fn runs_finish_as_if_never_killed() {
     );
 }
 
+/// A finished run of [`BALLAST`] checkpoints, not one of the runs checked.
+fn ballast(path: &Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(path).unwrap();
+        let checkpoint = |steps| Checkpoint {
+            state: "idle".into(),
+            steps,
+            counters: vec![],
+            data: vec![],
+            last_error: None,
+            trail: vec![],
+            consumed: vec![],
+            deadline_ms: None,
+        };
+        let run = NewRun {
+            id: "ballast".into(),
+            workflow: "Ballast".into(),
+            definition: "0".into(),
+            input: json!({ "n": -1 }),
+            created_ms: 0,
+            checkpoint: checkpoint(0),
+        };
+        store.create(run).await.unwrap();
+        for steps in 1..BALLAST {
+            store
+                .checkpoint("ballast", checkpoint(steps))
+                .await
+                .unwrap();
+        }
+        let mut result = engine(None).run("Crashy", json!({ "n": 0 })).await.unwrap();
+        result.run_id = "ballast".into();
+        result.workflow = "Ballast".into();
+        assert_eq!(result.status, RunStatus::Succeeded);
+        store
+            .finish("ballast", checkpoint(BALLAST), result)
+            .await
+            .unwrap();
+    });
+}
+
 /// How far the runs of a store have come: the trail entries stored, in all.
 fn progress(path: &Path) -> usize {
     if !path.exists() {
@@ -263,7 +315,16 @@ fn verify(path: &Path, expected: &BTreeMap<i64, RunResult>) {
         .unwrap();
     runtime.block_on(async {
         let store = SqliteStore::open(path).unwrap();
-        let runs = store.list(RunFilter::default()).await.unwrap();
+        let mut runs = store.list(RunFilter::default()).await.unwrap();
+        runs.retain(|run| run.id != "ballast");
+        let indexed: i64 = rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT upto FROM log_index", [], |row| row.get(0))
+            .unwrap();
+        assert!(
+            indexed > BALLAST as i64,
+            "the children's commits brought the index up to date ({indexed})"
+        );
         assert_eq!(
             runs.len(),
             expected.len(),
