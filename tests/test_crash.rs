@@ -241,13 +241,18 @@ fn runs_finish_as_if_never_killed() {
     );
 }
 
-/// A finished run of [`BALLAST`] checkpoints, not one of the runs checked.
-fn ballast(path: &Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Runs `future` to its end on a single-threaded runtime of its own.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+        .block_on(future)
+}
+
+/// A finished run of [`BALLAST`] checkpoints, not one of the runs checked.
+fn ballast(path: &Path) {
+    block_on(async {
         let store = SqliteStore::open(path).unwrap();
         let checkpoint = |steps| Checkpoint {
             state: "idle".into(),
@@ -290,11 +295,7 @@ fn progress(path: &Path) -> usize {
     if !path.exists() {
         return 0;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let store = SqliteStore::open(path).unwrap();
         let mut entries = 0;
         for run in store.list(RunFilter::default()).await.unwrap() {
@@ -309,11 +310,7 @@ fn progress(path: &Path) -> usize {
 }
 
 fn verify(path: &Path, expected: &BTreeMap<i64, RunResult>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let store = SqliteStore::open(path).unwrap();
         let mut runs = store.list(RunFilter::default()).await.unwrap();
         runs.retain(|run| run.id != "ballast");

@@ -1170,6 +1170,42 @@ async fn sqlite_indexes_rows_written_across_openings() {
     assert_eq!(loaded(&store, "r1").await.checkpoint.trail.len(), 3_000);
 }
 
+/// A failure to bring the index up to date leaves the checkpoints committed and found; the
+/// index is brought up to date once it can be, after as many rows again.
+#[tokio::test]
+async fn sqlite_commits_checkpoints_when_indexing_fails() {
+    let dir = TempDir::new();
+    let path = dir.file("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.create(new_run("r1", "A", 1)).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON run_checkpoints
+         BEGIN SELECT RAISE(ABORT, 'no index today'); END;",
+    )
+    .unwrap();
+    let mut step = 0;
+    for _ in 0..2_100 {
+        step += 1;
+        store.checkpoint("r1", numbered(step)).await.unwrap();
+    }
+    assert_eq!(index_and_last(&path), (0, 2_101), "nothing indexed");
+    assert_eq!(loaded(&store, "r1").await.checkpoint.trail.len(), 2_100);
+
+    conn.execute_batch("DROP TRIGGER refuse").unwrap();
+    for _ in 0..2_100 {
+        step += 1;
+        store.checkpoint("r1", numbered(step)).await.unwrap();
+    }
+    let (upto, last) = index_and_last(&path);
+    assert!(upto > 2_101, "indexed once it could be: {upto} of {last}");
+    let run = loaded(&store, "r1").await;
+    assert_eq!(
+        steps_of(&run.checkpoint.trail),
+        (1..=step).collect::<Vec<_>>()
+    );
+}
+
 /// SQLite numbers a new row after the last one left: once the last rows are deleted, new rows
 /// may take numbers the index already went past, and must still be found.
 #[tokio::test]

@@ -22,14 +22,14 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
-use super::{DbFailure, Done, Durability, Job, runs};
+use super::{DbFailure, Done, Durability, Failure, Job, in_savepoint, runs};
 use crate::engine::lock;
 use crate::store::StoreError;
 
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// The size of the write-ahead log, in pages, past which the writer thread checkpoints it (as
-/// SQLite's automatic checkpoint does by default).
+/// The pages committed to the write-ahead log after which the copying thread copies it into the
+/// database file again (SQLite's automatic checkpoint copies the log once it holds as many).
 const CHECKPOINT_PAGES: i32 = 1000;
 /// The size of the log, in pages, past which a copy also takes the write connection, so that
 /// the log starts again from the beginning. Each time costs the runs a wait for the copy of
@@ -53,7 +53,7 @@ pub(super) const INDEX_EVERY: u64 = 2048;
 #[derive(Default)]
 pub(super) struct Counters {
     pub transactions: AtomicU64,
-    /// Times the log was copied into the database file.
+    /// Times the log was copied whole into the database file, so that it starts again.
     pub log_copies: AtomicU64,
     pub checkpoints: AtomicU64,
     /// Checkpoints appended since the log's index was last brought up to date by this writer.
@@ -202,7 +202,7 @@ impl Writer {
                 .name(name.into())
                 .spawn(body)
                 .map_err(|e| {
-                    StoreError::Backend(format!("cannot start the writer of `{label}`: {e}"))
+                    StoreError::Backend(format!("cannot start a thread of `{label}`: {e}"))
                 })
         };
         let thread = spawn(
@@ -443,19 +443,10 @@ pub(super) fn commit(conn: &Connection, batch: Vec<Job>, counters: &Counters) {
 /// the transaction's writes alone: the index is brought up to date by a later transaction, and
 /// meanwhile reads scan the rows past it.
 fn index_log(conn: &Connection) {
-    let indexed = sql(conn, "SAVEPOINT log_index").and_then(|()| {
-        runs::index_log(conn)?;
-        sql(conn, "RELEASE log_index")
-    });
-    if let Err(error) = indexed {
-        tracing::warn!(%error, "indexing the run store's checkpoints failed");
-        if conn
-            .execute_batch("ROLLBACK TO log_index; RELEASE log_index")
-            .is_err()
-            && !conn.is_autocommit()
-        {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+    if let Err(Failure::Db(DbFailure { reason, .. })) =
+        in_savepoint(conn, |conn| Ok(runs::index_log(conn)?))
+    {
+        tracing::warn!(error = %reason, "indexing the run store's checkpoints failed");
     }
 }
 
