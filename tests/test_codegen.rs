@@ -163,7 +163,7 @@ fn events(workflow: &ir::Workflow) -> Vec<EdgeEvent> {
     events
 }
 
-fn custom_outcomes(workflow: &ir::Workflow) -> BTreeSet<String> {
+fn custom_outcomes(workflow: &ir::Workflow) -> BTreeSet<ir::Name> {
     workflow
         .states
         .iter()
@@ -194,7 +194,7 @@ macro_rules! conformance {
             assert_eq!(m::WORST_CASE_STEPS, workflow.worst_case_steps);
             assert_eq!(m::BOUNDS, workflow.bound_count);
             let labels: Vec<&str> = Outcome::ALL.map(Outcome::label).to_vec();
-            let expected: Vec<String> = custom_outcomes(workflow).into_iter().collect();
+            let expected: Vec<ir::Name> = custom_outcomes(workflow).into_iter().collect();
             assert_eq!(labels, expected);
 
             assert_eq!(m::workflow(), workflow, "the embedded IR is the fixture's");

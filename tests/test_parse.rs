@@ -634,10 +634,10 @@ fn with_values_of_every_kind() {
         Value::Number(n) => (n.value, n.text.clone()),
         other => panic!("{key}: {other:?}"),
     };
-    assert_eq!(number("temperature"), (0.7, "0.7".to_string()));
-    assert_eq!(number("offset"), (-1.0, "-1".to_string()));
-    assert_eq!(number("big"), (1000.0, "1_000".to_string()));
-    assert_eq!(number("tiny"), (0.0025, "2.5e-3".to_string()));
+    assert_eq!(number("temperature"), (0.7, "0.7".into()));
+    assert_eq!(number("offset"), (-1.0, "-1".into()));
+    assert_eq!(number("big"), (1000.0, "1_000".into()));
+    assert_eq!(number("tiny"), (0.0025, "2.5e-3".into()));
     assert!(matches!(
         entry(with, "verbose"),
         Value::Bool { value: true, .. }
@@ -837,7 +837,7 @@ fn conditions_build_trees_with_precedence() {
             Expr::Not { expr, .. } => format!("!{}", shape(expr)),
             Expr::Exists { path, .. } => format!("exists {path}"),
             Expr::Literal(Literal::Str(s)) => format!("{:?}", s.value),
-            Expr::Literal(Literal::Number(n)) => n.text.clone(),
+            Expr::Literal(Literal::Number(n)) => n.text.to_string(),
             Expr::Literal(Literal::Bool { value, .. }) => value.to_string(),
             Expr::Literal(Literal::Null { .. }) => "null".to_string(),
             Expr::Path(path) => path.to_string(),

@@ -227,7 +227,7 @@ fn print_json(sources: &[Source], checked: &[Checked], counts: Counts) -> Result
         let workflows = result.program.iter().flat_map(|p| &p.workflows);
         report.workflows.extend(workflows.map(|w| JsonWorkflow {
             file: source.name.clone(),
-            name: w.name.clone(),
+            name: w.name.to_string(),
             states: w.states.len(),
             worst_case_steps: w.worst_case_steps,
             max_steps: w.max_steps,

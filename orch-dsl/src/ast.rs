@@ -15,6 +15,10 @@ use serde::Serialize;
 
 pub use crate::span::Span;
 
+/// The text of a name or short literal in the tree. Up to 24 bytes are stored inline, without a
+/// heap block of their own, so that reading a name does not fetch another cache line.
+pub type Name = compact_str::CompactString;
+
 /// A parsed source text: zero or more workflows plus the comments found in it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct File {
@@ -41,7 +45,7 @@ pub struct Doc {
 /// A name written in the source: a workflow, state, worker, signal, field, outcome or variable.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Ident {
-    pub name: String,
+    pub name: Name,
     pub span: Span,
 }
 
@@ -496,7 +500,7 @@ pub struct Entry {
 /// An object key, written as a bare word or as a string (`"max-tokens"`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Key {
-    pub name: String,
+    pub name: Name,
     pub quoted: bool,
     pub span: Span,
 }
@@ -523,7 +527,7 @@ pub struct Backoff {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Multiplier {
     pub value: f64,
-    pub text: String,
+    pub text: Name,
     pub span: Span,
 }
 
@@ -651,7 +655,7 @@ impl Literal {
 /// A string literal. `value` is the decoded text; `span` covers the quotes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StrLit {
-    pub value: String,
+    pub value: Name,
     /// `Some(n)` for a raw string written with `n` hashes (`r"…"` is `Some(0)`).
     pub raw_hashes: Option<u8>,
     pub span: Span,
@@ -679,7 +683,7 @@ impl Template {
 pub enum TemplatePart {
     /// Literal text (with `\{{` already turned into `{{`). `span` covers the text as written
     /// inside the string literal, escapes included.
-    Text { value: String, span: Span },
+    Text { value: Name, span: Span },
     /// `{{ path }}`; the path's spans point inside the string literal.
     Placeholder(Path),
 }
@@ -698,7 +702,7 @@ impl TemplatePart {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NumLit {
     pub value: f64,
-    pub text: String,
+    pub text: Name,
     pub span: Span,
 }
 
@@ -713,7 +717,7 @@ pub struct IntLit {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DurationLit {
     pub value: Duration,
-    pub text: String,
+    pub text: Name,
     pub span: Span,
 }
 

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ast::Name;
+
 /// Index of a state in [`Workflow::states`].
 pub type StateId = usize;
 
@@ -24,7 +26,7 @@ impl Program {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
-    pub name: String,
+    pub name: Name,
     /// The `///` documentation, lines joined with `\n`.
     pub docs: String,
     pub input: Vec<InputField>,
@@ -58,7 +60,7 @@ impl Workflow {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputField {
-    pub name: String,
+    pub name: Name,
     pub docs: String,
     pub ty: crate::ast::ValueType,
     /// `None` when the field is required. A `null` default is `Some(Value::Null)`: in JSON the
@@ -80,11 +82,11 @@ fn present<'de, D: serde::Deserializer<'de>>(
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Worker {
-    pub name: String,
-    pub description: String,
+    pub name: Name,
+    pub description: Name,
     pub docs: String,
     /// Every outcome the worker may report, `"ok"` included when it may report a plain success.
-    pub outcomes: Vec<String>,
+    pub outcomes: Vec<Name>,
     /// True when the outcomes were declared with `outcomes [...]` rather than inferred from
     /// the transitions of the worker's tasks.
     pub outcomes_declared: bool,
@@ -92,16 +94,16 @@ pub struct Worker {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
-    pub name: String,
-    pub description: String,
+    pub name: Name,
+    pub description: Name,
     pub docs: String,
-    pub outcomes: Vec<String>,
+    pub outcomes: Vec<Name>,
     pub outcomes_declared: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
-    pub name: String,
+    pub name: Name,
     pub docs: String,
     pub kind: StateKind,
 }
@@ -129,7 +131,7 @@ pub enum StateKind {
     },
     Map {
         over: PathExpr,
-        item: String,
+        item: Name,
         worker: usize,
         input: Option<ValueExpr>,
         /// At most this many items at once; `None` runs them all at once.
@@ -140,7 +142,7 @@ pub enum StateKind {
     },
     Loop {
         worker: usize,
-        var: Option<String>,
+        var: Option<Name>,
         input: Option<ValueExpr>,
         until: Option<Cond>,
         max: u64,
@@ -156,7 +158,7 @@ pub enum StateKind {
         exits: Exits,
     },
     Call {
-        workflow: String,
+        workflow: Name,
         input: Option<ValueExpr>,
         timeout_ms: Option<u64>,
         exits: Exits,
@@ -243,7 +245,7 @@ impl StateKind {
 #[serde(rename_all = "snake_case")]
 pub enum EdgeEvent {
     Ok,
-    Outcome(String),
+    Outcome(Name),
     Timeout,
     Fail,
     /// A loop ran out of iterations (`max N else x`).
@@ -278,7 +280,7 @@ impl EdgeEvent {
 pub struct Exits {
     pub ok: Option<Edge>,
     /// Custom outcomes, in source order.
-    pub outcomes: Vec<(String, Edge)>,
+    pub outcomes: Vec<(Name, Edge)>,
     /// Taken when the state timed out; `None` sends timeouts to `fail`.
     pub timeout: Option<Edge>,
     /// The state's own `fail ->`, or the workflow's `on fail`.
@@ -325,7 +327,7 @@ impl Edge {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Branch {
-    pub name: String,
+    pub name: Name,
     pub docs: String,
     pub worker: usize,
     pub input: Option<ValueExpr>,
@@ -397,7 +399,7 @@ pub enum ValueExpr {
         items: Vec<ValueExpr>,
     },
     Object {
-        entries: Vec<(String, ValueExpr)>,
+        entries: Vec<(Name, ValueExpr)>,
     },
     Path {
         path: PathExpr,
@@ -407,7 +409,7 @@ pub enum ValueExpr {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplatePart {
-    Text(String),
+    Text(Name),
     Path(PathExpr),
 }
 
@@ -417,7 +419,7 @@ pub struct PathExpr {
     pub root: Root,
     pub segments: Vec<Segment>,
     /// The path as written, for messages and traces.
-    pub text: String,
+    pub text: Name,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,7 +463,7 @@ pub enum Root {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Segment {
-    Field(String),
+    Field(Name),
     Index(i64),
 }
 

@@ -624,7 +624,7 @@ fn target(target: &Target) -> String {
             "{} max {} else {}",
             target.state, bound.max.value, bound.otherwise
         ),
-        None => target.state.name.clone(),
+        None => target.state.name.to_string(),
     }
 }
 
@@ -641,7 +641,7 @@ fn braced(items: impl Iterator<Item = String>) -> String {
 fn flat_value(value: &Value) -> String {
     match value {
         Value::Template(template) => string_literal(&template.lit),
-        Value::Number(number) => number.text.clone(),
+        Value::Number(number) => number.text.to_string(),
         Value::Bool { value, .. } => value.to_string(),
         Value::Null { .. } => "null".to_string(),
         Value::List { items, .. } => flat_list(items),
@@ -667,14 +667,14 @@ fn key(key: &Key) -> String {
     if key.quoted {
         plain_string(&key.name)
     } else {
-        key.name.clone()
+        key.name.to_string()
     }
 }
 
 fn literal(literal: &Literal) -> String {
     match literal {
         Literal::Str(lit) => string_literal(lit),
-        Literal::Number(number) => number.text.clone(),
+        Literal::Number(number) => number.text.to_string(),
         Literal::Bool { value, .. } => value.to_string(),
         Literal::Null { .. } => "null".to_string(),
     }

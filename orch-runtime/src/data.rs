@@ -139,7 +139,7 @@ impl RunData {
             ValueExpr::Object { entries } => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.clone(), self.eval(v, locals)))
+                    .map(|(k, v)| (k.to_string(), self.eval(v, locals)))
                     .collect(),
             ),
             ValueExpr::Path { path } => self.lookup(path, locals),
@@ -185,7 +185,7 @@ impl RunData {
 fn descend<'v>(mut value: &'v Value, segments: &[Segment]) -> Option<&'v Value> {
     for segment in segments {
         value = match (segment, value) {
-            (Segment::Field(name), Value::Object(map)) => map.get(name)?,
+            (Segment::Field(name), Value::Object(map)) => map.get(name.as_str())?,
             (Segment::Index(i), Value::Array(items)) => {
                 let len = items.len() as i64;
                 let at = if *i < 0 { len + i } else { *i };
@@ -270,10 +270,10 @@ pub fn prepare_input(workflow: &ir::Workflow, input: Value) -> Result<Value, Str
         }
     };
     for field in &workflow.input {
-        match (map.get(&field.name), &field.default) {
+        match (map.get(field.name.as_str()), &field.default) {
             (Some(value), _) => check_type(&field.name, field.ty, value)?,
             (None, Some(default)) => {
-                map.insert(field.name.clone(), default.clone());
+                map.insert(field.name.to_string(), default.clone());
             }
             (None, None) => return Err(format!("missing required input field `{}`", field.name)),
         }
@@ -343,7 +343,7 @@ mod tests {
         PathExpr {
             root,
             segments,
-            text: String::new(),
+            text: Default::default(),
         }
     }
 
@@ -351,7 +351,7 @@ mod tests {
     fn lookup_descends_fields_and_indices() {
         let mut data = RunData::new(json!({"goal": "site"}), 2);
         data.steps[1].output = Some(json!({"tasks": ["a", "b", "c"]}));
-        let field = |f: &str| Segment::Field(f.to_string());
+        let field = |f: &str| Segment::Field(f.into());
         let tasks = |i| {
             path(
                 Root::Output { state: 1 },

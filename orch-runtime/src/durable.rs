@@ -114,7 +114,7 @@ impl Engine {
                 .state(&loaded.checkpoint.state)
                 .ok_or_else(|| ResumeError::UnknownState {
                     run: run.to_string(),
-                    workflow: workflow.name.clone(),
+                    workflow: workflow.name.to_string(),
                     state: loaded.checkpoint.state.clone(),
                 })?;
         // Checked before the claim: an engine that cannot run it leaves it to one that can.

@@ -295,7 +295,7 @@ impl Registered {
         self.workers
             .clone()
             .map_err(|worker| StartError::UnboundWorker {
-                workflow: self.workflow.name.clone(),
+                workflow: self.workflow.name.to_string(),
                 worker,
             })
     }
@@ -309,7 +309,12 @@ fn workers_of(workflow: &ir::Workflow, workers: &Workers) -> Result<SharedWorker
     workflow
         .workers
         .iter()
-        .map(|w| workers.get(&w.name).cloned().ok_or_else(|| w.name.clone()))
+        .map(|w| {
+            workers
+                .get(w.name.as_str())
+                .cloned()
+                .ok_or_else(|| w.name.to_string())
+        })
         .collect()
 }
 
@@ -502,7 +507,7 @@ impl Engine {
                 names: Names::of(workflow),
                 workers: workers_of(workflow, &workers),
             };
-            workflows.insert(workflow.name.clone(), registered);
+            workflows.insert(workflow.name.to_string(), registered);
         }
         self
     }
@@ -526,8 +531,8 @@ impl Engine {
         for workflow in &compiled.program.workflows {
             if let Some(worker) = workflow.workers.iter().find(|w| !workers.contains(&w.name)) {
                 return Err(LoadError::UnboundWorker {
-                    workflow: workflow.name.clone(),
-                    worker: worker.name.clone(),
+                    workflow: workflow.name.to_string(),
+                    worker: worker.name.to_string(),
                 });
             }
         }
@@ -537,7 +542,7 @@ impl Engine {
             .program
             .workflows
             .iter()
-            .map(|w| w.name.clone())
+            .map(|w| w.name.to_string())
             .collect())
     }
 
@@ -694,9 +699,9 @@ impl Engine {
                 if let ir::StateKind::Call {
                     workflow: callee, ..
                 } = &state.kind
-                    && !names.contains(callee)
+                    && !names.iter().any(|n| n == callee)
                 {
-                    names.push(callee.clone());
+                    names.push(callee.to_string());
                 }
             }
         }
@@ -718,11 +723,11 @@ pub(crate) fn check_signal(
         });
     };
     match reply {
-        SignalReply::Outcome(outcome, _) if !declared.outcomes.contains(outcome) => {
+        SignalReply::Outcome(outcome, _) if !declared.outcomes.iter().any(|o| o == outcome) => {
             Err(SignalError::UnknownOutcome {
                 signal: signal.to_string(),
                 outcome: outcome.clone(),
-                expected: declared.outcomes.clone(),
+                expected: declared.outcomes.iter().map(ToString::to_string).collect(),
             })
         }
         _ => Ok(()),
@@ -732,17 +737,17 @@ pub(crate) fn check_signal(
 /// The signature of a loaded workflow, for checking text that calls it.
 fn signature(workflow: &ir::Workflow) -> orch_dsl::Signature {
     orch_dsl::Signature {
-        name: workflow.name.clone(),
+        name: workflow.name.to_string(),
         inputs: workflow
             .input
             .iter()
-            .map(|f| (f.name.clone(), f.default.is_none()))
+            .map(|f| (f.name.to_string(), f.default.is_none()))
             .collect(),
         calls: workflow
             .states
             .iter()
             .filter_map(|s| match &s.kind {
-                ir::StateKind::Call { workflow, .. } => Some(workflow.clone()),
+                ir::StateKind::Call { workflow, .. } => Some(workflow.to_string()),
                 _ => None,
             })
             .collect(),

@@ -131,7 +131,7 @@ pub fn ident() -> BoxedStrategy<Ident> {
     });
     prop_oneof![3 => pooled, 1 => random]
         .prop_map(|name| Ident {
-            name,
+            name: name.into(),
             span: NO_SPAN,
         })
         .boxed()
@@ -140,7 +140,7 @@ pub fn ident() -> BoxedStrategy<Ident> {
 fn word(pool: &'static [&'static str]) -> BoxedStrategy<Ident> {
     select(pool)
         .prop_map(|name| Ident {
-            name: name.to_string(),
+            name: name.into(),
             span: NO_SPAN,
         })
         .boxed()
@@ -181,7 +181,7 @@ fn raw_hashes(value: &str, wanted: u8) -> u8 {
 fn string_lit(value: String, raw: Option<u8>) -> StrLit {
     StrLit {
         raw_hashes: raw.map(|wanted| raw_hashes(&value, wanted)),
-        value,
+        value: value.into(),
         span: NO_SPAN,
     }
 }
@@ -224,7 +224,7 @@ fn build_template(pieces: Vec<Piece>, raw: Option<u8>) -> Template {
                 value.push_str(&format!("{{{{{pad}{path}{pad}}}}}"));
                 if !text.is_empty() {
                     parts.push(TemplatePart::Text {
-                        value: std::mem::take(&mut text),
+                        value: std::mem::take(&mut text).into(),
                         span: NO_SPAN,
                     });
                 }
@@ -234,7 +234,7 @@ fn build_template(pieces: Vec<Piece>, raw: Option<u8>) -> Template {
     }
     if !text.is_empty() {
         parts.push(TemplatePart::Text {
-            value: text,
+            value: text.into(),
             span: NO_SPAN,
         });
     }
@@ -248,7 +248,7 @@ pub fn number() -> BoxedStrategy<NumLit> {
     select(NUMBERS)
         .prop_map(|text| NumLit {
             value: text.replace('_', "").parse().expect("a number"),
-            text: text.to_string(),
+            text: text.into(),
             span: NO_SPAN,
         })
         .boxed()
@@ -288,7 +288,7 @@ pub fn duration() -> BoxedStrategy<DurationLit> {
             }
             DurationLit {
                 value: Duration::from_nanos(nanos),
-                text,
+                text: text.into(),
                 span: NO_SPAN,
             }
         })
@@ -304,7 +304,7 @@ pub fn multiplier() -> BoxedStrategy<Multiplier> {
             };
             Multiplier {
                 value: text[1..].parse().expect("a multiplier"),
-                text,
+                text: text.into(),
                 span: NO_SPAN,
             }
         })
@@ -326,11 +326,11 @@ pub fn literal() -> BoxedStrategy<Literal> {
 
 fn key() -> BoxedStrategy<Key> {
     prop_oneof![
-        prop_oneof![ident(), word(FIELDS)].prop_map(|name| (name.name, false)),
+        prop_oneof![ident(), word(FIELDS)].prop_map(|name| (name.name.to_string(), false)),
         text().prop_map(|name| (name, true)),
     ]
     .prop_map(|(name, quoted)| Key {
-        name,
+        name: name.into(),
         quoted,
         span: NO_SPAN,
     })
@@ -781,7 +781,8 @@ fn input_block() -> BoxedStrategy<Item> {
 
 /// `outcomes [ok, approved]`: distinct labels, `ok` allowed.
 fn outcomes() -> BoxedStrategy<Outcomes> {
-    let label = prop_oneof![1 => Just("ok".to_string()), 4 => ident().prop_map(|i| i.name)];
+    let label =
+        prop_oneof![1 => Just("ok".to_string()), 4 => ident().prop_map(|i| i.name.to_string())];
     vec(label, 0..4)
         .prop_map(|labels| {
             let mut seen = std::collections::BTreeSet::new();
@@ -789,7 +790,7 @@ fn outcomes() -> BoxedStrategy<Outcomes> {
                 .into_iter()
                 .filter(|l| seen.insert(l.clone()))
                 .map(|name| Ident {
-                    name,
+                    name: name.into(),
                     span: NO_SPAN,
                 })
                 .collect();

@@ -204,7 +204,7 @@ fn needed_workers(program: &ir::Program, workflow: &ir::Workflow) -> BTreeSet<St
         if !seen.insert(workflow.name.clone()) {
             continue;
         }
-        needed.extend(workflow.workers.iter().map(|w| w.name.clone()));
+        needed.extend(workflow.workers.iter().map(|w| w.name.to_string()));
         for state in &workflow.states {
             if let ir::StateKind::Call {
                 workflow: called, ..

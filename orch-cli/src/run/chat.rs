@@ -169,8 +169,8 @@ pub fn outcomes(program: &ir::Program, name: &str) -> Option<Vec<String>> {
     {
         let all = found.get_or_insert_with(Vec::new);
         for outcome in &worker.outcomes {
-            if !all.contains(outcome) {
-                all.push(outcome.clone());
+            if !all.iter().any(|o| o == outcome) {
+                all.push(outcome.to_string());
             }
         }
     }

@@ -54,7 +54,7 @@ pub fn build(args: &[InputArg], workflow: &ir::Workflow) -> Result<Value, CliErr
     let missing: Vec<&str> = workflow
         .input
         .iter()
-        .filter(|f| f.default.is_none() && !input.contains_key(&f.name))
+        .filter(|f| f.default.is_none() && !input.contains_key(f.name.as_str()))
         .map(|f| f.name.as_str())
         .collect();
     if let Some(first) = missing.first() {

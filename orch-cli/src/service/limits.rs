@@ -108,7 +108,7 @@ impl Limits {
                 workflow.timeout_ms =
                     Some(declared_timeout_ms.map_or(timeout_cap, |ms| ms.min(timeout_cap)));
                 Bounds {
-                    workflow: workflow.name.clone(),
+                    workflow: workflow.name.to_string(),
                     states: workflow.states.len(),
                     worst_case_steps: workflow.worst_case_steps,
                     declared_max_steps,

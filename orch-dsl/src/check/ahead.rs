@@ -13,7 +13,7 @@
 use crate::ast::{self, Expr, StateKind, Value};
 
 /// How many levels of a state's tree below the state itself are fetched ahead.
-const LEVELS: usize = 4;
+const LEVELS: usize = 3;
 /// States between one level's prefetch and the next's.
 const STRIDE: usize = 3;
 
@@ -62,8 +62,11 @@ impl Walk {
         }
     }
 
-    fn text(&self, depth: usize, text: &str) {
-        self.block(depth, text.as_ptr(), text.len().min(LINE));
+    /// A name: a block of its own only when too long to be stored inline.
+    fn text(&self, depth: usize, text: &ast::Name) {
+        if text.is_heap_allocated() {
+            self.block(depth, text.as_ptr(), text.len().min(LINE));
+        }
     }
 
     fn list<T>(&self, depth: usize, list: &[T], each: impl Fn(&T)) {

@@ -375,7 +375,7 @@ fn unbounded_cycle(scope: &Scope<'_>, cycle: &[usize]) -> Diagnostic {
         .states
         .iter()
         .find(|s| matches!(s.kind, StateKind::Fail(_)))
-        .map_or("<state>".to_string(), |s| s.name.name.clone());
+        .map_or("<state>".to_string(), |s| s.name.name.to_string());
     let to = scope.name(closing_edge.to);
     let bounded = format!("{to} max 3 else {failed}");
     let help = match scope.edge_origin(closing) {

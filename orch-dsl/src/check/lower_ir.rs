@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::Scope;
 use super::dataflow::{self, Vars};
 use super::table::{NONE, StateInfo};
-use crate::ast::{self, Event, JoinKind, Literal, StateKind, TemplatePart, Value};
+use crate::ast::{self, Event, JoinKind, Literal, Name, StateKind, TemplatePart, Value};
 use crate::ir;
 
 /// The IR of the states, built one state at a time in the pass that reads each state once
@@ -126,7 +126,7 @@ pub(super) fn lower(
 }
 
 /// Declared outcomes, in the order written.
-fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<String>> {
+fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<Name>> {
     outcomes.map(|o| o.labels.iter().map(|l| l.name.clone()).collect())
 }
 
@@ -134,13 +134,13 @@ fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<String>> {
 /// states that run the worker or wait for the signal: one pass over the states, however many
 /// workers and signals there are.
 struct Handled {
-    workers: Vec<BTreeSet<String>>,
-    signals: Vec<BTreeSet<String>>,
+    workers: Vec<BTreeSet<Name>>,
+    signals: Vec<BTreeSet<Name>>,
 }
 
 impl Handled {
     fn new(scope: &Scope<'_>) -> Handled {
-        let ok = || BTreeSet::from(["ok".to_string()]);
+        let ok = || BTreeSet::from([Name::from("ok")]);
         Handled {
             workers: vec![ok(); scope.workers.len()],
             signals: vec![ok(); scope.signals.len()],
@@ -168,7 +168,7 @@ impl Handled {
     }
 }
 
-fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = String> + '_ {
+fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = Name> + '_ {
     transitions.iter().filter_map(|t| match &t.event {
         Event::Outcome { label } => Some(label.name.clone()),
         _ => None,
@@ -226,7 +226,7 @@ pub(super) fn retry_policy(retry: &ast::Retry) -> ir::RetryPolicy {
 
 fn literal(literal: &Literal) -> serde_json::Value {
     match literal {
-        Literal::Str(s) => serde_json::Value::String(s.value.clone()),
+        Literal::Str(s) => serde_json::Value::String(s.value.to_string()),
         Literal::Number(n) => number(n),
         Literal::Bool { value, .. } => serde_json::Value::Bool(*value),
         Literal::Null { .. } => serde_json::Value::Null,

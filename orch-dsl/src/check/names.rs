@@ -28,15 +28,15 @@ pub fn signatures(file: &ast::File) -> Vec<Signature> {
     file.workflows
         .iter()
         .map(|w| Signature {
-            name: w.name.name.clone(),
+            name: w.name.name.to_string(),
             inputs: w
                 .input_fields()
-                .map(|f| (f.name.name.clone(), f.default.is_none()))
+                .map(|f| (f.name.name.to_string(), f.default.is_none()))
                 .collect(),
             calls: w
                 .states()
                 .filter_map(|s| match &s.kind {
-                    StateKind::Call(call) => Some(call.workflow.name.clone()),
+                    StateKind::Call(call) => Some(call.workflow.name.to_string()),
                     _ => None,
                 })
                 .collect(),
@@ -99,13 +99,13 @@ pub(super) fn check_call_cycles(
                 continue;
             };
             let caller = &workflow.name.name;
-            if reported.contains(&(caller.clone(), call.workflow.name.clone())) {
+            if reported.contains(&(caller.to_string(), call.workflow.name.to_string())) {
                 continue;
             }
             let Some(chain) = call_chain(&calls, &call.workflow.name, caller) else {
                 continue;
             };
-            let mut through = vec![caller.clone()];
+            let mut through = vec![caller.to_string()];
             through.extend(chain);
             let mut d = Diagnostic::error(
                 Code::RecursiveCall,
@@ -804,7 +804,7 @@ fn undeclared_outcomes<'t>(
 fn outcome_label(event: &Event) -> Option<String> {
     match event {
         Event::Ok { .. } => Some("ok".to_string()),
-        Event::Outcome { label } => Some(label.name.clone()),
+        Event::Outcome { label } => Some(label.name.to_string()),
         _ => None,
     }
 }

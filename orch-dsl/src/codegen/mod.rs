@@ -146,7 +146,7 @@ pub(crate) fn call_closure<'p>(
 
 /// `NAME`, `WORST_CASE_STEPS`, `BOUNDS`, `DOT`, `MERMAID` and the embedded program.
 pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> TokenStream {
-    let name = &workflow.name;
+    let name = workflow.name.as_str();
     let worst = Literal::u64_unsuffixed(workflow.worst_case_steps);
     let bounds = Literal::usize_unsuffixed(workflow.bound_count);
     let dot = crate::emit::generate_dot(workflow);
@@ -267,7 +267,7 @@ pub fn generate_state_enum(workflow: &ir::Workflow) -> TokenStream {
 }
 
 /// Every custom outcome handled anywhere in the workflow, sorted.
-fn custom_outcomes(workflow: &ir::Workflow) -> Vec<String> {
+fn custom_outcomes(workflow: &ir::Workflow) -> Vec<ir::Name> {
     let mut labels = BTreeSet::new();
     for state in &workflow.states {
         if let Some(exits) = state.kind.exits() {
@@ -283,6 +283,7 @@ pub fn generate_outcome_enum(workflow: &ir::Workflow) -> TokenStream {
     let variants = names::distinct(labels.iter().map(|l| pascal(l)));
     let docs = labels.iter().map(|l| outcome_doc(l));
     let count = Literal::usize_unsuffixed(labels.len());
+    let labels = labels.iter().map(ir::Name::as_str);
     quote! {
         /// The custom outcomes that states of this workflow handle.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -340,7 +341,7 @@ pub fn generate_event_enum(_workflow: &ir::Workflow) -> TokenStream {
 /// `transition`: the next state as a plain `match`, counting bounded edges in `counters`.
 pub fn generate_transition(workflow: &ir::Workflow) -> TokenStream {
     let variants = state_variants(workflow);
-    let outcome_variants: BTreeMap<String, proc_macro2::Ident> = {
+    let outcome_variants: BTreeMap<ir::Name, proc_macro2::Ident> = {
         let labels = custom_outcomes(workflow);
         let idents = names::distinct(labels.iter().map(|l| pascal(l)));
         labels.into_iter().zip(idents).collect()
@@ -425,10 +426,10 @@ pub fn generate_signal_enum(workflow: &ir::Workflow) -> TokenStream {
     let variants = names::distinct(workflow.signals.iter().map(|s| pascal(&s.name)));
     let names: Vec<&str> = workflow.signals.iter().map(|s| s.name.as_str()).collect();
     let docs = workflow.signals.iter().map(|s| {
-        let text = [&s.docs, &s.description]
+        let text = [s.docs.as_str(), s.description.as_str()]
             .into_iter()
             .find(|text| !text.is_empty())
-            .cloned()
+            .map(str::to_string)
             .unwrap_or_else(|| format!("The `{}` signal.", s.name));
         doc_lines(&text)
     });
@@ -460,7 +461,7 @@ pub fn generate_input_struct(workflow: &ir::Workflow) -> TokenStream {
     let fields = workflow.input.iter().map(|field| {
         use crate::ast::ValueType as T;
         let ident = names::ident(&field.name);
-        let name = &field.name;
+        let name = field.name.as_str();
         let ty = match field.ty {
             T::String => quote! { ::std::string::String },
             T::Number => quote! { f64 },
@@ -507,7 +508,7 @@ fn closure_workers<'w>(
             let entry = workers
                 .entry(&worker.name)
                 .or_insert_with(|| (BTreeSet::new(), worker));
-            entry.0.extend(worker.outcomes.iter().map(String::as_str));
+            entry.0.extend(worker.outcomes.iter().map(ir::Name::as_str));
         }
     }
     workers
@@ -548,7 +549,7 @@ pub fn generate_worker_outcomes(closure: &[&ir::Workflow]) -> TokenStream {
 pub fn generate_workers_trait(closure: &[&ir::Workflow]) -> TokenStream {
     let methods = closure_workers(closure).into_iter().map(|(name, (outcomes, worker))| {
         let method = names::ident(&snake(name));
-        let mut text = if worker.docs.is_empty() { worker.description.clone() } else { worker.docs.clone() };
+        let mut text = if worker.docs.is_empty() { worker.description.to_string() } else { worker.docs.clone() };
         if text.is_empty() {
             text = format!("The `{name}` worker.");
         }

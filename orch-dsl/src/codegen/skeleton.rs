@@ -35,7 +35,7 @@ pub fn generate_skeleton(file: &ast::File) -> TokenStream {
 
 fn generate_skeleton_module(program: &ir::Program, ir: &ir::Workflow) -> TokenStream {
     let module = names::ident(&super::snake(&ir.name));
-    let name = &ir.name;
+    let name = ir.name.as_str();
     let closure = super::call_closure(program, ir);
     let items = [
         super::generate_state_enum(ir),
@@ -127,7 +127,7 @@ fn names_only(workflow: &ast::Workflow) -> ir::Workflow {
             .filter(first_of_name(|w: &&&ast::WorkerDecl| &w.name))
             .map(|w| ir::Worker {
                 name: w.name.name.clone(),
-                description: String::new(),
+                description: Default::default(),
                 docs: docs(&w.docs),
                 outcomes: match &w.outcomes {
                     Some(declared) => declared.labels.iter().map(|l| l.name.clone()).collect(),
@@ -141,7 +141,7 @@ fn names_only(workflow: &ast::Workflow) -> ir::Workflow {
             .filter(first_of_name(|s: &&ast::SignalDecl| &s.name))
             .map(|s| ir::Signal {
                 name: s.name.name.clone(),
-                description: String::new(),
+                description: Default::default(),
                 docs: docs(&s.docs),
                 outcomes: vec!["ok".into()],
                 outcomes_declared: false,
@@ -166,8 +166,8 @@ fn first_of_name<T>(name: impl Fn(&T) -> &ast::Ident) -> impl FnMut(&T) -> bool 
     }
 }
 
-fn outcomes_of(workflow: &ast::Workflow, worker: &str) -> Vec<String> {
-    let mut outcomes = std::collections::BTreeSet::from(["ok".to_string()]);
+fn outcomes_of(workflow: &ast::Workflow, worker: &str) -> Vec<crate::ast::Name> {
+    let mut outcomes = std::collections::BTreeSet::from([crate::ast::Name::from("ok")]);
     for state in workflow.states() {
         if let StateKind::Task(task) = &state.kind
             && task.worker.name == worker

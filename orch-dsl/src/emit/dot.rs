@@ -199,7 +199,7 @@ fn generate_parallel(out: &mut String, workflow: &Workflow, id: StateId) {
 
 fn generate_branch(out: &mut String, workflow: &Workflow, state: &State, branch: &Branch) {
     let lines = [
-        branch.name.clone(),
+        branch.name.to_string(),
         format!("by {}", super::worker_name(workflow, branch.worker)),
     ];
     let mut attrs = vec![format!("label={}", quote(&lines.join("\n")))];

@@ -216,7 +216,7 @@ fn title_lines(workflow: &Workflow) -> Vec<String> {
     if let Some(timeout) = workflow.timeout_ms {
         bounds.push_str(&format!(", timeout {}", render_duration(timeout)));
     }
-    vec![workflow.name.clone(), bounds]
+    vec![workflow.name.to_string(), bounds]
 }
 
 /// Breaks a long condition into lines of about 40 characters before its `||` and `&&`, so that
@@ -376,7 +376,7 @@ fn merge_parallel_edges(edges: Vec<DiagramEdge>) -> Vec<DiagramEdge> {
 fn state_lines(workflow: &Workflow, state: StateId) -> Vec<String> {
     let state = &workflow.states[state];
     let by = |worker: usize| format!("by {}", worker_name(workflow, worker));
-    let mut lines = vec![state.name.clone()];
+    let mut lines = vec![state.name.to_string()];
     match &state.kind {
         StateKind::Task { worker, .. } | StateKind::Loop { worker, .. } => lines.push(by(*worker)),
         StateKind::Map {

@@ -20,7 +20,7 @@ fn span(pair: &P<'_>) -> Span {
 
 fn ident(pair: P<'_>) -> Ident {
     Ident {
-        name: pair.as_str().to_string(),
+        name: pair.as_str().into(),
         span: span(&pair),
     }
 }
@@ -619,12 +619,12 @@ impl Lowerer {
                 }
             }
             Some(k) => Key {
-                name: k.as_str().to_string(),
+                name: k.as_str().into(),
                 quoted: false,
                 span: span(&k),
             },
             None => Key {
-                name: String::new(),
+                name: Name::default(),
                 quoted: false,
                 span: whole,
             },
@@ -879,7 +879,7 @@ impl Lowerer {
         let Some(inner) = pair.into_inner().next() else {
             return (
                 StrLit {
-                    value: String::new(),
+                    value: Name::default(),
                     raw_hashes: None,
                     span: whole,
                 },
@@ -910,7 +910,7 @@ impl Lowerer {
             )
         };
         let lit = StrLit {
-            value: decoded.value.clone(),
+            value: decoded.value.as_str().into(),
             raw_hashes,
             span: whole,
         };
@@ -923,7 +923,7 @@ impl Lowerer {
         for part in strings::split_template(&decoded, &mut self.diags) {
             match part {
                 RawPart::Text { text, start, end } => parts.push(TemplatePart::Text {
-                    value: text,
+                    value: text.into(),
                     span: decoded.span(start, end),
                 }),
                 RawPart::Placeholder { start, end, open } => {
@@ -968,7 +968,7 @@ impl Lowerer {
         let mut optional = false;
         for p in pair.into_inner() {
             let at = map(&p);
-            let name = p.as_str().to_string();
+            let name = Name::from(p.as_str());
             match p.as_rule() {
                 Rule::maybe => optional = true,
                 Rule::raw_ident if root.is_none() => root = Some(Ident { name, span: at }),
@@ -1019,7 +1019,7 @@ impl Lowerer {
         };
         NumLit {
             value,
-            text,
+            text: text.into(),
             span: at,
         }
     }
@@ -1039,7 +1039,7 @@ impl Lowerer {
         };
         Multiplier {
             value,
-            text,
+            text: text.into(),
             span: at,
         }
     }
@@ -1057,7 +1057,7 @@ impl Lowerer {
         });
         DurationLit {
             value,
-            text,
+            text: text.into(),
             span: at,
         }
     }
@@ -1120,7 +1120,7 @@ fn same_event(a: &Event, b: &Event) -> bool {
 
 fn missing(span: Span) -> Ident {
     Ident {
-        name: String::new(),
+        name: Name::default(),
         span,
     }
 }
@@ -1128,7 +1128,7 @@ fn missing(span: Span) -> Ident {
 fn zero_duration(span: Span) -> DurationLit {
     DurationLit {
         value: Duration::ZERO,
-        text: "0s".to_string(),
+        text: "0s".into(),
         span,
     }
 }

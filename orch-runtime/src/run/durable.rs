@@ -81,7 +81,7 @@ impl Run {
         }
         let run = NewRun {
             id: self.id.to_string(),
-            workflow: self.workflow.name.clone(),
+            workflow: self.workflow.name.to_string(),
             definition: self
                 .names
                 .definition

@@ -168,7 +168,7 @@ impl Run {
             attempts.extend(records);
             match result {
                 Ok(reply) => {
-                    output.insert(branches[i].name.clone(), reply.output.clone());
+                    output.insert(branches[i].name.to_string(), reply.output.clone());
                     data[i].output = Some(reply.output);
                     data[i].outcome = Some(reply.outcome);
                 }

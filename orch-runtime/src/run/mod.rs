@@ -372,7 +372,7 @@ impl Run {
                     let event = if reply.outcome == "ok" {
                         EdgeEvent::Ok
                     } else {
-                        EdgeEvent::Outcome(reply.outcome.to_string())
+                        EdgeEvent::Outcome(ir::Name::from(&*reply.outcome))
                     };
                     let data = self.step_data(id);
                     data.output = Some(reply.output);
