@@ -1,7 +1,7 @@
 //! The state graph: reachability, ways out, failure paths, bounded cycles and the worst-case
 //! number of steps.
 
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::{TarjanScc, tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeFiltered, EdgeRef, NodeFiltered, Reversed};
 
@@ -205,7 +205,9 @@ impl Analysis {
     fn check_bounded_cycles(&self, scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
         let unbounded =
             EdgeFiltered::from_fn(&self.graph, |e| scope.edges[*e.weight()].bound.is_none());
-        for group in tarjan_scc(&unbounded) {
+        // Each group is handed over in turn rather than collected: most states are a group of
+        // their own, and a list per group would be an allocation per state.
+        TarjanScc::new().run(&unbounded, |group| {
             // A state repeating itself through a bounded edge is not an unbounded cycle.
             let cyclic = group.len() > 1
                 || self
@@ -216,11 +218,11 @@ impl Analysis {
                 .iter()
                 .all(|n| !self.reachable[n.index()] || !self.productive[n.index()]);
             if !cyclic || all_reported {
-                continue;
+                return;
             }
-            let cycle = self.find_cycle(scope, &group);
+            let cycle = self.find_cycle(scope, group);
             diags.push(unbounded_cycle(scope, &cycle));
-        }
+        });
     }
 
     /// A shortest cycle through the first state (in source order) of a strongly connected group,

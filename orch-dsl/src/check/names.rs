@@ -353,9 +353,7 @@ impl<'a> Scope<'a> {
     /// that look at one state at a time. One pass does it all, so that a large workflow's
     /// states are read from memory once rather than once per check.
     pub(super) fn check_states(&mut self, diags: &mut Vec<Diagnostic>) {
-        let run_limit = self
-            .run_timeout
-            .map(|t| (t, "the run times out".to_string()));
+        let run_limit = self.run_timeout.map(|t| (t, super::settings::Limited::Run));
         // Most states have two or three ways out.
         let mut edges = Vec::with_capacity(3 * self.states.len());
         let mut targets = Vec::with_capacity(3 * self.states.len());

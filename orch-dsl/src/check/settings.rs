@@ -1,5 +1,6 @@
 //! Durations, counts, retry schedules and timeouts that make sense.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::Scope;
@@ -12,15 +13,15 @@ pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
         match item {
             Item::Timeout(t) => positive(
                 &t.duration,
-                "the run's timeout is zero".to_string(),
+                || "the run's timeout is zero".into(),
                 "every run would time out at once",
                 diags,
             ),
             Item::MaxSteps(m) => nonzero(
                 &m.value,
-                "`max_steps 0` allows no step".to_string(),
+                || "`max_steps 0` allows no step".into(),
                 "every run would be stopped at once",
-                "use a limit above the worst case, or leave `max_steps` out",
+                || "use a limit above the worst case, or leave `max_steps` out".into(),
                 diags,
             ),
             _ => {}
@@ -31,7 +32,7 @@ pub(super) fn check(scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
 /// The settings of one state; `run_limit` is the run's timeout, if it has one.
 pub(super) fn check_state(
     state: &ast::State,
-    run_limit: Option<&(&DurationLit, String)>,
+    run_limit: Option<&(&DurationLit, Limited<'_>)>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let run_timeout = run_limit.map(|(t, _)| *t);
@@ -45,7 +46,7 @@ pub(super) fn check_state(
         };
         positive(
             &timeout.duration,
-            format!("{keyword} `{}` has a timeout of zero", state.name),
+            || format!("{keyword} `{}` has a timeout of zero", state.name),
             label,
             diags,
         );
@@ -60,9 +61,12 @@ pub(super) fn check_state(
             if let Some(limit) = &map.limit {
                 nonzero(
                     limit,
-                    format!("map `{}` has `limit 0`", state.name),
+                    || format!("map `{}` has `limit 0`", state.name),
                     "no element could ever run",
-                    "use `limit 1` or more, or leave `limit` out to run every element at once",
+                    || {
+                        "use `limit 1` or more, or leave `limit` out to run every element at once"
+                            .into()
+                    },
                     diags,
                 );
             }
@@ -72,9 +76,9 @@ pub(super) fn check_state(
             if let Some(max) = &lp.max {
                 nonzero(
                     &max.count,
-                    format!("loop `{}` has `max 0`", state.name),
+                    || format!("loop `{}` has `max 0`", state.name),
                     "the loop could never run an iteration",
-                    "use `max 1` or more",
+                    || "use `max 1` or more".into(),
                     diags,
                 );
             }
@@ -99,12 +103,14 @@ fn bounded_edge(target: &Target, diags: &mut Vec<Diagnostic>) {
     if let Some(bound) = &target.bound {
         nonzero(
             &bound.max,
-            format!("the edge to `{}` has `max 0`", target.state),
+            || format!("the edge to `{}` has `max 0`", target.state),
             "this edge could never be taken",
-            &format!(
-                "use `max 1` or more, or write `-> {}` to go to `{}` every time",
-                bound.otherwise, bound.otherwise
-            ),
+            || {
+                format!(
+                    "use `max 1` or more, or write `-> {}` to go to `{}` every time",
+                    bound.otherwise, bound.otherwise
+                )
+            },
             diags,
         );
     }
@@ -173,13 +179,13 @@ fn parallel(
     let limit = parallel
         .timeout
         .as_ref()
-        .map(|t| (&t.duration, format!("parallel `{}` times out", state.name)))
-        .or(run_timeout.map(|t| (t, "the run times out".to_string())));
+        .map(|t| (&t.duration, Limited::Parallel(&state.name.name)))
+        .or(run_timeout.map(|t| (t, Limited::Run)));
     for branch in &parallel.branches {
         if let Some(timeout) = &branch.timeout {
             positive(
                 &timeout.duration,
-                format!("branch `{}` has a timeout of zero", branch.name),
+                || format!("branch `{}` has a timeout of zero", branch.name),
                 "every attempt would time out at once",
                 diags,
             );
@@ -188,22 +194,34 @@ fn parallel(
     }
 }
 
-fn positive(duration: &DurationLit, message: String, label: &str, diags: &mut Vec<Diagnostic>) {
+// The messages are closures, built only for an error: these checks run on every state.
+fn positive(
+    duration: &DurationLit,
+    message: impl FnOnce() -> String,
+    label: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     if duration.value == Duration::ZERO {
         diags.push(
-            Diagnostic::error(Code::ZeroDuration, duration.span, message)
+            Diagnostic::error(Code::ZeroDuration, duration.span, message())
                 .with_label(label)
                 .with_help("use a positive duration such as `30s`, or leave the timeout out"),
         );
     }
 }
 
-fn nonzero(count: &IntLit, message: String, label: &str, help: &str, diags: &mut Vec<Diagnostic>) {
+fn nonzero(
+    count: &IntLit,
+    message: impl FnOnce() -> String,
+    label: &str,
+    help: impl FnOnce() -> String,
+    diags: &mut Vec<Diagnostic>,
+) {
     if count.value == 0 {
         diags.push(
-            Diagnostic::error(Code::ZeroCount, count.span, message)
+            Diagnostic::error(Code::ZeroCount, count.span, message())
                 .with_label(label)
-                .with_help(help),
+                .with_help(help()),
         );
     }
 }
@@ -211,7 +229,7 @@ fn nonzero(count: &IntLit, message: String, label: &str, help: &str, diags: &mut
 /// The backoff itself, and its total delay against the time the enclosing run or state allows.
 fn retry(
     retry: Option<&Retry>,
-    limit: Option<&(&DurationLit, String)>,
+    limit: Option<&(&DurationLit, Limited<'_>)>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(retry) = retry else { return };
@@ -288,6 +306,23 @@ fn retry(
             ));
         }
         diags.push(d.with_help("use fewer retries, a smaller backoff or cap, or a longer timeout"));
+    }
+}
+
+/// What runs out of time at a limit a retry schedule is checked against, for its message.
+pub(super) enum Limited<'a> {
+    /// The workflow's `timeout`.
+    Run,
+    /// A parallel state's `timeout`, which bounds its branches' retries.
+    Parallel(&'a str),
+}
+
+impl fmt::Display for Limited<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limited::Run => f.write_str("the run times out"),
+            Limited::Parallel(name) => write!(f, "parallel `{name}` times out"),
+        }
     }
 }
 
