@@ -15,8 +15,16 @@ use serde::Serialize;
 
 pub use crate::span::Span;
 
-/// The text of a name or short literal in the tree. Up to 24 bytes are stored inline, without a
-/// heap block of their own, so that reading a name does not fetch another cache line.
+/// The text of a name or short literal, in the tree and in the IR. Up to 24 bytes are stored
+/// inline, without a heap block of their own, so that reading a name does not fetch another
+/// cache line; it reads as a `&str`.
+///
+/// ```
+/// let file = orch_dsl::parse("workflow Hello { start done; succeed done; }").unwrap();
+/// let name: &orch_dsl::ast::Name = &file.workflows[0].name.name;
+/// assert_eq!(name, "Hello");
+/// assert!(!name.is_heap_allocated());
+/// ```
 pub type Name = compact_str::CompactString;
 
 /// A parsed source text: zero or more workflows plus the comments found in it.
