@@ -588,7 +588,8 @@ impl fmt::Display for Event {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Target {
     pub state: Ident,
-    pub bound: Option<Bound>,
+    /// Boxed: most edges have no bound, and every transition carries a target.
+    pub bound: Option<Box<Bound>>,
     pub span: Span,
 }
 

@@ -457,10 +457,12 @@ pub fn target() -> BoxedStrategy<Target> {
     (ident(), maybe((int(), ident())))
         .prop_map(|(state, bound)| Target {
             state,
-            bound: bound.map(|(max, otherwise)| Bound {
-                max,
-                otherwise,
-                span: NO_SPAN,
+            bound: bound.map(|(max, otherwise)| {
+                Box::new(Bound {
+                    max,
+                    otherwise,
+                    span: NO_SPAN,
+                })
             }),
             span: NO_SPAN,
         })

@@ -717,11 +717,11 @@ impl Lowerer {
         let bound = child(&target, Rule::integer).map(|max| {
             let max = self.integer(max);
             let otherwise = names.get(1).cloned().unwrap_or_else(|| missing(at));
-            Bound {
+            Box::new(Bound {
                 span: Span::new(state.span.end, at.end),
                 max,
                 otherwise,
-            }
+            })
         });
         Target {
             state,
