@@ -80,14 +80,14 @@ fn assert_spans_sound(source: &str, diagnostics: &Diagnostics, name: &str) {
     for diagnostic in diagnostics {
         for span in all_spans(diagnostic) {
             assert!(
-                span.start <= span.end && span.end <= source.len(),
+                span.start() <= span.end() && span.end() <= source.len(),
                 "{name}: `{diagnostic}` has span {}..{} outside a text of {} bytes",
-                span.start,
-                span.end,
+                span.start(),
+                span.end(),
                 source.len()
             );
             assert!(
-                source.is_char_boundary(span.start) && source.is_char_boundary(span.end),
+                source.is_char_boundary(span.start()) && source.is_char_boundary(span.end()),
                 "{name}: `{diagnostic}` has a span off character boundaries"
             );
             assert!(!span.is_empty(), "{name}: `{diagnostic}` has an empty span");

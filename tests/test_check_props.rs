@@ -1026,7 +1026,7 @@ fn check_definite_completion(graph: &Graph) -> Result<(), TestCaseError> {
         let read = source
             .reads
             .iter()
-            .position(|(_, _, range)| range.start <= d.span.start && d.span.end <= range.end);
+            .position(|(_, _, range)| range.start <= d.span.start() && d.span.end() <= range.end);
         let Some(read) = read else {
             return Err(TestCaseError::fail(format!(
                 "`{d}` is not at a read, in\n{text}"

@@ -118,7 +118,7 @@ fn template(value: &Value) -> &Template {
 }
 
 fn text(source: &str, span: Span) -> &str {
-    &source[span.start..span.end]
+    &source[span.start()..span.end()]
 }
 
 /// A template's text part: its value, and the source its span covers.
@@ -1115,7 +1115,7 @@ fn docs_and_comments() {
         ]
     );
     assert!(text(&source, sink.docs[0].span).starts_with("/// Plans"));
-    assert!(sink.span.start <= sink.docs[0].span.start);
+    assert!(sink.span.start() <= sink.docs[0].span.start());
 
     let planner = sink.workers().find(|w| w.name.name == "Planner").unwrap();
     assert_eq!(planner.docs.len(), 2);
@@ -1211,7 +1211,7 @@ fn invalid_fixtures_fail_with_their_code() {
         for diagnostic in &errors {
             assert!(diagnostic.is_error());
             for span in all_spans(diagnostic) {
-                assert_span_sound(&source, span.start, span.end, name);
+                assert_span_sound(&source, span.start(), span.end(), name);
             }
         }
     }
@@ -1336,7 +1336,7 @@ fn truncated_fixtures_fail_cleanly() {
             assert!(!errors.is_empty());
             for diagnostic in &errors {
                 for span in all_spans(diagnostic) {
-                    assert_span_sound(text, span.start, span.end, name);
+                    assert_span_sound(text, span.start(), span.end(), name);
                 }
             }
             assert!(!orch_dsl::render(&errors, name, text).is_empty());
@@ -1376,4 +1376,22 @@ fn valid_fixtures_lex_as_rust_tokens_and_compile_alike() {
             "{name}: workflow! reports an error: {expanded}"
         );
     }
+}
+
+/// Spans hold 32-bit offsets, so a text longer than they can point into is refused up front
+/// with one error at its limit, not parsed with wrapped offsets.
+#[test]
+fn a_text_past_the_span_limit_is_refused() {
+    let len = orch_dsl::Span::MAX_SOURCE + 1;
+    let text = " ".repeat(len);
+    let diags = orch_dsl::parse(&text).unwrap_err();
+    let all: Vec<&Diagnostic> = diags.iter().collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].code, Code::Syntax);
+    assert_eq!(all[0].span.start(), orch_dsl::Span::MAX_SOURCE);
+    assert!(
+        all[0].message.contains(&len.to_string()),
+        "{}",
+        all[0].message
+    );
 }

@@ -237,12 +237,12 @@ fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
 
 fn assert_span_in(span: Span, source: &str, what: &str) {
     assert!(
-        span.start <= span.end && span.end <= source.len(),
+        span.start() <= span.end() && span.end() <= source.len(),
         "{what} span {span:?} outside a text of {} bytes: {source:?}",
         source.len()
     );
     assert!(
-        source.is_char_boundary(span.start) && source.is_char_boundary(span.end),
+        source.is_char_boundary(span.start()) && source.is_char_boundary(span.end()),
         "{what} span {span:?} not on character boundaries: {source:?}"
     );
 }

@@ -329,7 +329,7 @@ fn string_and_doc_spans(file: &File) -> Vec<(usize, usize)> {
     );
     out.extend(file.comments.iter().map(|comment| {
         let line = usize::from(comment.text.starts_with("//"));
-        (comment.span.start, comment.span.end + line)
+        (comment.span.start(), comment.span.end() + line)
     }));
     out
 }

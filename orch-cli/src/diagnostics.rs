@@ -77,8 +77,8 @@ fn render_coloured<'a>(
 
 fn to_report(diagnostic: &Diagnostic, len: usize) -> Report<()> {
     let clamp = |span: Span| {
-        let start = span.start.min(len);
-        start..span.end.min(len).max(start)
+        let start = span.start().min(len);
+        start..span.end().min(len).max(start)
     };
     let severity = match diagnostic.severity {
         Severity::Error => ReportSeverity::Error,
@@ -172,5 +172,5 @@ fn positions(span: Span, index: &LineIndex<'_>) -> (Position, Position) {
             column: place.column,
         }
     };
-    (at(span.start), at(span.end))
+    (at(span.start()), at(span.end()))
 }

@@ -275,7 +275,7 @@ impl Config {
                     errors += 1;
                     rendered.push_str(&crate::render([d], &source.name, &source.text));
                 } else {
-                    let at = crate::LineIndex::new(&source.text).line_col(d.span.start);
+                    let at = crate::LineIndex::new(&source.text).line_col(d.span.start());
                     self.say(&format!(
                         "warning={}:{}:{}: {d}",
                         source.name, at.line, at.column

@@ -187,7 +187,7 @@ impl SourceText {
     fn errors<'a>(&self, diags: impl Iterator<Item = &'a Diagnostic>) -> TokenStream {
         let mut combined: Option<syn::Error> = None;
         for diagnostic in diags {
-            let (first, last) = self.spans(diagnostic.span.start, diagnostic.span.end);
+            let (first, last) = self.spans(diagnostic.span.start(), diagnostic.span.end());
             let tokens: TokenStream = [Ident::new("x", first), Ident::new("x", last)]
                 .into_iter()
                 .map(TokenTree::Ident)
@@ -204,7 +204,7 @@ impl SourceText {
     /// Warnings, shown by rustc as uses of a deprecated item spanned on the workflow source.
     fn warnings<'a>(&self, diags: impl Iterator<Item = &'a Diagnostic>) -> TokenStream {
         let items = diags.filter(|d| d.severity == Severity::Warning).map(|d| {
-            let (first, _) = self.spans(d.span.start, d.span.end);
+            let (first, _) = self.spans(d.span.start(), d.span.end());
             let note = self.message(d);
             let name = Ident::new("warning", first);
             quote_spanned! {first=>
@@ -228,7 +228,7 @@ impl SourceText {
             message.push_str(&format!("\n= note: {}", d.label));
         }
         for label in &d.secondary {
-            let (span, _) = self.spans(label.span.start, label.span.end);
+            let (span, _) = self.spans(label.span.start(), label.span.end());
             let at = span.start();
             message.push_str(&format!(
                 "\n= note: {} (line {}, column {})",

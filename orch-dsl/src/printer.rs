@@ -104,7 +104,7 @@ struct Printer<'a> {
 impl<'a> Printer<'a> {
     fn new(comments: &'a [Comment], source: Option<&'a str>) -> Printer<'a> {
         let mut comments: Vec<&Comment> = comments.iter().collect();
-        comments.sort_by_key(|comment| comment.span.start);
+        comments.sort_by_key(|comment| comment.span.start());
         Printer {
             source,
             comments,
@@ -164,7 +164,7 @@ impl<'a> Printer<'a> {
             self.next_comment += 1;
             self.out.push(' ');
             self.out.push_str(&comment.text);
-            end = comment.span.end;
+            end = comment.span.end();
         }
         self.out.push('\n');
         self.last_end = Some(end);
@@ -173,7 +173,7 @@ impl<'a> Printer<'a> {
     fn comment_on_line_of(&self, end: usize) -> Option<&'a Comment> {
         let source = self.source?;
         let comment = *self.comments.get(self.next_comment)?;
-        let gap = source.get(end..comment.span.start)?;
+        let gap = source.get(end..comment.span.start())?;
         let same_line = gap
             .chars()
             .all(|c| c != '\n' && (c.is_whitespace() || matches!(c, ',' | ';' | ')')));
@@ -183,29 +183,29 @@ impl<'a> Printer<'a> {
     /// Writes the comments that start before `limit`, each on its own line.
     fn comments_before(&mut self, limit: usize) {
         while let Some(&comment) = self.comments.get(self.next_comment) {
-            if comment.span.start >= limit {
+            if comment.span.start() >= limit {
                 break;
             }
             self.next_comment += 1;
-            self.open_line(comment.span.start);
+            self.open_line(comment.span.start());
             self.out.push_str(&comment.text);
-            self.close_line(comment.span.end);
+            self.close_line(comment.span.end());
         }
     }
 
     /// True when a comment not yet written starts inside `span`.
     fn has_comment_in(&self, span: Span) -> bool {
-        self.comments[self.next_comment..]
-            .iter()
-            .any(|comment| span.start <= comment.span.start && comment.span.start < span.end)
+        self.comments[self.next_comment..].iter().any(|comment| {
+            span.start() <= comment.span.start() && comment.span.start() < span.end()
+        })
     }
 
     /// Starts an item: its doc comments, the comments before `limit`, then its first line.
     /// `start` is where the item begins in the source.
     fn begin_item(&mut self, docs: &[Doc], start: usize, limit: usize) {
         for doc in docs {
-            self.comments_before(doc.span.start);
-            self.open_line(doc.span.start);
+            self.comments_before(doc.span.start());
+            self.open_line(doc.span.start());
             self.out.push_str("///");
             self.out.push_str(&doc.text);
             self.out.push('\n');
@@ -217,17 +217,17 @@ impl<'a> Printer<'a> {
 
     /// An item on one line; comments inside it go on their own lines before it.
     fn leaf(&mut self, docs: &[Doc], span: Span, text: &str) {
-        self.begin_item(docs, span.start, span.end);
+        self.begin_item(docs, span.start(), span.end());
         self.out.push_str(text);
-        self.close_line(span.end);
+        self.close_line(span.end());
     }
 
     /// A one-line statement whose span starts after its keyword (`limit 4;`, `until done;`).
     fn keyword_leaf(&mut self, keyword: &str, span: Span, text: &str) {
-        let start = self.keyword_start(keyword, span.start);
-        self.begin_item(&[], start, span.end);
+        let start = self.keyword_start(keyword, span.start());
+        self.begin_item(&[], start, span.end());
         self.out.push_str(text);
-        self.close_line(span.end);
+        self.close_line(span.end());
     }
 
     fn keyword_start(&self, keyword: &str, at: usize) -> usize {
@@ -276,16 +276,16 @@ impl<'a> Printer<'a> {
     fn workflow(&mut self, workflow: &Workflow) {
         self.begin_item(
             &workflow.docs,
-            workflow.span.start,
-            workflow.name.span.start,
+            workflow.span.start(),
+            workflow.name.span.start(),
         );
         let _ = write!(self.out, "workflow {}", workflow.name);
-        self.delimited(" {", "}", workflow.span.end, |p| {
+        self.delimited(" {", "}", workflow.span.end(), |p| {
             for item in &workflow.items {
                 p.item(item);
             }
         });
-        self.close_line(workflow.span.end);
+        self.close_line(workflow.span.end());
     }
 
     fn item(&mut self, item: &Item) {
@@ -327,20 +327,20 @@ impl<'a> Printer<'a> {
     }
 
     fn input(&mut self, input: &InputBlock) {
-        self.begin_item(&[], input.span.start, input.span.start);
+        self.begin_item(&[], input.span.start(), input.span.start());
         self.out.push_str("input ");
         let flat = braced(input.fields.iter().map(input_field));
         let documented = input.fields.iter().any(|field| !field.docs.is_empty());
         if !documented && self.fits_flat(&flat, 0, input.span) {
             self.out.push_str(&flat);
         } else {
-            self.delimited("{", "}", input.span.end, |p| {
+            self.delimited("{", "}", input.span.end(), |p| {
                 for field in &input.fields {
                     p.leaf(&field.docs, field.span, &format!("{},", input_field(field)));
                 }
             });
         }
-        self.close_line(input.span.end);
+        self.close_line(input.span.end());
     }
 
     // -----------------------------------------------------------------------------------------
@@ -352,25 +352,25 @@ impl<'a> Printer<'a> {
             StateKind::Succeed(succeed) => self.terminal(state, "output", succeed.output.as_ref()),
             StateKind::Fail(fail) => self.terminal(state, "error", fail.error.as_ref()),
             kind => {
-                self.begin_item(&state.docs, state.span.start, state.span.start);
+                self.begin_item(&state.docs, state.span.start(), state.span.start());
                 self.out.push_str(&state_header(state));
-                self.delimited(" {", "}", state.span.end, |p| p.state_body(kind));
-                self.close_line(state.span.end);
+                self.delimited(" {", "}", state.span.end(), |p| p.state_body(kind));
+                self.close_line(state.span.end());
             }
         }
     }
 
     /// `succeed name output value;` or `fail name error value;`.
     fn terminal(&mut self, state: &State, keyword: &str, value: Option<&Value>) {
-        let limit = value.map_or(state.span.end, |value| value.span().start);
-        self.begin_item(&state.docs, state.span.start, limit);
+        let limit = value.map_or(state.span.end(), |value| value.span().start());
+        self.begin_item(&state.docs, state.span.start(), limit);
         self.out.push_str(&state_header(state));
         if let Some(value) = value {
             let _ = write!(self.out, " {keyword} ");
             self.value(value, 1);
         }
         self.out.push(';');
-        self.close_line(state.span.end);
+        self.close_line(state.span.end());
     }
 
     fn state_body(&mut self, kind: &StateKind) {
@@ -453,23 +453,23 @@ impl<'a> Printer<'a> {
             self.leaf(&branch.docs, branch.span, &format!("{header};"));
             return;
         }
-        self.begin_item(&branch.docs, branch.span.start, branch.name.span.start);
+        self.begin_item(&branch.docs, branch.span.start(), branch.name.span.start());
         self.out.push_str(&header);
-        self.delimited(" {", "}", branch.span.end, |p| {
+        self.delimited(" {", "}", branch.span.end(), |p| {
             p.with(branch.with.as_ref());
             p.retry_and_timeout(branch.retry.as_ref(), branch.timeout.as_ref());
         });
-        self.close_line(branch.span.end);
+        self.close_line(branch.span.end());
     }
 
     fn with(&mut self, with: Option<&With>) {
         let Some(with) = with else {
             return;
         };
-        self.begin_item(&[], with.span.start, with.span.start);
+        self.begin_item(&[], with.span.start(), with.span.start());
         self.out.push_str("with ");
         self.object(&with.entries, with.span, 0);
-        self.close_line(with.span.end);
+        self.close_line(with.span.end());
     }
 
     fn retry_and_timeout(&mut self, retry: Option<&Retry>, timeout: Option<&Timeout>) {
@@ -509,13 +509,13 @@ impl<'a> Printer<'a> {
             self.out.push_str(&flat);
             return;
         }
-        self.delimited("[", "]", span.end, |p| {
+        self.delimited("[", "]", span.end(), |p| {
             for item in items {
                 let at = item.span();
-                p.begin_item(&[], at.start, at.start);
+                p.begin_item(&[], at.start(), at.start());
                 p.value(item, 1);
                 p.out.push(',');
-                p.close_line(at.end);
+                p.close_line(at.end());
             }
         });
     }
@@ -526,13 +526,13 @@ impl<'a> Printer<'a> {
             self.out.push_str(&flat);
             return;
         }
-        self.delimited("{", "}", span.end, |p| {
+        self.delimited("{", "}", span.end(), |p| {
             for entry in entries {
-                p.begin_item(&[], entry.span.start, entry.value.span().start);
+                p.begin_item(&[], entry.span.start(), entry.value.span().start());
                 let _ = write!(p.out, "{}: ", key(&entry.key));
                 p.value(&entry.value, 1);
                 p.out.push(',');
-                p.close_line(entry.span.end);
+                p.close_line(entry.span.end());
             }
         });
     }

@@ -47,7 +47,8 @@ pub fn render<'a>(
 }
 
 fn to_report(diagnostic: &Diagnostic, len: usize) -> Report<()> {
-    let clamp = |span: crate::Span| span.start.min(len)..span.end.min(len).max(span.start.min(len));
+    let clamp =
+        |span: crate::Span| span.start().min(len)..span.end().min(len).max(span.start().min(len));
     let severity = match diagnostic.severity {
         Severity::Error => ReportSeverity::Error,
         Severity::Warning => ReportSeverity::Warning,

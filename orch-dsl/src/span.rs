@@ -3,24 +3,62 @@
 use serde::Serialize;
 
 /// A half-open byte range `start..end` into a source text.
+///
+/// The offsets are stored in 32 bits, so that the many spans of a syntax tree take 8 bytes
+/// each; a source text is at most [`Span::MAX_SOURCE`] bytes long (the parser rejects a longer
+/// one).
+///
+/// ```
+/// use orch_dsl::Span;
+/// let span = Span::new(9, 14);
+/// assert_eq!((span.start(), span.end(), span.len()), (9, 14, 5));
+/// assert_eq!(span.text("workflow Hello {}"), "Hello");
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
+    /// The longest source text spans can point into: 4 GiB − 1 bytes.
+    pub const MAX_SOURCE: usize = u32::MAX as usize;
+
+    /// The span `start..end`; offsets past [`Span::MAX_SOURCE`] are clamped to it.
     pub const fn new(start: usize, end: usize) -> Span {
-        Span { start, end }
+        const fn offset(at: usize) -> u32 {
+            if at > Span::MAX_SOURCE {
+                u32::MAX
+            } else {
+                at as u32
+            }
+        }
+        Span {
+            start: offset(start),
+            end: offset(end),
+        }
+    }
+
+    /// The byte offset where the span starts.
+    pub const fn start(self) -> usize {
+        self.start as usize
+    }
+
+    /// The byte offset just past the span's end.
+    pub const fn end(self) -> usize {
+        self.end as usize
     }
 
     /// The smallest span covering both `self` and `other`.
     pub fn to(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn len(self) -> usize {
-        self.end - self.start
+        (self.end - self.start) as usize
     }
 
     pub fn is_empty(self) -> bool {
@@ -29,7 +67,7 @@ impl Span {
 
     /// The text this span covers in `source` (empty when out of range).
     pub fn text(self, source: &str) -> &str {
-        source.get(self.start..self.end).unwrap_or("")
+        source.get(self.start()..self.end()).unwrap_or("")
     }
 }
 

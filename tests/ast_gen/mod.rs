@@ -13,7 +13,7 @@ use proptest::option::of as maybe;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-const NO_SPAN: Span = Span { start: 0, end: 0 };
+const NO_SPAN: Span = Span::new(0, 0);
 
 /// Names for workflows, states, workers and the like. Several look like keywords, durations,
 /// multipliers or raw-string prefixes without being one.

@@ -439,15 +439,15 @@ fn diagnostic_json(diagnostic: &Diagnostic, index: &LineIndex<'_>) -> Value {
 }
 
 fn place(span: Span, index: &LineIndex<'_>) -> Value {
-    let start = index.line_col(span.start);
-    let end = index.line_col(span.end);
+    let start = index.line_col(span.start());
+    let end = index.line_col(span.end());
     json!({
         "line": start.line,
         "column": start.column,
         "end_line": end.line,
         "end_column": end.column,
-        "offset": span.start,
-        "end_offset": span.end,
+        "offset": span.start(),
+        "end_offset": span.end(),
     })
 }
 

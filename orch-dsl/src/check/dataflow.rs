@@ -36,8 +36,10 @@ pub(super) enum Need {
     Completed(usize),
     /// `x.error`: `x` finished, either way.
     Finished(usize),
-    /// `p.b.output`: the parallel completed with every branch.
-    Branch(usize, usize),
+    /// `p.b.output`: the parallel completed with every branch. The flag says whether `p`
+    /// waits for all its branches ([`joins_all`]), so that checking the read does not go back
+    /// to the tree.
+    Branch(usize, usize, bool),
 }
 
 /// What the data-flow pass learned, for the warnings and the IR.
@@ -179,7 +181,10 @@ enum Site {
 
 /// A path read by a state, resolved, and what its read needs to have happened before it.
 pub(super) struct Use<'a> {
+    /// Read again only to report an error: the checks use the fields below.
     path: &'a ast::Path,
+    /// Written with a trailing `?`.
+    optional: bool,
     need: Need,
     site: Site,
 }
@@ -239,7 +244,7 @@ pub(super) fn check(scope: &Scope<'_>, _graph: &Analysis, diags: &mut Vec<Diagno
         diags,
     };
     for read in &scope.paths.uses {
-        if read.path.optional {
+        if read.optional {
             // `x.output?` may be read before `x` has run; a `?` where it surely has is noise.
             if checker.is_definite(read.need, read.site) {
                 checker.diags.push(unneeded_maybe(read.path));
@@ -370,7 +375,12 @@ impl<'a> Resolver<'_, 'a, '_, '_> {
             }
         }
         if path.optional || !matches!(need, Need::Nothing) {
-            self.paths.uses.push(Use { path, need, site });
+            self.paths.uses.push(Use {
+                path,
+                optional: path.optional,
+                need,
+                site,
+            });
         }
     }
 }
@@ -397,10 +407,8 @@ impl Checker<'_, '_, '_> {
             Need::Completed(x) if Some(x) == own => true,
             Need::Completed(x) => done(dominance.done(x)),
             Need::Finished(x) => x != at && dominance.dominates(x, at),
-            Need::Branch(p, _) => match &self.scope.states[p].kind {
-                StateKind::Parallel(parallel) if !joins_all(parallel) => false,
-                _ => done(dominance.done(p)),
-            },
+            Need::Branch(_, _, false) => false,
+            Need::Branch(p, _, true) => done(dominance.done(p)),
         }
     }
 
@@ -424,10 +432,8 @@ impl Checker<'_, '_, '_> {
                 }
                 (x, x, NeedKind::Finished)
             }
-            Need::Branch(p, b) => {
-                if let StateKind::Parallel(parallel) = &scope.states[p].kind
-                    && !joins_all(parallel)
-                {
+            Need::Branch(p, b, all) => {
+                if !all && let StateKind::Parallel(parallel) = &scope.states[p].kind {
                     self.diags.push(partial_join(scope, path, p, b, parallel));
                     return;
                 }
@@ -891,7 +897,7 @@ pub(super) fn resolve(
         let need = if matches!(root_of, Root::BranchError { .. }) {
             Need::Finished(state)
         } else {
-            Need::Branch(state, b)
+            Need::Branch(state, b, joins_all(parallel))
         };
         return Ok(make(root_of, 2, need));
     }

@@ -200,10 +200,10 @@ pub(crate) fn syntax_error(error: &Error<Rule>, source: &str, tokens: &[Token]) 
     // (`timeout 10;` wants a duration), or pest also tried to make the number longer, which is
     // not worth mentioning (`max 3;` wants `else`, not more digits).
     if let Some(number) = lexical::token_before(tokens, at)
-        .filter(|t| t.kind == TokenKind::Number && t.span.end == at)
+        .filter(|t| t.kind == TokenKind::Number && t.span.end() == at)
     {
         if !wanted.set.is_empty() && wanted.set.iter().all(Expected::is_numeric) {
-            at = number.span.start;
+            at = number.span.start();
         } else {
             wanted.set.retain(|e| !e.is_numeric());
         }
@@ -313,7 +313,7 @@ fn space_in_path(
     prev: Option<Token>,
     found: Option<Token>,
 ) -> Option<Diagnostic> {
-    let prev = prev.filter(|p| p.span.end == at)?;
+    let prev = prev.filter(|p| p.span.end() == at)?;
     let after_dot = prev.span.text(source) == ".";
     let after_bracket = prev.span.text(source) == "[";
     let wants_piece =
@@ -321,7 +321,7 @@ fn space_in_path(
     if !wants_piece || !source[at..].starts_with(char::is_whitespace) {
         return None;
     }
-    let end = found.map_or(source.len(), |t| t.span.start);
+    let end = found.map_or(source.len(), |t| t.span.start());
     let mut diagnostic = Diagnostic::error(
         Code::Syntax,
         Span::new(at, end),
@@ -333,7 +333,7 @@ fn space_in_path(
     )
     .with_label("paths are written without spaces");
     if let Some(found) = found {
-        let i = source[..prev.span.start]
+        let i = source[..prev.span.start()]
             .rfind(|c: char| c.is_whitespace() || "{([,:".contains(c))
             .map_or(0, |i| i + 1);
         let joined = format!("{}{}", &source[i..at], found.span.text(source));

@@ -346,7 +346,8 @@ fn check_delimiters(source: &str, tokens: &[Token], swallowed: bool) -> Vec<Diag
                 format!("unclosed delimiter `{c}`"),
             )
             .with_label("this delimiter is never closed");
-            if let Some((first, second)) = misindented.filter(|(first, _)| first.start > span.start)
+            if let Some((first, second)) =
+                misindented.filter(|(first, _)| first.start() > span.start())
             {
                 error = error
                     .with_secondary(first, "this delimiter might not be properly closed…")
@@ -401,26 +402,26 @@ fn same_indent(source: &str, open: Span, close: Span) -> bool {
             .find(|c: char| c != ' ' && c != '\t')
             .unwrap_or(0)
     };
-    let close_start = line_start(close.start);
-    let before = &source[close_start..close.start];
+    let close_start = line_start(close.start());
+    let before = &source[close_start..close.start()];
     if !before
         .chars()
         .all(|c| c.is_whitespace() || matches!(c, '}' | ')' | ']'))
     {
         return true;
     }
-    indent(line_start(open.start)) == indent(close_start)
+    indent(line_start(open.start())) == indent(close_start)
 }
 
 /// The token that starts at or after `offset`, if any.
 pub(crate) fn token_at(tokens: &[Token], offset: usize) -> Option<Token> {
-    let i = tokens.partition_point(|t| t.span.end <= offset);
+    let i = tokens.partition_point(|t| t.span.end() <= offset);
     tokens.get(i).copied()
 }
 
 /// The last token that ends at or before `offset`.
 pub(crate) fn token_before(tokens: &[Token], offset: usize) -> Option<Token> {
-    let i = tokens.partition_point(|t| t.span.end <= offset);
+    let i = tokens.partition_point(|t| t.span.end() <= offset);
     i.checked_sub(1).map(|i| tokens[i])
 }
 
@@ -452,7 +453,7 @@ const STATEMENT_KEYWORDS: [&str; 18] = [
 /// that begins a statement on a new line (a `;` is missing before it), only the text before it
 /// is taken.
 pub(crate) fn statement_around(source: &str, tokens: &[Token], offset: usize) -> Option<Span> {
-    let at = tokens.partition_point(|t| t.span.end <= offset);
+    let at = tokens.partition_point(|t| t.span.end() <= offset);
     let token = *tokens.get(at)?;
     let mut first = at;
     let mut depth = 0usize;
@@ -465,12 +466,16 @@ pub(crate) fn statement_around(source: &str, tokens: &[Token], offset: usize) ->
         }
         first = i;
     }
-    let on_new_line = at > 0 && source[tokens[at - 1].span.end..token.span.start].contains('\n');
+    let on_new_line =
+        at > 0 && source[tokens[at - 1].span.end()..token.span.start()].contains('\n');
     let starts_statement = token.kind == TokenKind::Ident
         && on_new_line
         && STATEMENT_KEYWORDS.contains(&token.span.text(source));
     if first < at && (starts_statement || token.kind == TokenKind::Close('}')) {
-        return Some(Span::new(tokens[first].span.start, tokens[at - 1].span.end));
+        return Some(Span::new(
+            tokens[first].span.start(),
+            tokens[at - 1].span.end(),
+        ));
     }
     let mut last = at;
     let mut depth = 0usize;
@@ -499,5 +504,8 @@ pub(crate) fn statement_around(source: &str, tokens: &[Token], offset: usize) ->
         }
         last = i;
     }
-    Some(Span::new(tokens[first].span.start, tokens[last].span.end))
+    Some(Span::new(
+        tokens[first].span.start(),
+        tokens[last].span.end(),
+    ))
 }

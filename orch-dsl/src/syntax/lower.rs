@@ -114,7 +114,7 @@ impl Lowerer {
         let name = name.unwrap_or_else(|| missing(whole));
         let start = docs.first().map_or(name.span, |d| d.span);
         Workflow {
-            span: Span::new(start.start.min(whole.start), whole.end),
+            span: Span::new(start.start().min(whole.start()), whole.end()),
             docs,
             name,
             items,
@@ -718,7 +718,7 @@ impl Lowerer {
             let max = self.integer(max);
             let otherwise = names.get(1).cloned().unwrap_or_else(|| missing(at));
             Box::new(Bound {
-                span: Span::new(state.span.end, at.end),
+                span: Span::new(state.span.end(), at.end()),
                 max,
                 otherwise,
             })
@@ -883,7 +883,7 @@ impl Lowerer {
                     raw_hashes: None,
                     span: whole,
                 },
-                strings::decode_raw("", whole.start),
+                strings::decode_raw("", whole.start()),
             );
         };
         let raw = inner.as_rule() == Rule::raw_string;
@@ -893,7 +893,7 @@ impl Lowerer {
             Rule::string_body
         };
         let (body, body_start) = child(&inner, body_rule)
-            .map_or(("", whole.start), |b| (b.as_str(), b.as_span().start()));
+            .map_or(("", whole.start()), |b| (b.as_str(), b.as_span().start()));
         let (decoded, raw_hashes) = if raw {
             let hashes = inner.as_str()[1..]
                 .bytes()
@@ -929,7 +929,7 @@ impl Lowerer {
                 RawPart::Placeholder { start, end, open } => {
                     let content = &decoded.value[start..end];
                     let to_source =
-                        |offset: usize| decoded.span(start + offset, start + offset).start;
+                        |offset: usize| decoded.span(start + offset, start + offset).start();
                     match OrchParser::parse(Rule::placeholder, content) {
                         Ok(mut pairs) => {
                             let path = pairs

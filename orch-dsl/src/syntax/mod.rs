@@ -15,7 +15,7 @@ use pest::Parser;
 use pest_derive::Parser;
 
 use crate::ast::File;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 
 #[derive(Parser)]
 #[grammar = "grammar.pest"]
@@ -49,6 +49,22 @@ pub fn parse(source: &str) -> Result<File, Diagnostics> {
 /// Parses as much as it can: the syntax tree of the text with every statement that has a
 /// syntax error left out (when one could be built), and every diagnostic found.
 pub fn parse_recovering(source: &str) -> (Option<File>, Diagnostics) {
+    if source.len() > crate::Span::MAX_SOURCE {
+        // Spans hold 32-bit offsets: a longer text could not be pointed into.
+        let end = crate::Span::new(crate::Span::MAX_SOURCE, crate::Span::MAX_SOURCE);
+        let too_long = Diagnostic::error(
+            Code::Syntax,
+            end,
+            format!(
+                "the source text is {} bytes long, more than the {} bytes a workflow file may have",
+                source.len(),
+                crate::Span::MAX_SOURCE
+            ),
+        )
+        .with_label("the text goes on past here")
+        .with_help("split the workflows into several files");
+        return (None, Diagnostics::from(vec![too_long]));
+    }
     pest::set_error_detail(true);
     let scan = lexical::scan(source);
     if !scan.errors.is_empty() {
@@ -93,7 +109,7 @@ pub fn parse_recovering(source: &str) -> (Option<File>, Diagnostics) {
 
 /// Replaces the text of `region` with spaces, keeping line breaks and byte offsets.
 fn blank(text: &mut String, region: crate::Span) {
-    let replaced: String = text[region.start..region.end]
+    let replaced: String = text[region.start()..region.end()]
         .chars()
         .map(|c| {
             if c == '\n' {
@@ -103,5 +119,5 @@ fn blank(text: &mut String, region: crate::Span) {
             }
         })
         .collect();
-    text.replace_range(region.start..region.end, &replaced);
+    text.replace_range(region.start()..region.end(), &replaced);
 }

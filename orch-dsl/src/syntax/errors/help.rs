@@ -28,7 +28,7 @@ impl Context<'_> {
     pub fn found_on_new_line(&self) -> bool {
         match (self.prev, self.found) {
             (Some(prev), Some(found)) => {
-                self.source[prev.span.end..found.span.start].contains('\n')
+                self.source[prev.span.end()..found.span.start()].contains('\n')
             }
             (Some(_), None) => true,
             _ => false,
@@ -40,14 +40,14 @@ impl Context<'_> {
         let found = self.found?;
         let i = self
             .tokens
-            .partition_point(|t| t.span.start <= found.span.start);
+            .partition_point(|t| t.span.start() <= found.span.start());
         self.tokens.get(i).copied()
     }
 
     /// The text of the `n`th token before the found one (`1` is the one just before).
     fn before(&self, n: usize) -> Option<&str> {
-        let end = self.found.map_or(self.source.len(), |t| t.span.start);
-        let i = self.tokens.partition_point(|t| t.span.end <= end);
+        let end = self.found.map_or(self.source.len(), |t| t.span.start());
+        let i = self.tokens.partition_point(|t| t.span.end() <= end);
         let token = self.tokens.get(i.checked_sub(n)?)?;
         Some(token.span.text(self.source))
     }
@@ -129,7 +129,7 @@ pub(super) fn help_for(cx: &Context<'_>) -> Option<String> {
     let next_is_colon = cx.found.is_some_and(|found| {
         let i = cx
             .tokens
-            .partition_point(|t| t.span.start <= found.span.start);
+            .partition_point(|t| t.span.start() <= found.span.start());
         cx.tokens
             .get(i)
             .is_some_and(|t| t.span.text(cx.source) == ":")
@@ -255,7 +255,7 @@ fn shape_help(cx: &Context<'_>) -> Option<String> {
     let word = statement_word(
         cx.tokens,
         cx.source,
-        cx.found.map_or(cx.source.len(), |t| t.span.start),
+        cx.found.map_or(cx.source.len(), |t| t.span.start()),
     )?;
     let header = ["by", "over", "as", "for", "workflow"]
         .iter()
@@ -312,7 +312,7 @@ fn shape_help(cx: &Context<'_>) -> Option<String> {
 /// The first word of the statement holding `at`: from just after the previous `;`, `{` or `}`
 /// at the same depth.
 fn statement_word<'a>(tokens: &[Token], source: &'a str, at: usize) -> Option<&'a str> {
-    let end = tokens.partition_point(|t| t.span.end <= at);
+    let end = tokens.partition_point(|t| t.span.end() <= at);
     let mut depth = 0usize;
     let mut first = None;
     for i in (0..end).rev() {
@@ -354,7 +354,7 @@ fn did_you_mean(cx: &Context<'_>) -> Option<String> {
 /// The state or branch whose body holds `at`, found by walking back to the `{` that encloses it
 /// and reading the first word of the statement that opened it.
 pub(super) fn enclosing_body(tokens: &[Token], source: &str, at: usize) -> Option<Body> {
-    let end = tokens.partition_point(|t| t.span.end <= at);
+    let end = tokens.partition_point(|t| t.span.end() <= at);
     let mut depth = 0usize;
     let mut brace = None;
     for i in (0..end).rev() {
