@@ -14,6 +14,11 @@ pub(super) struct Analysis {
     pub graph: DiGraph<(), usize>,
     pub reachable: Vec<bool>,
     pub productive: Vec<bool>,
+    /// The states in an order that every unbounded edge follows, or `None` when the unbounded
+    /// edges form a cycle. Found by an iterative depth-first search; only when it fails are the
+    /// cycles looked for, by a recursive one that would walk a long workflow's chain of states
+    /// as deep as it is long.
+    pub unbounded_order: Option<Vec<NodeIndex>>,
 }
 
 fn node(i: usize) -> NodeIndex {
@@ -50,10 +55,16 @@ impl Analysis {
                 productive[at.index()] = true;
             }
         }
+        let unbounded_order = {
+            let unbounded =
+                EdgeFiltered::from_fn(&graph, |e| scope.edges[*e.weight()].bound.is_none());
+            toposort(&unbounded, None).ok()
+        };
         Analysis {
             graph,
             reachable,
             productive,
+            unbounded_order,
         }
     }
 
@@ -203,6 +214,9 @@ impl Analysis {
 
     /// Every cycle must pass through a bounded edge; `loop` states iterate inside themselves.
     fn check_bounded_cycles(&self, scope: &Scope<'_>, diags: &mut Vec<Diagnostic>) {
+        if self.unbounded_order.is_some() {
+            return;
+        }
         let unbounded =
             EdgeFiltered::from_fn(&self.graph, |e| scope.edges[*e.weight()].bound.is_none());
         // Each group is handed over in turn rather than collected: most states are a group of
@@ -266,9 +280,7 @@ impl Analysis {
     /// path from its target. `None` while an unbounded cycle remains.
     pub fn worst_case_steps(&self, scope: &Scope<'_>) -> Option<u64> {
         let start = scope.start?;
-        let unbounded =
-            EdgeFiltered::from_fn(&self.graph, |e| scope.edges[*e.weight()].bound.is_none());
-        let order = toposort(&unbounded, None).ok()?;
+        let order = self.unbounded_order.as_ref()?;
         let mut longest = vec![0u64; scope.states.len()];
         for &at in order.iter().rev() {
             let tail = self
