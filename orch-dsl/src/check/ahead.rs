@@ -15,7 +15,7 @@ use crate::ast::{self, Expr, StateKind, Value};
 /// How many levels of a state's tree below the state itself are fetched ahead.
 const LEVELS: usize = 3;
 /// States between one level's prefetch and the next's.
-const STRIDE: usize = 3;
+const STRIDE: usize = 1;
 
 /// Asks for the blocks of the states ahead of `at` in `states`, each at the level its
 /// distance gives (see the module's documentation). Level 0 is the state itself.
