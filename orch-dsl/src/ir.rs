@@ -144,7 +144,8 @@ pub enum StateKind {
         worker: usize,
         var: Option<Name>,
         input: Option<ValueExpr>,
-        until: Option<Cond>,
+        /// Boxed: a condition is large, and most loops have none.
+        until: Option<Box<Cond>>,
         max: u64,
         /// Where the loop goes when `max` iterations did not satisfy `until`; `None` means `ok`.
         exhausted: Option<Edge>,
@@ -303,7 +304,8 @@ impl Exits {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
     pub to: StateId,
-    pub bound: Option<Bound>,
+    /// Boxed: most edges have none, and every state has two or three edges.
+    pub bound: Option<Box<Bound>>,
 }
 
 /// `-> to max N else otherwise`: after `max` traversals in a run, the edge leads to `otherwise`.

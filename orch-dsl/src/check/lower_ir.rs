@@ -325,7 +325,7 @@ impl Builder<'_, '_, '_> {
                     var: lp.var.as_ref().map(|v| v.name.clone()),
                     input: self.with(lp.with.as_ref(), vars),
                     until: match &lp.until {
-                        Some(until) => Some(self.cond(until, vars)?),
+                        Some(until) => Some(Box::new(self.cond(until, vars)?)),
                         None => None,
                     },
                     max: max.count.value,
@@ -401,11 +401,11 @@ impl Builder<'_, '_, '_> {
             Some(bound) => {
                 let id = self.bound_count;
                 self.bound_count += 1;
-                Some(ir::Bound {
+                Some(Box::new(ir::Bound {
                     id,
                     max: bound.max.value,
                     otherwise: self.next_target()?,
-                })
+                }))
             }
             None => None,
         };
