@@ -280,7 +280,7 @@ pub fn prepare_input(workflow: &ir::Workflow, input: Value) -> Result<Value, Str
     }
     if let Some(unknown) = map
         .keys()
-        .find(|k| !workflow.input.iter().any(|f| &f.name == *k))
+        .find(|k| !workflow.input.iter().any(|f| f.name == **k))
     {
         return Err(format!(
             "workflow `{}` has no input field `{unknown}`",

@@ -44,7 +44,7 @@ pub fn build(args: &[InputArg], workflow: &ir::Workflow) -> Result<Value, CliErr
                 let ty = workflow
                     .input
                     .iter()
-                    .find(|f| &f.name == name)
+                    .find(|f| f.name == *name)
                     .map(|f| f.ty);
                 input.insert(name.clone(), field_value(text, ty));
             }
