@@ -152,17 +152,17 @@ impl Handled {
         let (set, id, transitions) = match &state.kind {
             StateKind::Task(task) => (
                 &mut self.workers,
-                scope.worker_ids.get(task.worker.name.as_str()),
+                scope.worker_ids.get(&task.worker.name),
                 &task.transitions,
             ),
             StateKind::Wait(wait) => (
                 &mut self.signals,
-                scope.signal_ids.get(wait.signal.name.as_str()),
+                scope.signal_ids.get(wait.signal.name.as_str()).copied(),
                 &wait.transitions,
             ),
             _ => return,
         };
-        if let Some(outcomes) = id.and_then(|&id| set.get_mut(id)) {
+        if let Some(outcomes) = id.and_then(|id| set.get_mut(id)) {
             outcomes.extend(custom_outcomes(transitions));
         }
     }
@@ -258,7 +258,7 @@ impl Builder<'_, '_, '_> {
         let retry = |r: &Option<ast::Retry>| r.as_ref().map(retry_policy);
         let kind = match &state.kind {
             StateKind::Task(task) => ir::StateKind::Task {
-                worker: *self.scope.worker_ids.get(task.worker.name.as_str())?,
+                worker: self.scope.worker_ids.get(&task.worker.name)?,
                 input: self.with(task.with.as_ref(), none),
                 retry: retry(&task.retry),
                 timeout_ms: timeout(&task.timeout),
@@ -275,7 +275,7 @@ impl Builder<'_, '_, '_> {
                     Some(ir::Branch {
                         name: b.name.name.clone(),
                         docs: docs(&b.docs),
-                        worker: *self.scope.worker_ids.get(b.worker.name.as_str())?,
+                        worker: self.scope.worker_ids.get(&b.worker.name)?,
                         input: self.with(b.with.as_ref(), none),
                         retry: retry(&b.retry),
                         timeout_ms: timeout(&b.timeout),
@@ -297,7 +297,7 @@ impl Builder<'_, '_, '_> {
                 ir::StateKind::Map {
                     over: self.path(&map.over, none)?,
                     item: map.item.name.clone(),
-                    worker: *self.scope.worker_ids.get(map.worker.name.as_str())?,
+                    worker: self.scope.worker_ids.get(&map.worker.name)?,
                     input: self.with(map.with.as_ref(), vars),
                     limit: map.limit.as_ref().map(|l| l.value),
                     retry: retry(&map.retry),
@@ -321,7 +321,7 @@ impl Builder<'_, '_, '_> {
                     None => None,
                 };
                 ir::StateKind::Loop {
-                    worker: *self.scope.worker_ids.get(lp.worker.name.as_str())?,
+                    worker: self.scope.worker_ids.get(&lp.worker.name)?,
                     var: lp.var.as_ref().map(|v| v.name.clone()),
                     input: self.with(lp.with.as_ref(), vars),
                     until: match &lp.until {

@@ -140,8 +140,8 @@ impl Used {
     /// Marks what `state` names.
     fn mark(&mut self, scope: &Scope<'_>, state: &ast::State) {
         // Marks `name` used; true when it is not declared.
-        let mark = |used: &mut [bool], ids: &HashMap<&str, usize>, name: &str| match ids.get(name) {
-            Some(&id) => {
+        let mark = |used: &mut [bool], id: Option<usize>| match id {
+            Some(id) => {
                 used[id] = true;
                 false
             }
@@ -151,17 +151,19 @@ impl Used {
             StateKind::Task(ast::Task { worker, .. })
             | StateKind::Map(ast::Map { worker, .. })
             | StateKind::Loop(ast::Loop { worker, .. }) => {
-                self.misspelt_worker |= mark(&mut self.workers, &scope.worker_ids, &worker.name);
+                self.misspelt_worker |= mark(&mut self.workers, scope.worker_ids.get(&worker.name));
             }
             StateKind::Parallel(parallel) => {
                 for branch in &parallel.branches {
                     self.misspelt_worker |=
-                        mark(&mut self.workers, &scope.worker_ids, &branch.worker.name);
+                        mark(&mut self.workers, scope.worker_ids.get(&branch.worker.name));
                 }
             }
             StateKind::Wait(wait) => {
-                self.misspelt_signal |=
-                    mark(&mut self.signals, &scope.signal_ids, &wait.signal.name);
+                self.misspelt_signal |= mark(
+                    &mut self.signals,
+                    scope.signal_ids.get(wait.signal.name.as_str()).copied(),
+                );
             }
             _ => {}
         }
@@ -175,7 +177,9 @@ pub(crate) struct Scope<'a> {
     pub states: Vec<&'a ast::State>,
     pub state_ids: NameTable,
     pub workers: Vec<&'a ast::WorkerDecl>,
-    pub worker_ids: HashMap<&'a str, usize>,
+    /// Worker names to ids, in a table of their own like the states' (a workflow may declare
+    /// a worker per state, and each state looks its worker up more than once).
+    pub worker_ids: NameTable,
     pub signals: Vec<&'a ast::SignalDecl>,
     pub signal_ids: HashMap<&'a str, usize>,
     /// States declared again under a name already taken (reported already).
@@ -222,7 +226,7 @@ impl<'a> Scope<'a> {
             states: Vec::new(),
             state_ids: NameTable::default(),
             workers: Vec::new(),
-            worker_ids: HashMap::default(),
+            worker_ids: NameTable::default(),
             signals: Vec::new(),
             signal_ids: HashMap::default(),
             duplicates: Vec::new(),

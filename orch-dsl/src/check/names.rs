@@ -208,16 +208,15 @@ impl<'a> Scope<'a> {
                         }
                     }
                 }
-                Item::Worker(worker) => match self.worker_ids.get(worker.name.name.as_str()) {
-                    Some(&first) => diags.push(duplicate(
+                Item::Worker(worker) => match self.worker_ids.get(&worker.name.name) {
+                    Some(first) => diags.push(duplicate(
                         Code::DuplicateName,
                         "worker",
                         &worker.name,
                         self.workers[first].name.span,
                     )),
                     None => {
-                        self.worker_ids
-                            .insert(&worker.name.name, self.workers.len());
+                        self.worker_ids.insert(&worker.name.name);
                         self.workers.push(worker);
                     }
                 },
@@ -553,7 +552,7 @@ impl<'a> Scope<'a> {
     }
 
     fn resolve_worker(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) {
-        if name.name.is_empty() || self.worker_ids.contains_key(name.name.as_str()) {
+        if name.name.is_empty() || self.worker_ids.get(&name.name).is_some() {
             return;
         }
         let mut d = Diagnostic::error(
@@ -565,7 +564,7 @@ impl<'a> Scope<'a> {
             ),
         )
         .with_label("not a declared worker");
-        d = match suggest::closest(&name.name, self.worker_ids.keys().copied()) {
+        d = match suggest::closest(&name.name, self.worker_ids.names()) {
             Some(best) => d.with_help(format!("did you mean `{best}`?")),
             None => d.with_help(format!("declare it: `worker {name};`")),
         };
@@ -642,7 +641,7 @@ impl<'a> Scope<'a> {
     )> {
         match &state.kind {
             StateKind::Task(task) => {
-                let worker = self.workers[*self.worker_ids.get(task.worker.name.as_str())?];
+                let worker = self.workers[self.worker_ids.get(&task.worker.name)?];
                 Some((
                     "worker",
                     &worker.name,
