@@ -116,6 +116,20 @@ fn ids(runs: &[orch::store::RunSummary]) -> Vec<&str> {
     runs.iter().map(|r| r.id.as_str()).collect()
 }
 
+/// Closes `store`, opens the file at `path` again and checks that `runs` load as they did
+/// before and are the only runs listed; returns the store opened again.
+async fn reopened_alike(store: SqliteStore, path: &Path, runs: [&str; 2]) -> SqliteStore {
+    let before = (loaded(&store, runs[0]).await, loaded(&store, runs[1]).await);
+    drop(store);
+    let store = SqliteStore::open(path).unwrap();
+    assert_eq!(
+        (loaded(&store, runs[0]).await, loaded(&store, runs[1]).await),
+        before
+    );
+    assert_eq!(ids(&store.list(RunFilter::default()).await.unwrap()), runs);
+    store
+}
+
 // ---------------------------------------------------------------------------------------------
 // The conformance suite, written once
 
@@ -693,18 +707,7 @@ async fn sqlite_keeps_everything_across_reopening() {
         .put_definition("A", "workflow A { }", tags(&["prod"]))
         .await
         .unwrap();
-    let before = (loaded(&store, "r1").await, loaded(&store, "r2").await);
-    drop(store);
-
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(
-        (loaded(&store, "r1").await, loaded(&store, "r2").await),
-        before
-    );
-    assert_eq!(
-        ids(&store.list(RunFilter::default()).await.unwrap()),
-        ["r1", "r2"]
-    );
+    let store = reopened_alike(store, &path, ["r1", "r2"]).await;
     assert_eq!(
         store.get_definition("A", None).await.unwrap().unwrap().tags,
         tags(&["prod"])
@@ -1130,18 +1133,7 @@ async fn sqlite_finds_checkpoints_on_both_sides_of_its_index() {
 
     assert!(store.delete("every10").await.unwrap());
     assert!(store.load("every10").await.unwrap().is_none());
-    let before = (loaded(&store, "long").await, loaded(&store, "twice").await);
-    drop(store);
-
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(
-        (loaded(&store, "long").await, loaded(&store, "twice").await),
-        before
-    );
-    assert_eq!(
-        ids(&store.list(RunFilter::default()).await.unwrap()),
-        ["long", "twice"]
-    );
+    reopened_alike(store, &path, ["long", "twice"]).await;
 }
 
 /// A store opened for a few writes at a time still brings its index up to date: the rows
