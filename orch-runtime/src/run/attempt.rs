@@ -1,6 +1,7 @@
 //! Calling a worker: attempts with a per-attempt timeout, panics caught, retries with
 //! exponential backoff and seeded full jitter.
 
+use std::num::NonZeroU64;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -9,10 +10,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
 use orch_dsl::ir::RetryPolicy;
+use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::engine::{RunControl, lock};
+use crate::engine::{Names, RunControl, lock};
 use crate::event::Event;
 use crate::trail::{Attempt, AttemptStatus};
 use crate::worker::{Call, Reply, Worker, WorkerError};
@@ -97,18 +100,20 @@ impl Flights {
 #[derive(Default)]
 pub(crate) struct Records {
     first: Option<Box<Attempt>>,
+    /// Boxed: retries are rare, and the list's room would be part of every run waiting on a
+    /// worker.
     #[expect(
-        clippy::vec_box,
-        reason = "the records go into the trail boxed, as they are"
+        clippy::box_collection,
+        reason = "the list is boxed for room; its records go into the trail boxed, as they are"
     )]
-    retries: Vec<Box<Attempt>>,
+    retries: Option<Box<Vec<Box<Attempt>>>>,
 }
 
 impl Records {
     fn push(&mut self, record: Box<Attempt>) {
         match self.first {
             None => self.first = Some(record),
-            Some(_) => self.retries.push(record),
+            Some(_) => self.retries.get_or_insert_default().push(record),
         }
     }
 }
@@ -119,32 +124,129 @@ impl IntoIterator for Records {
         std::iter::Chain<std::option::IntoIter<Box<Attempt>>, std::vec::IntoIter<Box<Attempt>>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.first.into_iter().chain(self.retries)
+        self.first
+            .into_iter()
+            .chain(self.retries.map(|retries| *retries).unwrap_or_default())
+    }
+}
+
+/// Where a call is made besides its state: at most one of a parallel's branch, a map's item or
+/// a loop's iteration.
+#[derive(Clone)]
+pub(crate) enum Place {
+    State,
+    Branch(Arc<str>),
+    Item(usize),
+    Iteration(u64),
+}
+
+/// A worker call before each attempt makes it a [`Call`]: the names are the workflow's, shared
+/// rather than copied, and the place is one field, so that this is 64 bytes smaller than a
+/// `Call` in the future of every run waiting on a worker.
+pub(crate) struct Plan {
+    pub input: Value,
+    pub run_id: Arc<str>,
+    pub names: Arc<Names>,
+    pub state: u32,
+    pub worker: u32,
+    pub step: u64,
+    pub place: Place,
+    /// The run's token, or for a branch or an item a child token of its own.
+    pub cancel: CancellationToken,
+}
+
+impl Plan {
+    fn branch(&self) -> Option<&Arc<str>> {
+        match &self.place {
+            Place::Branch(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    fn item(&self) -> Option<usize> {
+        match self.place {
+            Place::Item(item) => Some(item),
+            _ => None,
+        }
+    }
+
+    fn iteration(&self) -> Option<u64> {
+        match self.place {
+            Place::Iteration(iteration) => Some(iteration),
+            _ => None,
+        }
+    }
+
+    fn state_name(&self) -> &Arc<str> {
+        &self.names.states[self.state as usize]
+    }
+
+    /// Attempt `attempt` of the call, as its worker gets it.
+    fn call(&self, attempt: u32) -> Call {
+        Call {
+            input: self.input.clone(),
+            run_id: self.run_id.clone(),
+            workflow: self.names.workflow.clone(),
+            state: self.state_name().clone(),
+            worker: self.names.workers[self.worker as usize].clone(),
+            step: self.step,
+            branch: self.branch().cloned(),
+            item: self.item(),
+            iteration: self.iteration(),
+            attempt,
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    /// The record of attempt `attempt`, not yet finished.
+    fn record(&self, attempt: u32) -> Attempt {
+        Attempt {
+            step: self.step,
+            state: self.state_name().clone(),
+            worker: self.names.workers[self.worker as usize].clone(),
+            branch: self.branch().cloned(),
+            item: self.item(),
+            iteration: self.iteration(),
+            attempt,
+            input: self.input.clone(),
+            status: AttemptStatus::Cancelled,
+            outcome: None,
+            output: None,
+            error: None,
+            usage: None,
+            started_at_ms: now_ms(),
+            duration_us: 0,
+        }
     }
 }
 
 /// Everything needed to call one worker for one state (or branch, or item).
 pub(crate) struct Spec<'w> {
     pub worker: Arc<dyn Worker>,
-    pub call: Call,
+    pub plan: Plan,
     /// Borrowed from the workflow: a copy would be 48 bytes of every run waiting on a worker.
     pub retry: Option<&'w RetryPolicy>,
-    pub timeout: Option<Duration>,
+    /// In milliseconds; never zero (the checker refuses a zero duration).
+    pub timeout_ms: Option<NonZeroU64>,
     pub seed: u64,
     /// The run's control block, which holds its attempts under way.
     pub control: Arc<RunControl>,
     pub events: Option<broadcast::Sender<Event>>,
     /// Replaying a recorded run: backoff delays are skipped.
     pub replaying: bool,
-    /// The largest output, serialized, that a reply may carry.
-    pub max_output_bytes: Option<usize>,
+    /// The largest output, serialized, that a reply may carry (`usize::MAX`: no limit).
+    pub max_output_bytes: usize,
 }
 
 impl Spec<'_> {
     /// Whether the caller writes the attempts to the trail as soon as they return, with no
     /// wait in between: a task's or a loop's do; a branch's or a map item's wait for the others.
     fn written_at_once(&self) -> bool {
-        self.call.branch.is_none() && self.call.item.is_none()
+        matches!(self.plan.place, Place::State | Place::Iteration(_))
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.timeout_ms.map(|ms| Duration::from_millis(ms.get()))
     }
 }
 
@@ -204,11 +306,11 @@ fn retry_after(
         .max(error.retry_after_ms.unwrap_or(0));
     if let Some(events) = &spec.events {
         let _ = events.send(Event::Retrying {
-            run: spec.call.run_id.clone(),
-            step: spec.call.step,
-            state: spec.call.state.clone(),
-            branch: spec.call.branch.clone(),
-            item: spec.call.item,
+            run: spec.plan.run_id.clone(),
+            step: spec.plan.step,
+            state: spec.plan.state_name().clone(),
+            branch: spec.plan.branch().cloned(),
+            item: spec.plan.item(),
             attempt: number,
             delay_ms: delay,
             error: error.message,
@@ -236,28 +338,11 @@ fn attempt<'s>(
     number: u32,
     retries_left: bool,
 ) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + 's {
-    let mut call = spec.call.clone();
-    call.attempt = number;
-    let record = Box::new(Attempt {
-        step: call.step,
-        state: call.state.clone(),
-        worker: call.worker.clone(),
-        branch: call.branch.clone(),
-        item: call.item,
-        iteration: call.iteration,
-        attempt: call.attempt,
-        input: call.input.clone(),
-        status: AttemptStatus::Cancelled,
-        outcome: None,
-        output: None,
-        error: None,
-        usage: None,
-        started_at_ms: now_ms(),
-        duration_us: 0,
-    });
+    let mut call = spec.plan.call(number);
+    let record = Box::new(spec.plan.record(number));
     // An attempt that can time out gets a token of its own, cancelled when it does, so that
     // the call learns it is no longer needed while the run goes on.
-    let own_token = spec.timeout.map(|_| {
+    let own_token = spec.timeout_ms.map(|_| {
         let token = call.cancel.child_token();
         call.cancel = token.clone();
         token
@@ -274,7 +359,7 @@ fn attempt<'s>(
                 let guarded = AssertUnwindSafe(Contained(Some(future))).catch_unwind();
                 // Boxed: the timer would otherwise size the future of every run waiting on a
                 // worker, timeout or not.
-                let finished = match spec.timeout {
+                let finished = match spec.timeout() {
                     Some(limit) => Box::pin(tokio::time::timeout(limit, guarded)).await.ok(),
                     None => Some(guarded.await),
                 };
@@ -283,7 +368,7 @@ fn attempt<'s>(
                         if let Some(token) = &own_token {
                             token.cancel();
                         }
-                        let limit = spec.timeout.unwrap_or_default().as_millis() as u64;
+                        let limit = spec.timeout_ms.map_or(0, NonZeroU64::get);
                         let message = format!("timed out after {}", super::show_ms(limit));
                         (AttemptStatus::TimedOut, Err(WorkerError::new(message)))
                     }
@@ -321,33 +406,13 @@ fn attempt<'s>(
             .flights
             .land(flight, take, finish)
             .unwrap_or_else(|| {
-                let mut record = unreachable_record(spec);
+                // Only if the run's attempts were drained while this one was awaited, which
+                // `finish` prevents.
+                let mut record = spec.plan.record(number);
                 finish(&mut record);
                 Box::new(record)
             });
         (record, result)
-    }
-}
-
-/// A record for an attempt the registry lost track of; only reachable if a run's flights were
-/// drained while its own attempt was still being awaited, which `finish` prevents.
-fn unreachable_record(spec: &Spec) -> Attempt {
-    Attempt {
-        step: spec.call.step,
-        state: spec.call.state.clone(),
-        worker: spec.call.worker.clone(),
-        branch: spec.call.branch.clone(),
-        item: spec.call.item,
-        iteration: spec.call.iteration,
-        attempt: spec.call.attempt,
-        input: spec.call.input.clone(),
-        status: AttemptStatus::Cancelled,
-        outcome: None,
-        output: None,
-        error: None,
-        usage: None,
-        started_at_ms: now_ms(),
-        duration_us: 0,
     }
 }
 
@@ -398,16 +463,16 @@ fn delay_ms(policy: &RetryPolicy, retry: u64, spec: &Spec) -> u64 {
     if !policy.jitter || delay == 0 {
         return delay;
     }
-    let call = &spec.call;
-    let mut h = spec.seed ^ splitmix(call.step) ^ splitmix(retry.wrapping_mul(0x9e37));
-    for byte in call
-        .state
+    let plan = &spec.plan;
+    let mut h = spec.seed ^ splitmix(plan.step) ^ splitmix(retry.wrapping_mul(0x9e37));
+    for byte in plan
+        .state_name()
         .bytes()
-        .chain(call.branch.iter().flat_map(|b| b.bytes()))
+        .chain(plan.branch().into_iter().flat_map(|b| b.bytes()))
     {
         h = splitmix(h ^ u64::from(byte));
     }
-    h = splitmix(h ^ call.item.map_or(u64::MAX, |i| i as u64));
+    h = splitmix(h ^ plan.item().map_or(u64::MAX, |i| i as u64));
     h % (delay + 1)
 }
 
@@ -424,9 +489,12 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A reply whose output is larger than the limit becomes a failure that is not retried.
-fn oversized(reply: &Reply, limit: Option<usize>) -> Option<WorkerError> {
-    let limit = limit?;
+/// A reply whose output is larger than the limit (`usize::MAX`: none) becomes a failure that
+/// is not retried.
+fn oversized(reply: &Reply, limit: usize) -> Option<WorkerError> {
+    if limit == usize::MAX {
+        return None;
+    }
     let size = serde_json::to_vec(&reply.output).map_or(0, |bytes| bytes.len());
     (size > limit).then(|| {
         WorkerError::permanent(format!(

@@ -12,7 +12,7 @@ use orch_dsl::ir::{self, PathExpr, RetryPolicy, ValueExpr};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{self, Failure};
+use super::attempt::{self, Failure, Place};
 use super::{Next, Run};
 use crate::data::{Locals, StepData, kind_of};
 use crate::event::Event;
@@ -95,16 +95,11 @@ impl Run {
         for branch in branches {
             let name: Arc<str> = Arc::from(branch.name.as_str());
             let input = self.eval(branch.input.as_ref(), Locals::default());
-            let mut call = self.call(id, step, branch.worker, input);
-            call.branch = Some(name.clone());
-            call.cancel = self.control.cancel.child_token();
-            tokens.push(call.cancel.clone());
-            let spec = self.spec(
-                branch.worker,
-                call,
-                branch.retry.as_ref(),
-                branch.timeout_ms,
-            );
+            let mut plan = self.plan(id, step, branch.worker, input);
+            plan.place = Place::Branch(name.clone());
+            plan.cancel = self.control.cancel.child_token();
+            tokens.push(plan.cancel.clone());
+            let spec = self.spec(plan, branch.retry.as_ref(), branch.timeout_ms);
             rounds.push(attempt::attempts(spec));
             let state = self.names.states[id].clone();
             self.emit(|run| Event::BranchSpawned {
@@ -233,11 +228,11 @@ impl Run {
                     item: Some(&items[started]),
                     ..Locals::default()
                 };
-                let mut call = self.call(id, step, spec.worker, self.eval(spec.input, locals));
-                call.item = Some(started);
-                call.cancel = self.control.cancel.child_token();
-                tokens.push(call.cancel.clone());
-                let attempt_spec = self.spec(spec.worker, call, spec.retry, spec.timeout_ms);
+                let mut plan = self.plan(id, step, spec.worker, self.eval(spec.input, locals));
+                plan.place = Place::Item(started);
+                plan.cancel = self.control.cancel.child_token();
+                tokens.push(plan.cancel.clone());
+                let attempt_spec = self.spec(plan, spec.retry, spec.timeout_ms);
                 let i = started;
                 // `map` rather than an `async` block, which would keep the specification
                 // twice: as captured and inside the attempts' future.

@@ -19,7 +19,7 @@ use crate::engine::{Engine, RunControl};
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus, States};
 use crate::trail::{Attempt, AttemptStatus, Entry};
-use crate::worker::{BoxFuture, Call};
+use crate::worker::BoxFuture;
 
 pub(crate) use attempt::{Flights, now_ms};
 pub(crate) use durable::Durable;
@@ -177,12 +177,14 @@ impl Run {
                 });
                 tracing::info_span!("step", state = %name, step)
             };
-            let next = traced::traced(
+            // Matched in the same expression, so that the decision is not kept across the
+            // save below as well (the future would keep room for both).
+            match traced::traced(
                 self.state(current, step, &workflow.states[current].kind),
                 span,
             )
-            .await;
-            match next {
+            .await
+            {
                 Next::Edge(event, edge) => current = self.take(current, step, event, edge),
                 Next::Stop(end) => return end,
             }
@@ -341,19 +343,16 @@ impl Run {
         }
     }
 
-    /// A worker call for state `id`, before its attempt number is set.
-    fn call(&self, id: usize, step: u64, worker: usize, input: Value) -> Call {
-        Call {
+    /// A worker call for state `id`, before its attempts.
+    fn plan(&self, id: usize, step: u64, worker: usize, input: Value) -> attempt::Plan {
+        attempt::Plan {
             input,
             run_id: self.id.clone(),
-            workflow: self.names.workflow.clone(),
-            state: self.names.states[id].clone(),
-            worker: self.names.workers[worker].clone(),
+            names: self.names.clone(),
+            state: id as u32,
+            worker: worker as u32,
             step,
-            branch: None,
-            item: None,
-            iteration: None,
-            attempt: 1,
+            place: attempt::Place::State,
             // Single calls share the run's token; branches and items get their own.
             cancel: self.control.cancel.clone(),
         }

@@ -1,39 +1,44 @@
 //! Tasks, loops, waits and calls of child workflows.
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use orch_dsl::ir::{self, EdgeEvent, RetryPolicy, StateKind, ValueExpr};
 use serde_json::Value;
 
-use super::attempt::{self, Failure, Spec};
+use super::attempt::{self, Failure, Place, Plan, Spec};
 use super::{End, Next, Run};
 use crate::data::Locals;
 use crate::engine::{SignalReply, lock};
 use crate::event::Event;
 use crate::result::RunStatus;
 use crate::trail::{Entry, Received};
-use crate::worker::Call;
 
 impl Run {
     pub(super) fn spec<'w>(
         &self,
-        worker: usize,
-        call: Call,
+        plan: Plan,
         retry: Option<&'w RetryPolicy>,
         timeout_ms: Option<u64>,
     ) -> Spec<'w> {
         let events = &self.engine.inner.events;
         Spec {
-            worker: self.workers[worker].clone(),
-            call,
+            worker: self.workers[plan.worker as usize].clone(),
+            plan,
             retry,
-            timeout: timeout_ms.map(Duration::from_millis),
+            timeout_ms: timeout_ms.and_then(NonZeroU64::new),
             seed: self.seed,
             control: self.control.clone(),
             events: (events.receiver_count() > 0).then(|| events.clone()),
             replaying: self.replay.is_some(),
-            max_output_bytes: self.engine.inner.options.limits.max_output_bytes,
+            max_output_bytes: self
+                .engine
+                .inner
+                .options
+                .limits
+                .max_output_bytes
+                .unwrap_or(usize::MAX),
         }
     }
 
@@ -55,8 +60,8 @@ impl Run {
         timeout_ms: Option<u64>,
         exits: &'w ir::Exits,
     ) -> impl Future<Output = Next<'w>> + Send + 'r {
-        let call = self.call(id, step, worker, self.eval(input, Locals::default()));
-        let attempts = attempt::attempts(self.spec(worker, call, retry, timeout_ms));
+        let plan = self.plan(id, step, worker, self.eval(input, Locals::default()));
+        let attempts = attempt::attempts(self.spec(plan, retry, timeout_ms));
         // `map` rather than an `async` block, which would hold the attempts' future twice (as
         // captured and as awaited).
         futures_util::FutureExt::map(attempts, move |(records, result)| {
@@ -101,10 +106,10 @@ impl Run {
                 previous: Some(&previous),
                 item: None,
             };
-            let mut call = self.call(id, step, *worker, self.eval(input.as_ref(), locals));
-            call.iteration = Some(iteration);
+            let mut plan = self.plan(id, step, *worker, self.eval(input.as_ref(), locals));
+            plan.place = Place::Iteration(iteration);
             let (records, result) =
-                attempt::attempts(self.spec(*worker, call, retry.as_ref(), *timeout_ms)).await;
+                attempt::attempts(self.spec(plan, retry.as_ref(), *timeout_ms)).await;
             self.record(records);
             // Any outcome completes an iteration; `until` can read it as `<loop>.outcome`.
             let reply = match result {
