@@ -138,11 +138,9 @@ impl Engine {
         let seed = self.seed_for(self.next_ordinal());
         let mut resumed = Run::new(
             self.clone(),
-            workflow,
-            registered.names,
+            bound,
             Arc::from(run),
             loaded.input,
-            bound,
             control,
             seed,
         );

@@ -283,22 +283,46 @@ impl Default for Options {
 pub(crate) struct Registered {
     pub workflow: Arc<ir::Workflow>,
     pub names: Arc<Names>,
-    /// Its workers as bound now, in the order of its declarations, or the first one it
-    /// declares that is not bound. Made again whenever a worker is bound, so that starting a
-    /// run neither looks its workers up nor allocates a list of them.
-    pub workers: Result<SharedWorkers, String>,
+    /// What its runs share with its workers as bound now, or the first worker it declares
+    /// that is not bound. Made again whenever a worker is bound, so that starting a run
+    /// neither looks its workers up nor allocates a list of them.
+    pub shared: Result<Arc<Shared>, String>,
 }
 
 impl Registered {
-    /// Its workers, or the error of starting a run while one is not bound.
-    pub fn bound(&self) -> Result<SharedWorkers, StartError> {
-        self.workers
+    /// What its runs share, or the error of starting a run while a worker is not bound.
+    pub fn bound(&self) -> Result<Arc<Shared>, StartError> {
+        self.shared
             .clone()
             .map_err(|worker| StartError::UnboundWorker {
                 workflow: self.workflow.name.to_string(),
                 worker,
             })
     }
+
+    fn new(workflow: Arc<ir::Workflow>, names: Arc<Names>, workers: &Workers) -> Registered {
+        let shared = workers_of(&workflow, workers).map(|workers| {
+            Arc::new(Shared {
+                workflow: workflow.clone(),
+                names: names.clone(),
+                workers,
+            })
+        });
+        Registered {
+            workflow,
+            names,
+            shared,
+        }
+    }
+}
+
+/// What the runs of one workflow share: its IR, its names and its workers as bound. A run
+/// holds one reference to it, and its steps borrow from it: no reference count is written per
+/// step (counts that every run on every core would write).
+pub(crate) struct Shared {
+    pub workflow: Arc<ir::Workflow>,
+    pub names: Arc<Names>,
+    pub workers: SharedWorkers,
 }
 
 /// The workers of a workflow, in the order of its declarations, shared by its runs.
@@ -493,7 +517,11 @@ impl Engine {
         let mut workflows = write(&self.inner.workflows);
         let workers = read(&self.inner.workers);
         for registered in workflows.values_mut() {
-            registered.workers = workers_of(&registered.workflow, &workers);
+            *registered = Registered::new(
+                registered.workflow.clone(),
+                registered.names.clone(),
+                &workers,
+            );
         }
     }
 
@@ -502,11 +530,8 @@ impl Engine {
         let mut workflows = write(&self.inner.workflows);
         let workers = read(&self.inner.workers);
         for workflow in &program.workflows {
-            let registered = Registered {
-                workflow: Arc::new(workflow.clone()),
-                names: Names::of(workflow),
-                workers: workers_of(workflow, &workers),
-            };
+            let registered =
+                Registered::new(Arc::new(workflow.clone()), Names::of(workflow), &workers);
             workflows.insert(workflow.name.to_string(), registered);
         }
         self
@@ -574,13 +599,13 @@ impl Engine {
     pub(crate) fn spawn(&self, run: Run) -> RunHandle {
         let id = run.id.clone();
         let control = run.control.clone();
-        let workflow = run.names.workflow.clone();
+        let workflow = run.shared.names.workflow.clone();
         // Listed before the task starts, so that a signal sent right away finds the run.
         lock(&self.inner.live).insert(
             id.clone(),
             Live {
                 control: control.clone(),
-                workflow: run.names.workflow.clone(),
+                workflow: run.shared.names.workflow.clone(),
             },
         );
         let delivery = Delivery(control.clone());
@@ -633,12 +658,8 @@ impl Engine {
         cancel: CancellationToken,
         mailbox: Option<Arc<Mailbox>>,
     ) -> Result<Run, StartError> {
-        let registered = self.registered(name)?;
-        let bound = registered.bound()?;
-        let Registered {
-            workflow, names, ..
-        } = registered;
-        let input = crate::data::prepare_input(&workflow, input).map_err(|message| {
+        let shared = self.registered(name)?.bound()?;
+        let input = crate::data::prepare_input(&shared.workflow, input).map_err(|message| {
             StartError::InvalidInput {
                 workflow: name.to_string(),
                 message,
@@ -658,11 +679,9 @@ impl Engine {
         let control = RunControl::new(cancel, mailbox);
         Ok(Run::new(
             self.clone(),
-            workflow,
-            names,
+            shared,
             id,
             input,
-            bound,
             control,
             self.seed_for(n),
         ))

@@ -247,15 +247,18 @@ impl Engine {
             stop: cancel.clone(),
         });
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
+        let shared = Arc::new(crate::engine::Shared {
+            workflow,
+            names,
+            workers,
+        });
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
         let control = RunControl::new(cancel, Some(mailbox));
         let mut run = Run::new(
             self.clone(),
-            workflow,
-            names,
+            shared,
             recorded.run_id.clone(),
             input,
-            workers,
             control,
             0,
         );

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Names, RunControl, lock};
+use crate::engine::{RunControl, Shared, lock};
 use crate::event::Event;
 use crate::trail::{Attempt, AttemptStatus};
 use crate::worker::{Call, Reply, Worker, WorkerError};
@@ -143,10 +143,11 @@ pub(crate) enum Place {
 /// A worker call before each attempt makes it a [`Call`]: the names are the workflow's, shared
 /// rather than copied, and the place is one field, so that this is 64 bytes smaller than a
 /// `Call` in the future of every run waiting on a worker.
-pub(crate) struct Plan {
+pub(crate) struct Plan<'w> {
     pub input: Value,
     pub run_id: Arc<str>,
-    pub names: Arc<Names>,
+    /// The workflow's names and workers, borrowed: no count written per call.
+    pub shared: &'w Shared,
     pub state: u32,
     pub worker: u32,
     pub step: u64,
@@ -155,7 +156,7 @@ pub(crate) struct Plan {
     pub cancel: CancellationToken,
 }
 
-impl Plan {
+impl Plan<'_> {
     fn branch(&self) -> Option<&Arc<str>> {
         match &self.place {
             Place::Branch(name) => Some(name),
@@ -178,7 +179,7 @@ impl Plan {
     }
 
     fn state_name(&self) -> &Arc<str> {
-        &self.names.states[self.state as usize]
+        &self.shared.names.states[self.state as usize]
     }
 
     /// Attempt `attempt` of the call, as its worker gets it.
@@ -186,9 +187,9 @@ impl Plan {
         Call {
             input: self.input.clone(),
             run_id: self.run_id.clone(),
-            workflow: self.names.workflow.clone(),
+            workflow: self.shared.names.workflow.clone(),
             state: self.state_name().clone(),
-            worker: self.names.workers[self.worker as usize].clone(),
+            worker: self.shared.names.workers[self.worker as usize].clone(),
             step: self.step,
             branch: self.branch().cloned(),
             item: self.item(),
@@ -203,7 +204,7 @@ impl Plan {
         Attempt {
             step: self.step,
             state: self.state_name().clone(),
-            worker: self.names.workers[self.worker as usize].clone(),
+            worker: self.shared.names.workers[self.worker as usize].clone(),
             branch: self.branch().cloned(),
             item: self.item(),
             iteration: self.iteration(),
@@ -222,8 +223,7 @@ impl Plan {
 
 /// Everything needed to call one worker for one state (or branch, or item).
 pub(crate) struct Spec<'w> {
-    pub worker: Arc<dyn Worker>,
-    pub plan: Plan,
+    pub plan: Plan<'w>,
     /// Borrowed from the workflow: a copy would be 48 bytes of every run waiting on a worker.
     pub retry: Option<&'w RetryPolicy>,
     /// In milliseconds; never zero (the checker refuses a zero duration).
@@ -238,7 +238,12 @@ pub(crate) struct Spec<'w> {
     pub max_output_bytes: usize,
 }
 
-impl Spec<'_> {
+impl<'w> Spec<'w> {
+    /// The worker to call, borrowed from what the workflow's runs share.
+    fn worker(&self) -> &'w dyn Worker {
+        &*self.plan.shared.workers[self.plan.worker as usize]
+    }
+
     /// Whether the caller writes the attempts to the trail as soon as they return, with no
     /// wait in between: a task's or a loop's do; a branch's or a map item's wait for the others.
     fn written_at_once(&self) -> bool {
@@ -350,7 +355,7 @@ fn attempt<'s>(
     // Measured on tokio's clock, the clock of the timeouts.
     let began = Instant::now();
     let flight = spec.control.flights.start(record);
-    let worker = spec.worker.clone();
+    let worker = spec.worker();
     let future = std::panic::catch_unwind(AssertUnwindSafe(move || worker.call(call)));
     async move {
         let (status, result) = match future {

@@ -51,7 +51,7 @@ impl Run {
             self.counters = checkpoint.counters.into_boxed_slice();
         }
         for (id, data) in checkpoint.data {
-            if id < self.workflow.states.len() {
+            if id < self.shared.workflow.states.len() {
                 *self.slot(id) = data;
             }
         }
@@ -81,11 +81,12 @@ impl Run {
         }
         let run = NewRun {
             id: self.id.to_string(),
-            workflow: self.workflow.name.to_string(),
+            workflow: self.shared.workflow.name.to_string(),
             definition: self
+                .shared
                 .names
                 .definition
-                .get_or_init(|| definition_hash(&self.workflow))
+                .get_or_init(|| definition_hash(&self.shared.workflow))
                 .clone(),
             input: self.data.input.clone(),
             created_ms: super::now_ms(),
@@ -123,7 +124,7 @@ impl Run {
     /// them: a run of three tasks keeps three states' data, not its five), and grows by half
     /// again at a time past that.
     fn slot(&mut self, id: usize) -> &mut StepData {
-        let first = self.names.data_room;
+        let first = self.shared.names.data_room;
         let steps = &mut self.data.steps;
         if id >= steps.len() {
             let room = if steps.capacity() == 0 {
@@ -131,7 +132,7 @@ impl Run {
             } else {
                 steps.len() + steps.len() / 2
             };
-            let room = room.max(id + 1).min(self.workflow.states.len());
+            let room = room.max(id + 1).min(self.shared.workflow.states.len());
             steps.reserve_exact(room - steps.len());
             steps.resize_with(id + 1, StepData::default);
         }
@@ -152,7 +153,7 @@ impl Run {
             .map(|id| (id, self.data.steps[id].clone()))
             .collect();
         Checkpoint {
-            state: self.names.states[state].to_string(),
+            state: self.shared.names.states[state].to_string(),
             steps,
             counters: self.counters.to_vec(),
             data,

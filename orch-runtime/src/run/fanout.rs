@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::{self, Failure, Place};
 use super::{Next, Run};
 use crate::data::{Locals, StepData, kind_of};
+use crate::engine::Shared;
 use crate::event::Event;
 use crate::worker::Reply;
 
@@ -80,8 +81,10 @@ impl<F: Future> Rounds<F> {
 }
 
 impl Run {
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn parallel<'w>(
         &mut self,
+        shared: &'w Shared,
         id: usize,
         step: u64,
         branches: &'w [ir::Branch],
@@ -95,13 +98,13 @@ impl Run {
         for branch in branches {
             let name: Arc<str> = Arc::from(branch.name.as_str());
             let input = self.eval(branch.input.as_ref(), Locals::default());
-            let mut plan = self.plan(id, step, branch.worker, input);
+            let mut plan = self.plan(shared, id, step, branch.worker, input);
             plan.place = Place::Branch(name.clone());
             plan.cancel = self.control.cancel.child_token();
             tokens.push(plan.cancel.clone());
             let spec = self.spec(plan, branch.retry.as_ref(), branch.timeout_ms);
             rounds.push(attempt::attempts(spec));
-            let state = self.names.states[id].clone();
+            let state = self.shared.names.states[id].clone();
             self.emit(|run| Event::BranchSpawned {
                 run,
                 step,
@@ -129,7 +132,7 @@ impl Run {
             for (i, outcome) in round {
                 let ok = outcome.1.is_ok();
                 let branch: Arc<str> = Arc::from(branches[i].name.as_str());
-                let state = self.names.states[id].clone();
+                let state = self.shared.names.states[id].clone();
                 self.emit(|run| Event::BranchJoined {
                     run,
                     step,
@@ -177,6 +180,7 @@ impl Run {
 
     pub(super) async fn map<'w>(
         &mut self,
+        shared: &'w Shared,
         id: usize,
         step: u64,
         spec: MapSpec<'w>,
@@ -228,7 +232,8 @@ impl Run {
                     item: Some(&items[started]),
                     ..Locals::default()
                 };
-                let mut plan = self.plan(id, step, spec.worker, self.eval(spec.input, locals));
+                let input = self.eval(spec.input, locals);
+                let mut plan = self.plan(shared, id, step, spec.worker, input);
                 plan.place = Place::Item(started);
                 plan.cancel = self.control.cancel.child_token();
                 tokens.push(plan.cancel.clone());

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::data::{Locals, RunData, StepData};
-use crate::engine::{Engine, RunControl};
+use crate::engine::{Engine, RunControl, Shared};
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus, States};
 use crate::trail::{Attempt, AttemptStatus, Entry};
@@ -45,11 +45,8 @@ pub(crate) enum Next<'w> {
 pub(crate) struct Run {
     engine: Engine,
     pub id: Arc<str>,
-    workflow: Arc<ir::Workflow>,
-    /// The workflow's, states' and workers' names, shared by its runs, and its definition's
-    /// hash.
-    pub(crate) names: Arc<crate::engine::Names>,
-    workers: crate::engine::SharedWorkers,
+    /// The workflow, its names and its workers, shared by its runs.
+    pub(crate) shared: Arc<Shared>,
     pub control: Arc<RunControl>,
     data: RunData,
     counters: Box<[u64]>,
@@ -70,20 +67,17 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// A run of `workflow`, with the names and workers its runs share (`Engine::registered`).
-    #[allow(clippy::too_many_arguments)]
+    /// A run of a workflow, with what its runs share (`Registered::bound`).
     pub fn new(
         engine: Engine,
-        workflow: Arc<ir::Workflow>,
-        names: Arc<crate::engine::Names>,
+        shared: Arc<Shared>,
         id: Arc<str>,
         input: Value,
-        workers: crate::engine::SharedWorkers,
         control: Arc<RunControl>,
         seed: u64,
     ) -> Run {
         Run {
-            current: workflow.start,
+            current: shared.workflow.start,
             seed,
             durable: None,
             // The states' data grows as the run enters them (`step_data`): a run keeps none
@@ -92,18 +86,16 @@ impl Run {
                 input,
                 steps: Vec::new(),
             },
-            counters: vec![0; workflow.bound_count].into_boxed_slice(),
+            counters: vec![0; shared.workflow.bound_count].into_boxed_slice(),
             steps: 0,
             // Made with its first entry: a run waiting to start keeps none.
             trail: Vec::new(),
-            names,
             last_error: None,
             replay: None,
             started: Instant::now(),
             engine,
             id,
-            workflow,
-            workers,
+            shared,
             control,
         }
     }
@@ -121,7 +113,7 @@ impl Run {
         async move {
             self.emit(|run| Event::RunStarted {
                 run,
-                workflow: self.names.workflow.clone(),
+                workflow: self.shared.names.workflow.clone(),
             });
             if !self.register().await {
                 let error = self.registration_failure();
@@ -129,10 +121,11 @@ impl Run {
             }
             // Made after the store's write, so that the future does not keep room for it
             // across that wait as well.
-            let span = tracing::info_span!("run", workflow = %self.workflow.name, run = %self.id);
+            let span =
+                tracing::info_span!("run", workflow = %self.shared.workflow.name, run = %self.id);
             let cancel = self.control.cancel.clone();
             let end = {
-                let limit = self.workflow.timeout_ms;
+                let limit = self.shared.workflow.timeout_ms;
                 let body = traced::traced(self.body(), span);
                 tokio::pin!(body);
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
@@ -152,14 +145,16 @@ impl Run {
                 }
             };
             // Read again rather than kept: the future would keep room for it across the run.
-            let end =
-                end.unwrap_or_else(|| End::TimedOut(self.workflow.timeout_ms.unwrap_or_default()));
+            let end = end.unwrap_or_else(|| {
+                End::TimedOut(self.shared.workflow.timeout_ms.unwrap_or_default())
+            });
             self.finish(end).await
         }
     }
 
     async fn body(&mut self) -> End {
-        let workflow = self.workflow.clone();
+        // One reference for the run: each state borrows what it needs from it.
+        let shared = self.shared.clone();
         let mut current = self.current;
         loop {
             self.current = current;
@@ -169,7 +164,7 @@ impl Run {
             let step = self.steps;
             // In a block: the name is not kept across the step.
             let span = {
-                let name = &self.names.states[current];
+                let name = &self.shared.names.states[current];
                 self.emit(|run| Event::StepStarted {
                     run,
                     step,
@@ -179,12 +174,7 @@ impl Run {
             };
             // Matched in the same expression, so that the decision is not kept across the
             // save below as well (the future would keep room for both).
-            match traced::traced(
-                self.state(current, step, &workflow.states[current].kind),
-                span,
-            )
-            .await
-            {
+            match traced::traced(self.state(current, step, &shared), span).await {
                 Next::Edge(event, edge) => current = self.take(current, step, event, edge),
                 Next::Stop(end) => return end,
             }
@@ -196,7 +186,7 @@ impl Run {
 
     /// Counts a step; stops the run when `max_steps` is used up.
     fn count_step(&mut self) -> Option<End> {
-        if let Some(limit) = self.workflow.max_steps
+        if let Some(limit) = self.shared.workflow.max_steps
             && self.steps >= limit
         {
             return Some(End::StepLimit(limit));
@@ -213,8 +203,9 @@ impl Run {
         &'r mut self,
         id: usize,
         step: u64,
-        kind: &'w StateKind,
+        shared: &'w Shared,
     ) -> impl Future<Output = Next<'w>> + Send + 'r {
+        let kind = &shared.workflow.states[id].kind;
         use futures_util::future::{Either, ready};
         type Boxed<'r, 'w> = Pin<Box<dyn Future<Output = Next<'w>> + Send + 'r>>;
         let now = |next: Next<'w>| Either::Right(Either::Left(ready(next)));
@@ -231,6 +222,7 @@ impl Run {
                 timeout_ms,
                 exits,
             } => Either::Left(self.task(
+                shared,
                 id,
                 step,
                 *worker,
@@ -245,6 +237,7 @@ impl Run {
                 timeout_ms,
                 exits,
             } => boxed(Box::pin(self.parallel(
+                shared,
                 id,
                 step,
                 branches,
@@ -270,9 +263,9 @@ impl Run {
                     retry: retry.as_ref(),
                     timeout_ms: *timeout_ms,
                 };
-                boxed(Box::pin(self.map(id, step, spec, exits)))
+                boxed(Box::pin(self.map(shared, id, step, spec, exits)))
             }
-            StateKind::Loop { .. } => boxed(Box::pin(self.repeat(id, step, kind))),
+            StateKind::Loop { .. } => boxed(Box::pin(self.repeat(shared, id, step, kind))),
             StateKind::Wait {
                 signal,
                 timeout_ms,
@@ -305,17 +298,17 @@ impl Run {
             None => edge.to,
         };
         let label = event.label();
-        let next = self.names.states[to].clone();
+        let next = self.shared.names.states[to].clone();
         self.emit(|run| Event::StepFinished {
             run,
             step,
-            state: self.names.states[from].clone(),
+            state: self.shared.names.states[from].clone(),
             event: label.clone(),
             next: next.clone(),
         });
         self.write(Entry::Transition {
             step,
-            from: self.names.states[from].clone(),
+            from: self.shared.names.states[from].clone(),
             event: label,
             to: next,
         });
@@ -334,7 +327,7 @@ impl Run {
             .position(|(cond, _)| self.data.test(cond, Locals::default()));
         self.write(Entry::Choice {
             step,
-            state: self.names.states[id].clone(),
+            state: self.shared.names.states[id].clone(),
             arm,
         });
         match arm {
@@ -344,11 +337,18 @@ impl Run {
     }
 
     /// A worker call for state `id`, before its attempts.
-    fn plan(&self, id: usize, step: u64, worker: usize, input: Value) -> attempt::Plan {
+    fn plan<'w>(
+        &self,
+        shared: &'w Shared,
+        id: usize,
+        step: u64,
+        worker: usize,
+        input: Value,
+    ) -> attempt::Plan<'w> {
         attempt::Plan {
             input,
             run_id: self.id.clone(),
-            names: self.names.clone(),
+            shared,
             state: id as u32,
             worker: worker as u32,
             step,
@@ -380,11 +380,14 @@ impl Run {
                 }
                 None => {
                     let error = if reply.outcome == "ok" {
-                        format!("state `{}` has no `ok` transition", self.names.states[id])
+                        format!(
+                            "state `{}` has no `ok` transition",
+                            self.shared.names.states[id]
+                        )
                     } else {
                         format!(
                             "the reply's outcome `{}` is not handled by state `{}`",
-                            reply.outcome, self.names.states[id]
+                            reply.outcome, self.shared.names.states[id]
                         )
                     };
                     self.fail(
@@ -402,7 +405,8 @@ impl Run {
     }
 
     fn fail<'w>(&mut self, id: usize, exits: &'w ir::Exits, failure: attempt::Failure) -> Next<'w> {
-        self.last_error = Some(format!("{}: {}", self.names.states[id], failure.error).into());
+        self.last_error =
+            Some(format!("{}: {}", self.shared.names.states[id], failure.error).into());
         self.step_data(id).error = Some(failure.error);
         match (&exits.timeout, failure.timed_out) {
             (Some(edge), true) => Next::Edge(EdgeEvent::Timeout, edge),
@@ -430,7 +434,7 @@ impl Run {
     /// Appends to the trail, which is made with room for a pass through the states.
     pub(super) fn write(&mut self, entry: Entry) {
         if self.trail.capacity() == 0 {
-            self.trail.reserve_exact(self.names.trail_room);
+            self.trail.reserve_exact(self.shared.names.trail_room);
         }
         self.trail.push(entry);
     }
@@ -463,7 +467,7 @@ impl Run {
         }
         let locals = Locals::default();
         let (status, terminal, output, error) = match end {
-            End::Terminal(id) => match &self.workflow.states[id].kind {
+            End::Terminal(id) => match &self.shared.workflow.states[id].kind {
                 StateKind::Succeed { output } => (
                     RunStatus::Succeeded,
                     Some(id),
@@ -479,7 +483,7 @@ impl Run {
                         Some(e) => self.data.eval(e, locals),
                         None => Value::String(match self.last_error.take() {
                             Some(last) => last.into_string(),
-                            None => format!("the run reached `{}`", self.names.states[id]),
+                            None => format!("the run reached `{}`", self.shared.names.states[id]),
                         }),
                     };
                     (RunStatus::Failed, Some(id), None, Some(error))
@@ -528,7 +532,7 @@ impl Run {
         let steps = std::mem::take(&mut self.data.steps);
         let empty = StepData::default();
         let mut states = Vec::with_capacity(steps.iter().filter(|d| **d != empty).count());
-        for (data, name) in steps.into_iter().zip(self.names.states.iter()) {
+        for (data, name) in steps.into_iter().zip(self.shared.names.states.iter()) {
             if data != empty {
                 states.push((name.clone(), data));
             }
@@ -548,10 +552,10 @@ impl Run {
         }
         let result = RunResult {
             run_id: self.id.clone(),
-            workflow: self.names.workflow.clone(),
+            workflow: self.shared.names.workflow.clone(),
             input: std::mem::take(&mut self.data.input),
             status,
-            terminal: terminal.map(|id| self.names.states[id].clone()),
+            terminal: terminal.map(|id| self.shared.names.states[id].clone()),
             output,
             error,
             states,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::attempt::{self, Failure, Place, Plan, Spec};
 use super::{End, Next, Run};
 use crate::data::Locals;
-use crate::engine::{SignalReply, lock};
+use crate::engine::{Shared, SignalReply, lock};
 use crate::event::Event;
 use crate::result::RunStatus;
 use crate::trail::{Entry, Received};
@@ -18,13 +18,12 @@ use crate::trail::{Entry, Received};
 impl Run {
     pub(super) fn spec<'w>(
         &self,
-        plan: Plan,
+        plan: Plan<'w>,
         retry: Option<&'w RetryPolicy>,
         timeout_ms: Option<u64>,
     ) -> Spec<'w> {
         let events = &self.engine.inner.events;
         Spec {
-            worker: self.workers[plan.worker as usize].clone(),
             plan,
             retry,
             timeout_ms: timeout_ms.and_then(NonZeroU64::new),
@@ -52,6 +51,7 @@ impl Run {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn task<'r, 'w: 'r>(
         &'r mut self,
+        shared: &'w Shared,
         id: usize,
         step: u64,
         worker: usize,
@@ -60,7 +60,13 @@ impl Run {
         timeout_ms: Option<u64>,
         exits: &'w ir::Exits,
     ) -> impl Future<Output = Next<'w>> + Send + 'r {
-        let plan = self.plan(id, step, worker, self.eval(input, Locals::default()));
+        let plan = self.plan(
+            shared,
+            id,
+            step,
+            worker,
+            self.eval(input, Locals::default()),
+        );
         let attempts = attempt::attempts(self.spec(plan, retry, timeout_ms));
         // `map` rather than an `async` block, which would hold the attempts' future twice (as
         // captured and as awaited).
@@ -73,6 +79,7 @@ impl Run {
     /// A `loop`: iterations until the condition holds or `max` is reached.
     pub(super) async fn repeat<'w>(
         &mut self,
+        shared: &'w Shared,
         id: usize,
         step: u64,
         kind: &'w StateKind,
@@ -106,7 +113,8 @@ impl Run {
                 previous: Some(&previous),
                 item: None,
             };
-            let mut plan = self.plan(id, step, *worker, self.eval(input.as_ref(), locals));
+            let input = self.eval(input.as_ref(), locals);
+            let mut plan = self.plan(shared, id, step, *worker, input);
             plan.place = Place::Iteration(iteration);
             let (records, result) =
                 attempt::attempts(self.spec(plan, retry.as_ref(), *timeout_ms)).await;
@@ -138,7 +146,10 @@ impl Run {
         match &exits.ok {
             Some(edge) => Next::Edge(EdgeEvent::Ok, edge),
             None => {
-                let error = format!("state `{}` has no `ok` transition", self.names.states[id]);
+                let error = format!(
+                    "state `{}` has no `ok` transition",
+                    self.shared.names.states[id]
+                );
                 self.fail(
                     id,
                     exits,
@@ -160,11 +171,11 @@ impl Run {
         timeout_ms: Option<u64>,
         exits: &'w ir::Exits,
     ) -> Next<'w> {
-        let name: Arc<str> = Arc::from(self.workflow.signals[signal].name.as_str());
+        let name: Arc<str> = Arc::from(self.shared.workflow.signals[signal].name.as_str());
         self.emit(|run| Event::Waiting {
             run,
             step,
-            state: self.names.states[id].clone(),
+            state: self.shared.names.states[id].clone(),
             signal: name.clone(),
         });
         // The deadline is kept in Unix time, so that a run resumed after a restart waits only
@@ -215,7 +226,7 @@ impl Run {
         };
         let mut entry = Received {
             step,
-            state: self.names.states[id].clone(),
+            state: self.shared.names.states[id].clone(),
             signal: name,
             outcome: None,
             payload: None,
@@ -278,11 +289,11 @@ impl Run {
         let input = self.eval(input, Locals::default());
         let token = self.control.cancel.child_token();
         let child = match &self.replay {
-            Some(book) => book.child(&self.names.states[id], step).map_or_else(
+            Some(book) => book.child(&self.shared.names.states[id], step).map_or_else(
                 || {
                     Err(format!(
                         "the recorded run has no child run of `{}` at step {step}",
-                        self.names.states[id]
+                        self.shared.names.states[id]
                     ))
                 },
                 |recorded| {
@@ -331,7 +342,7 @@ impl Run {
         let error = result.error.clone();
         self.write(Entry::Child {
             step,
-            state: self.names.states[id].clone(),
+            state: self.shared.names.states[id].clone(),
             run: Box::new(result),
         });
         if timed_out {
