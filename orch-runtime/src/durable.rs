@@ -134,16 +134,9 @@ impl Engine {
             })
             .collect();
         let mailbox = (!signals.is_empty()).then(|| Mailbox::new(signals));
-        let control = RunControl::new(CancellationToken::new(), mailbox);
         let seed = self.seed_for(self.next_ordinal());
-        let mut resumed = Run::new(
-            self.clone(),
-            bound,
-            Arc::from(run),
-            loaded.input,
-            control,
-            seed,
-        );
+        let control = RunControl::new(CancellationToken::new(), mailbox, seed, false);
+        let mut resumed = Run::new(self.clone(), bound, Arc::from(run), loaded.input, control);
         resumed.restore(store.clone(), state, loaded.checkpoint);
         if summary.status == Lifecycle::Paused {
             store.set_status(run, Lifecycle::Running).await?;

@@ -132,11 +132,22 @@ pub(crate) struct RunControl {
     /// The run's attempts that are not in its trail yet (here rather than in an allocation of
     /// their own: one per run fewer).
     pub flights: Flights,
+    /// The run's jitter seed.
+    pub seed: u64,
+    /// The run replays a recorded one: backoff delays are skipped.
+    pub replaying: bool,
 }
 
 impl RunControl {
-    pub fn new(cancel: CancellationToken, mailbox: Option<Arc<Mailbox>>) -> Arc<RunControl> {
+    pub fn new(
+        cancel: CancellationToken,
+        mailbox: Option<Arc<Mailbox>>,
+        seed: u64,
+        replaying: bool,
+    ) -> Arc<RunControl> {
         Arc::new(RunControl {
+            seed,
+            replaying,
             cancel,
             mailbox: mailbox.map(OnceLock::from).unwrap_or_default(),
             paused: AtomicBool::new(false),
@@ -300,12 +311,19 @@ impl Registered {
             })
     }
 
-    fn new(workflow: Arc<ir::Workflow>, names: Arc<Names>, workers: &Workers) -> Registered {
+    fn new(
+        workflow: Arc<ir::Workflow>,
+        names: Arc<Names>,
+        workers: &Workers,
+        engine: &Inner,
+    ) -> Registered {
         let shared = workers_of(&workflow, workers).map(|workers| {
             Arc::new(Shared {
                 workflow: workflow.clone(),
                 names: names.clone(),
                 workers,
+                events: engine.events.clone(),
+                max_output_bytes: engine.options.limits.max_output_bytes.unwrap_or(usize::MAX),
             })
         });
         Registered {
@@ -323,6 +341,11 @@ pub(crate) struct Shared {
     pub workflow: Arc<ir::Workflow>,
     pub names: Arc<Names>,
     pub workers: SharedWorkers,
+    /// The engine's events, and the largest output a reply may carry (`usize::MAX`: no
+    /// limit): here rather than in each call's specification, which is part of every run
+    /// waiting on a worker.
+    pub events: broadcast::Sender<Event>,
+    pub max_output_bytes: usize,
 }
 
 /// The workers of a workflow, in the order of its declarations, shared by its runs.
@@ -521,6 +544,7 @@ impl Engine {
                 registered.workflow.clone(),
                 registered.names.clone(),
                 &workers,
+                &self.inner,
             );
         }
     }
@@ -530,8 +554,12 @@ impl Engine {
         let mut workflows = write(&self.inner.workflows);
         let workers = read(&self.inner.workers);
         for workflow in &program.workflows {
-            let registered =
-                Registered::new(Arc::new(workflow.clone()), Names::of(workflow), &workers);
+            let registered = Registered::new(
+                Arc::new(workflow.clone()),
+                Names::of(workflow),
+                &workers,
+                &self.inner,
+            );
             workflows.insert(workflow.name.to_string(), registered);
         }
         self
@@ -676,15 +704,8 @@ impl Engine {
         }
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
-        let control = RunControl::new(cancel, mailbox);
-        Ok(Run::new(
-            self.clone(),
-            shared,
-            id,
-            input,
-            control,
-            self.seed_for(n),
-        ))
+        let control = RunControl::new(cancel, mailbox, self.seed_for(n), false);
+        Ok(Run::new(self.clone(), shared, id, input, control))
     }
 
     /// The jitter seed of the engine's `n`th run.

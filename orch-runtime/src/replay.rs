@@ -251,16 +251,22 @@ impl Engine {
             workflow,
             names,
             workers,
+            events: self.inner.events.clone(),
+            max_output_bytes: self
+                .inner
+                .options
+                .limits
+                .max_output_bytes
+                .unwrap_or(usize::MAX),
         });
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
-        let control = RunControl::new(cancel, Some(mailbox));
+        let control = RunControl::new(cancel, Some(mailbox), 0, true);
         let mut run = Run::new(
             self.clone(),
             shared,
             recorded.run_id.clone(),
             input,
             control,
-            0,
         );
         run.replay = Some(book);
         Ok(run.drive())

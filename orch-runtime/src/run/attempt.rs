@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::FutureExt;
 use orch_dsl::ir::RetryPolicy;
 use serde_json::Value;
-use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -228,14 +227,9 @@ pub(crate) struct Spec<'w> {
     pub retry: Option<&'w RetryPolicy>,
     /// In milliseconds; never zero (the checker refuses a zero duration).
     pub timeout_ms: Option<NonZeroU64>,
-    pub seed: u64,
-    /// The run's control block, which holds its attempts under way.
+    /// The run's control block, which holds its attempts under way, its jitter seed and
+    /// whether it replays a recording (backoff delays are skipped then).
     pub control: Arc<RunControl>,
-    pub events: Option<broadcast::Sender<Event>>,
-    /// Replaying a recorded run: backoff delays are skipped.
-    pub replaying: bool,
-    /// The largest output, serialized, that a reply may carry (`usize::MAX`: no limit).
-    pub max_output_bytes: usize,
 }
 
 impl<'w> Spec<'w> {
@@ -276,7 +270,7 @@ pub(crate) fn attempts(
                 Ok(delay) => delay,
                 Err(end) => return (records, end),
             };
-            if delay > 0 && !spec.replaying {
+            if delay > 0 && !spec.control.replaying {
                 // Boxed: a backoff is rare, and its timer would size the future of every run.
                 Box::pin(tokio::time::sleep(Duration::from_millis(delay))).await;
             }
@@ -309,7 +303,8 @@ fn retry_after(
         .as_ref()
         .map_or(0, |policy| delay_ms(policy, u64::from(number), spec))
         .max(error.retry_after_ms.unwrap_or(0));
-    if let Some(events) = &spec.events {
+    let events = &spec.plan.shared.events;
+    if events.receiver_count() > 0 {
         let _ = events.send(Event::Retrying {
             run: spec.plan.run_id.clone(),
             step: spec.plan.step,
@@ -382,10 +377,12 @@ fn attempt<'s>(
                         (AttemptStatus::TimedOut, Err(error))
                     }
                     Some(Ok(Err(error))) => (AttemptStatus::Failed, Err(error)),
-                    Some(Ok(Ok(reply))) => match oversized(&reply, spec.max_output_bytes) {
-                        Some(error) => (AttemptStatus::Failed, Err(error)),
-                        None => (AttemptStatus::Ok, Ok(reply)),
-                    },
+                    Some(Ok(Ok(reply))) => {
+                        match oversized(&reply, spec.plan.shared.max_output_bytes) {
+                            Some(error) => (AttemptStatus::Failed, Err(error)),
+                            None => (AttemptStatus::Ok, Ok(reply)),
+                        }
+                    }
                 }
             }
         };
@@ -469,7 +466,7 @@ fn delay_ms(policy: &RetryPolicy, retry: u64, spec: &Spec) -> u64 {
         return delay;
     }
     let plan = &spec.plan;
-    let mut h = spec.seed ^ splitmix(plan.step) ^ splitmix(retry.wrapping_mul(0x9e37));
+    let mut h = spec.control.seed ^ splitmix(plan.step) ^ splitmix(retry.wrapping_mul(0x9e37));
     for byte in plan
         .state_name()
         .bytes()

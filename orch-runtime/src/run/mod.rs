@@ -8,11 +8,13 @@ mod traced;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use orch_dsl::ir::{self, EdgeEvent, StateKind};
 use serde_json::Value;
 use tokio::time::Instant;
+use tokio_util::sync::WaitForCancellationFuture;
 
 use crate::data::{Locals, RunData, StepData};
 use crate::engine::{Engine, RunControl, Shared};
@@ -57,8 +59,6 @@ pub(crate) struct Run {
     /// The last failure, shown by a `fail` state that gives no error of its own.
     last_error: Option<Box<str>>,
     started: Instant,
-    /// The jitter seed of this run.
-    seed: u64,
     /// The state the run is in (or goes to next).
     current: usize,
     /// The store the run is kept in, and what it has saved there.
@@ -74,11 +74,9 @@ impl Run {
         id: Arc<str>,
         input: Value,
         control: Arc<RunControl>,
-        seed: u64,
     ) -> Run {
         Run {
             current: shared.workflow.start,
-            seed,
             durable: None,
             // The states' data grows as the run enters them (`step_data`): a run keeps none
             // for the states it never reaches.
@@ -125,24 +123,19 @@ impl Run {
                 tracing::info_span!("run", workflow = %self.shared.workflow.name, run = %self.id);
             let cancel = self.control.cancel.clone();
             let end = {
-                let limit = self.shared.workflow.timeout_ms;
-                let body = traced::traced(self.body(), span);
-                tokio::pin!(body);
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
                 // the others do not carry its room.
-                let timer = limit.map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms))));
-                let deadline = async {
-                    match timer {
-                        Some(timer) => timer.await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => Some(End::Cancelled),
-                    _ = deadline => None,
-                    end = &mut body => Some(end),
+                let timer = self
+                    .shared
+                    .workflow
+                    .timeout_ms
+                    .map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms))));
+                Guarded {
+                    cancelled: cancel.cancelled(),
+                    timer,
+                    body: traced::traced(self.body(), span),
                 }
+                .await
             };
             // Read again rather than kept: the future would keep room for it across the run.
             let end = end.unwrap_or_else(|| {
@@ -574,6 +567,37 @@ impl Run {
             }
             result
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A run's body raced against its cancellation and its run timeout, checked in that order,
+    /// in one future: `Some` with how the body ended, or `None` when the timeout expired. A
+    /// `select!` over the three kept a reference to the pinned body and state of its own as
+    /// well, in the future of every run.
+    struct Guarded<'c, B> {
+        #[pin]
+        cancelled: WaitForCancellationFuture<'c>,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+        #[pin]
+        body: B,
+    }
+}
+
+impl<B: Future<Output = End>> Future for Guarded<'_, B> {
+    type Output = Option<End>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<End>> {
+        let this = self.project();
+        if this.cancelled.poll(cx).is_ready() {
+            return Poll::Ready(Some(End::Cancelled));
+        }
+        if let Some(timer) = this.timer
+            && timer.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(None);
+        }
+        this.body.poll(cx).map(Some)
     }
 }
 

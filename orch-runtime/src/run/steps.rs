@@ -22,22 +22,11 @@ impl Run {
         retry: Option<&'w RetryPolicy>,
         timeout_ms: Option<u64>,
     ) -> Spec<'w> {
-        let events = &self.engine.inner.events;
         Spec {
             plan,
             retry,
             timeout_ms: timeout_ms.and_then(NonZeroU64::new),
-            seed: self.seed,
             control: self.control.clone(),
-            events: (events.receiver_count() > 0).then(|| events.clone()),
-            replaying: self.replay.is_some(),
-            max_output_bytes: self
-                .engine
-                .inner
-                .options
-                .limits
-                .max_output_bytes
-                .unwrap_or(usize::MAX),
         }
     }
 
