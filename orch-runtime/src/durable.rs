@@ -83,7 +83,7 @@ impl Engine {
     /// ```
     pub async fn resume(&self, run: &str) -> Result<RunHandle, ResumeError> {
         let store = self.store().ok_or(ResumeError::NoStore)?;
-        if lock(&self.inner.live).contains_key(run) {
+        if lock(&self.inner.live).contains(run) {
             return Err(ResumeError::Running(run.to_string()));
         }
         let loaded = store
@@ -135,8 +135,15 @@ impl Engine {
             .collect();
         let mailbox = (!signals.is_empty()).then(|| Mailbox::new(signals));
         let seed = self.seed_for(self.next_ordinal());
-        let control = RunControl::new(CancellationToken::new(), mailbox, seed, false);
-        let mut resumed = Run::new(self.clone(), bound, Arc::from(run), loaded.input, control);
+        let control = RunControl::new(
+            Arc::from(run),
+            bound.names.workflow.clone(),
+            CancellationToken::new(),
+            mailbox,
+            seed,
+            false,
+        );
+        let mut resumed = Run::new(self.clone(), bound, loaded.input, control);
         resumed.restore(store.clone(), state, loaded.checkpoint);
         if summary.status == Lifecycle::Paused {
             store.set_status(run, Lifecycle::Running).await?;
@@ -157,7 +164,7 @@ impl Engine {
             .await?;
         let mut handles = Vec::with_capacity(running.len());
         for run in running {
-            if lock(&self.inner.live).contains_key(run.id.as_str()) {
+            if lock(&self.inner.live).contains(run.id.as_str()) {
                 continue;
             }
             let handle = self.resume(&run.id).await;
@@ -203,7 +210,7 @@ impl Engine {
     ) -> Result<(), SignalError> {
         let live = lock(&self.inner.live)
             .get(run)
-            .map(|l| (l.workflow.to_string(), l.control.clone()));
+            .map(|l| (l.0.workflow.to_string(), l.0.clone()));
         let store = self.store();
         let workflow = match (&live, &store) {
             (Some((workflow, _)), _) => workflow.clone(),
@@ -251,8 +258,8 @@ impl Engine {
     pub fn pause(&self, run: &str) -> bool {
         match lock(&self.inner.live).get(run) {
             Some(live) => {
-                live.control.paused.store(true, Ordering::SeqCst);
-                live.control.cancel.cancel();
+                live.0.paused.store(true, Ordering::SeqCst);
+                live.0.cancel.cancel();
                 true
             }
             None => false,
@@ -269,7 +276,7 @@ impl Engine {
     /// cut back to that point and it becomes paused; [`Engine::resume`] continues it from there.
     pub async fn restore_checkpoint(&self, run: &str, name: &str) -> Result<(), ResumeError> {
         let store = self.store().ok_or(ResumeError::NoStore)?;
-        if lock(&self.inner.live).contains_key(run) {
+        if lock(&self.inner.live).contains(run) {
             return Err(ResumeError::Running(run.to_string()));
         }
         Ok(store.restore_named(run, name).await?)

@@ -112,6 +112,10 @@ impl Mailbox {
 
 /// Shared between a run and its handle.
 pub(crate) struct RunControl {
+    /// The run's id and its workflow's name, here rather than in its handle and in the engine's
+    /// list of live runs, which both hold the control block anyway.
+    pub id: Arc<str>,
+    pub workflow: Arc<str>,
     pub cancel: CancellationToken,
     /// Made when a signal is first sent to the run or awaited by it (most runs have none),
     /// or given: a child run's is its parent's.
@@ -140,12 +144,16 @@ pub(crate) struct RunControl {
 
 impl RunControl {
     pub fn new(
+        id: Arc<str>,
+        workflow: Arc<str>,
         cancel: CancellationToken,
         mailbox: Option<Arc<Mailbox>>,
         seed: u64,
         replaying: bool,
     ) -> Arc<RunControl> {
         Arc::new(RunControl {
+            id,
+            workflow,
             seed,
             replaying,
             cancel,
@@ -427,11 +435,28 @@ pub struct Limits {
     pub max_output_bytes: Option<usize>,
 }
 
-/// A run driven by this engine right now.
-pub(crate) struct Live {
-    pub control: Arc<RunControl>,
-    pub workflow: Arc<str>,
+/// A run driven by this engine right now: its control block, found by the run's id.
+pub(crate) struct Live(pub Arc<RunControl>);
+
+impl std::borrow::Borrow<str> for Live {
+    fn borrow(&self) -> &str {
+        &self.0.id
+    }
 }
+
+impl std::hash::Hash for Live {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl PartialEq for Live {
+    fn eq(&self, other: &Live) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Live {}
 
 /// The engine's tables, looked up on every start: hashed with foldhash (seeded per process)
 /// rather than SipHash, whose cost showed in the profile of starting runs.
@@ -443,7 +468,8 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<Event>,
     pub options: Options,
     pub store: RwLock<Option<Arc<dyn Store>>>,
-    pub live: Mutex<Table<Arc<str>, Live>>,
+    /// The runs driven here, by id: a control block each (8 bytes), which holds the id.
+    pub live: Mutex<std::collections::HashSet<Live, foldhash::fast::RandomState>>,
     next_run: AtomicU64,
     /// Distinguishes this engine's run ids from those of other processes sharing a store.
     pub epoch: u64,
@@ -501,7 +527,7 @@ impl Engine {
                 events,
                 options,
                 store: RwLock::new(None),
-                live: Mutex::new(Table::default()),
+                live: Mutex::new(Default::default()),
                 next_run: AtomicU64::new(1),
                 epoch,
             }),
@@ -625,17 +651,9 @@ impl Engine {
     }
 
     pub(crate) fn spawn(&self, run: Run) -> RunHandle {
-        let id = run.id.clone();
         let control = run.control.clone();
-        let workflow = run.shared.names.workflow.clone();
         // Listed before the task starts, so that a signal sent right away finds the run.
-        lock(&self.inner.live).insert(
-            id.clone(),
-            Live {
-                control: control.clone(),
-                workflow: run.shared.names.workflow.clone(),
-            },
-        );
+        lock(&self.inner.live).insert(Live(control.clone()));
         let delivery = Delivery(control.clone());
         // Not joined: the run's result goes to its control block (`Delivery`), so that the
         // task is freed when the run ends. `map` rather than an `async` block: the block would
@@ -645,9 +663,7 @@ impl Engine {
             move |result| delivery.deliver(result),
         )));
         RunHandle {
-            id,
             control,
-            workflow,
             engine: self.clone(),
         }
     }
@@ -704,8 +720,9 @@ impl Engine {
         }
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
-        let control = RunControl::new(cancel, mailbox, self.seed_for(n), false);
-        Ok(Run::new(self.clone(), shared, id, input, control))
+        let workflow = shared.names.workflow.clone();
+        let control = RunControl::new(id, workflow, cancel, mailbox, self.seed_for(n), false);
+        Ok(Run::new(self.clone(), shared, input, control))
     }
 
     /// The jitter seed of the engine's `n`th run.
@@ -796,15 +813,14 @@ fn signature(workflow: &ir::Workflow) -> orch_dsl::Signature {
 
 /// Controls a started run.
 pub struct RunHandle {
-    id: Arc<str>,
+    /// Holds the run's id and workflow name.
     control: Arc<RunControl>,
-    workflow: Arc<str>,
     engine: Engine,
 }
 
 impl RunHandle {
     pub fn id(&self) -> &str {
-        &self.id
+        &self.control.id
     }
 
     /// Stops the run: every in-flight worker call and branch is cancelled and the run ends
@@ -849,8 +865,8 @@ impl RunHandle {
             return Err(SignalError::Finished);
         }
         check_signal(
-            &self.workflow,
-            &self.engine.signals_of(&self.workflow),
+            &self.control.workflow,
+            &self.engine.signals_of(&self.control.workflow),
             signal,
             &reply,
         )?;
@@ -862,7 +878,7 @@ impl RunHandle {
             }),
             Some(store) => {
                 let (id, name, control) = (
-                    self.id.to_string(),
+                    self.control.id.to_string(),
                     signal.to_string(),
                     self.control.clone(),
                 );
@@ -904,7 +920,7 @@ impl RunHandle {
             // The handle is the result's only taker, so this is not expected.
             None => (RunStatus::Failed, "left no result"),
         };
-        abnormal(&self.id, &self.workflow, status, why)
+        abnormal(&self.control.id, &self.control.workflow, status, why)
     }
 }
 

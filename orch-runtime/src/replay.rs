@@ -260,14 +260,15 @@ impl Engine {
                 .unwrap_or(usize::MAX),
         });
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
-        let control = RunControl::new(cancel, Some(mailbox), 0, true);
-        let mut run = Run::new(
-            self.clone(),
-            shared,
+        let control = RunControl::new(
             recorded.run_id.clone(),
-            input,
-            control,
+            shared.names.workflow.clone(),
+            cancel,
+            Some(mailbox),
+            0,
+            true,
         );
+        let mut run = Run::new(self.clone(), shared, input, control);
         run.replay = Some(book);
         Ok(run.drive())
     }

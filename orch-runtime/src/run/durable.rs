@@ -80,7 +80,7 @@ impl Run {
             }
         }
         let run = NewRun {
-            id: self.id.to_string(),
+            id: self.control.id.to_string(),
             workflow: self.shared.workflow.name.to_string(),
             definition: self
                 .shared
@@ -184,7 +184,7 @@ impl Run {
         durable.saved = self.trail.len();
         let store = durable.store.clone();
         store
-            .checkpoint(&self.id, checkpoint)
+            .checkpoint(&self.control.id, checkpoint)
             .await
             .map_err(|e| e.to_string())
     }
@@ -220,13 +220,15 @@ impl Run {
         result: RunResult,
     ) -> (RunResult, Option<BoxFuture<Result<(), StoreError>>>) {
         // Only a spawned run is listed; a child run's id is not, and removes nothing.
-        lock(&self.engine.inner.live).remove(&*self.id);
+        lock(&self.engine.inner.live).remove(&*self.control.id);
         let (Some(durable), Some(mut checkpoint)) = (self.durable.take(), last) else {
             return (result, None);
         };
         let mut result = result;
         let write = if result.status == RunStatus::Paused {
-            durable.store.set_status(&self.id, Lifecycle::Paused)
+            durable
+                .store
+                .set_status(&self.control.id, Lifecycle::Paused)
         } else {
             // The store keeps the trail as its checkpoints' entries: the result goes without it.
             let trail = std::mem::take(&mut result.trail);
@@ -237,7 +239,7 @@ impl Run {
             checkpoint.consumed = durable.consumed;
             let stored = result.clone();
             result.trail = trail;
-            durable.store.finish(&self.id, checkpoint, stored)
+            durable.store.finish(&self.control.id, checkpoint, stored)
         };
         (result, Some(write))
     }

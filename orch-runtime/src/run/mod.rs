@@ -46,7 +46,6 @@ pub(crate) enum Next<'w> {
 
 pub(crate) struct Run {
     engine: Engine,
-    pub id: Arc<str>,
     /// The workflow, its names and its workers, shared by its runs.
     pub(crate) shared: Arc<Shared>,
     pub control: Arc<RunControl>,
@@ -68,13 +67,7 @@ pub(crate) struct Run {
 
 impl Run {
     /// A run of a workflow, with what its runs share (`Registered::bound`).
-    pub fn new(
-        engine: Engine,
-        shared: Arc<Shared>,
-        id: Arc<str>,
-        input: Value,
-        control: Arc<RunControl>,
-    ) -> Run {
+    pub fn new(engine: Engine, shared: Arc<Shared>, input: Value, control: Arc<RunControl>) -> Run {
         Run {
             current: shared.workflow.start,
             durable: None,
@@ -92,7 +85,6 @@ impl Run {
             replay: None,
             started: Instant::now(),
             engine,
-            id,
             shared,
             control,
         }
@@ -119,8 +111,7 @@ impl Run {
             }
             // Made after the store's write, so that the future does not keep room for it
             // across that wait as well.
-            let span =
-                tracing::info_span!("run", workflow = %self.shared.workflow.name, run = %self.id);
+            let span = tracing::info_span!("run", workflow = %self.shared.workflow.name, run = %self.control.id);
             let cancel = self.control.cancel.clone();
             let end = {
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
@@ -340,7 +331,7 @@ impl Run {
     ) -> attempt::Plan<'w> {
         attempt::Plan {
             input,
-            run_id: self.id.clone(),
+            run_id: self.control.id.clone(),
             shared,
             state: id as u32,
             worker: worker as u32,
@@ -435,7 +426,7 @@ impl Run {
     fn emit(&self, make: impl FnOnce(Arc<str>) -> Event) {
         let events = &self.engine.inner.events;
         if events.receiver_count() > 0 {
-            let _ = events.send(make(self.id.clone()));
+            let _ = events.send(make(self.control.id.clone()));
         }
     }
 
@@ -544,7 +535,7 @@ impl Run {
             }
         }
         let result = RunResult {
-            run_id: self.id.clone(),
+            run_id: self.control.id.clone(),
             workflow: self.shared.names.workflow.clone(),
             input: std::mem::take(&mut self.data.input),
             status,
@@ -558,7 +549,7 @@ impl Run {
             trail: std::mem::take(&mut self.trail),
         };
         let (result, write) = self.conclude_store(last, result);
-        let id = self.id.clone();
+        let id = self.control.id.clone();
         async move {
             if let Some(write) = write
                 && let Err(error) = write.await
