@@ -471,8 +471,10 @@ pub(crate) struct Inner {
     /// The runs driven here, by id: a control block each (8 bytes), which holds the id.
     pub live: Mutex<std::collections::HashSet<Live, foldhash::fast::RandomState>>,
     next_run: AtomicU64,
-    /// Distinguishes this engine's run ids from those of other processes sharing a store.
-    pub epoch: u64,
+    /// What every run id of this engine starts with: `run-`, the engine's start in
+    /// microseconds in hex (distinguishing its ids from those of other processes sharing a
+    /// store) and `-`.
+    id_prefix: Box<str>,
 }
 
 /// Runs checked workflows. Cheap to clone; clones share workflows, workers and events.
@@ -529,7 +531,7 @@ impl Engine {
                 store: RwLock::new(None),
                 live: Mutex::new(Default::default()),
                 next_run: AtomicU64::new(1),
-                epoch,
+                id_prefix: format!("run-{epoch:x}-").into(),
             }),
         }
     }
@@ -719,7 +721,7 @@ impl Engine {
             }
         }
         let n = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
-        let id: Arc<str> = Arc::from(format!("run-{:x}-{n}", self.inner.epoch));
+        let id = run_id(&self.inner.id_prefix, n);
         let workflow = shared.names.workflow.clone();
         let control = RunControl::new(id, workflow, cancel, mailbox, self.seed_for(n), false);
         Ok(Run::new(self.clone(), shared, input, control))
@@ -809,6 +811,28 @@ fn signature(workflow: &ir::Workflow) -> orch_dsl::Signature {
             })
             .collect(),
     }
+}
+
+/// The id of an engine's `n`th run: its prefix and `n` in decimal, written on the stack and
+/// copied once into its shared string (`format!` grew a `String` twice and then copied it, and
+/// its formatting machinery cost more than the rest of starting a run's id).
+fn run_id(prefix: &str, mut n: u64) -> Arc<str> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut id = [0u8; 64];
+    let len = prefix.len() + digits.len() - at;
+    // A prefix is at most 21 bytes ("run-", 16 hex digits, "-"): never longer than `id`.
+    id[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    id[prefix.len()..len].copy_from_slice(&digits[at..]);
+    Arc::from(std::str::from_utf8(&id[..len]).expect("a prefix and digits are UTF-8"))
 }
 
 /// Controls a started run.
@@ -937,4 +961,18 @@ pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_id;
+
+    #[test]
+    fn run_ids_are_the_prefix_and_the_number_in_decimal() {
+        assert_eq!(&*run_id("run-1f-", 7), "run-1f-7");
+        assert_eq!(&*run_id("run-1f-", 0), "run-1f-0");
+        assert_eq!(&*run_id("run-1f-", 4_096), "run-1f-4096");
+        let prefix = format!("run-{:x}-", u64::MAX);
+        assert_eq!(&*run_id(&prefix, u64::MAX), format!("{prefix}{}", u64::MAX));
+    }
 }
