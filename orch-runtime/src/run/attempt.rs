@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::FutureExt;
 use orch_dsl::ir::RetryPolicy;
 use serde_json::Value;
+use smallvec::SmallVec;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -33,9 +34,11 @@ pub(crate) struct Failure {
 #[derive(Default)]
 pub(crate) struct Flights {
     next: AtomicU64,
-    /// By id, which is the order they started in. A vector: a run usually has one attempt
-    /// here, and a map node per run would cost kilobytes with 100,000 runs under way.
-    attempts: Mutex<Vec<(u64, Flight)>>,
+    /// By id, which is the order they started in. A list with room for one in place: a run
+    /// usually has one attempt here, and a list of its own would be another allocation, and
+    /// another cache miss, at every step (a map node per run would cost kilobytes with 100,000
+    /// runs under way).
+    attempts: Mutex<SmallVec<[(u64, Flight); 1]>>,
 }
 
 pub(crate) struct Flight {
@@ -52,9 +55,6 @@ impl Flights {
             landed: false,
         };
         let mut flights = lock(&self.attempts);
-        if flights.capacity() == 0 {
-            flights.reserve_exact(1);
-        }
         let at = flights.partition_point(|(other, _)| *other < id);
         flights.insert(at, (id, flight));
         id
@@ -86,7 +86,7 @@ impl Flights {
     }
 
     /// Takes every attempt not yet in the trail, in the order they started.
-    pub fn drain(&self) -> Vec<Flight> {
+    pub fn drain(&self) -> SmallVec<[Flight; 1]> {
         lock(&self.attempts)
             .drain(..)
             .map(|(_, flight)| flight)
