@@ -144,15 +144,16 @@ pub(crate) enum Place {
 /// `Call` in the future of every run waiting on a worker.
 pub(crate) struct Plan<'w> {
     pub input: Value,
-    pub run_id: Arc<str>,
     /// The workflow's names and workers, borrowed: no count written per call.
     pub shared: &'w Shared,
     pub state: u32,
     pub worker: u32,
     pub step: u64,
     pub place: Place,
-    /// The run's token, or for a branch or an item a child token of its own.
-    pub cancel: CancellationToken,
+    /// For a branch or an item, a child token of its own; otherwise the call shares the run's
+    /// (in its control block), which is not copied into the plan: a copy locks the token's
+    /// node to count it, and again to let it go.
+    pub cancel: Option<CancellationToken>,
 }
 
 impl Plan<'_> {
@@ -181,11 +182,11 @@ impl Plan<'_> {
         &self.shared.names.states[self.state as usize]
     }
 
-    /// Attempt `attempt` of the call, as its worker gets it.
-    fn call(&self, attempt: u32) -> Call {
+    /// Attempt `attempt` of the call, as its worker gets it, for the run `control` controls.
+    fn call(&self, attempt: u32, control: &RunControl) -> Call {
         Call {
             input: self.input.clone(),
-            run_id: self.run_id.clone(),
+            run_id: control.id.clone(),
             workflow: self.shared.names.workflow.clone(),
             state: self.state_name().clone(),
             worker: self.shared.names.workers[self.worker as usize].clone(),
@@ -194,7 +195,7 @@ impl Plan<'_> {
             item: self.item(),
             iteration: self.iteration(),
             attempt,
-            cancel: self.cancel.clone(),
+            cancel: self.cancel.as_ref().unwrap_or(&control.cancel).clone(),
         }
     }
 
@@ -306,7 +307,7 @@ fn retry_after(
     let events = &spec.plan.shared.events;
     if events.receiver_count() > 0 {
         let _ = events.send(Event::Retrying {
-            run: spec.plan.run_id.clone(),
+            run: spec.control.id.clone(),
             step: spec.plan.step,
             state: spec.plan.state_name().clone(),
             branch: spec.plan.branch().cloned(),
@@ -338,7 +339,7 @@ fn attempt<'s>(
     number: u32,
     retries_left: bool,
 ) -> impl Future<Output = (Box<Attempt>, Result<Reply, WorkerError>)> + 's {
-    let mut call = spec.plan.call(number);
+    let mut call = spec.plan.call(number, &spec.control);
     let record = Box::new(spec.plan.record(number));
     // An attempt that can time out gets a token of its own, cancelled when it does, so that
     // the call learns it is no longer needed while the run goes on.

@@ -100,8 +100,9 @@ impl Run {
             let input = self.eval(branch.input.as_ref(), Locals::default());
             let mut plan = self.plan(shared, id, step, branch.worker, input);
             plan.place = Place::Branch(name.clone());
-            plan.cancel = self.control.cancel.child_token();
-            tokens.push(plan.cancel.clone());
+            let token = self.control.cancel.child_token();
+            tokens.push(token.clone());
+            plan.cancel = Some(token);
             let spec = self.spec(plan, branch.retry.as_ref(), branch.timeout_ms);
             rounds.push(attempt::attempts(spec));
             let state = self.shared.names.states[id].clone();
@@ -235,8 +236,9 @@ impl Run {
                 let input = self.eval(spec.input, locals);
                 let mut plan = self.plan(shared, id, step, spec.worker, input);
                 plan.place = Place::Item(started);
-                plan.cancel = self.control.cancel.child_token();
-                tokens.push(plan.cancel.clone());
+                let token = self.control.cancel.child_token();
+                tokens.push(token.clone());
+                plan.cancel = Some(token);
                 let attempt_spec = self.spec(plan, spec.retry, spec.timeout_ms);
                 let i = started;
                 // `map` rather than an `async` block, which would keep the specification

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use orch_dsl::ir::{self, EdgeEvent, StateKind};
 use serde_json::Value;
-use tokio::time::Instant;
-use tokio_util::sync::WaitForCancellationFuture;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::data::{Locals, RunData, StepData};
 use crate::engine::{Engine, RunControl, Shared};
@@ -121,12 +121,7 @@ impl Run {
                     .workflow
                     .timeout_ms
                     .map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms))));
-                Guarded {
-                    cancelled: cancel.cancelled(),
-                    timer,
-                    body: traced::traced(self.body(), span),
-                }
-                .await
+                Guarded::new(&cancel, timer, traced::traced(self.body(), span)).await
             };
             // Read again rather than kept: the future would keep room for it across the run.
             let end = end.unwrap_or_else(|| {
@@ -331,14 +326,13 @@ impl Run {
     ) -> attempt::Plan<'w> {
         attempt::Plan {
             input,
-            run_id: self.control.id.clone(),
             shared,
             state: id as u32,
             worker: worker as u32,
             step,
             place: attempt::Place::State,
             // Single calls share the run's token; branches and items get their own.
-            cancel: self.control.cancel.clone(),
+            cancel: None,
         }
     }
 
@@ -567,11 +561,30 @@ pin_project_lite::pin_project! {
     /// `select!` over the three kept a reference to the pinned body and state of its own as
     /// well, in the future of every run.
     struct Guarded<'c, B> {
+        token: &'c CancellationToken,
         #[pin]
         cancelled: WaitForCancellationFuture<'c>,
+        // The waker `cancelled` was last polled with, by the addresses of its data and its
+        // functions (0 before the first poll). While the run is polled with that same waker, as
+        // a spawned run always is, a cancellation wakes it, so a poll only reads the token's
+        // flag: polling `cancelled` again would lock the token's list of waiters every time the
+        // run wakes.
+        registered: (usize, usize),
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
         #[pin]
         body: B,
+    }
+}
+
+impl<'c, B> Guarded<'c, B> {
+    fn new(token: &'c CancellationToken, timer: Option<Pin<Box<Sleep>>>, body: B) -> Self {
+        Guarded {
+            token,
+            cancelled: token.cancelled(),
+            registered: (0, 0),
+            timer,
+            body,
+        }
     }
 }
 
@@ -580,7 +593,18 @@ impl<B: Future<Output = End>> Future for Guarded<'_, B> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<End>> {
         let this = self.project();
-        if this.cancelled.poll(cx).is_ready() {
+        let waker = cx.waker();
+        let identity = (
+            waker.data() as usize,
+            std::ptr::from_ref(waker.vtable()) as usize,
+        );
+        let cancelled = if *this.registered == identity {
+            this.token.is_cancelled()
+        } else {
+            *this.registered = identity;
+            this.cancelled.poll(cx).is_ready()
+        };
+        if cancelled {
             return Poll::Ready(Some(End::Cancelled));
         }
         if let Some(timer) = this.timer
@@ -601,5 +625,65 @@ pub(crate) fn show_ms(ms: u64) -> String {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    use super::*;
+
+    /// A waker that counts its wakes.
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn poll(guarded: Pin<&mut Guarded<'_, std::future::Pending<End>>>, waker: &Waker) -> bool {
+        let mut cx = Context::from_waker(waker);
+        match guarded.poll(&mut cx) {
+            Poll::Ready(Some(End::Cancelled)) => true,
+            Poll::Pending => false,
+            _ => panic!("only a cancellation ends a pending body"),
+        }
+    }
+
+    #[test]
+    fn a_cancellation_wakes_the_waker_the_run_was_last_polled_with() {
+        let token = CancellationToken::new();
+        let mut guarded = std::pin::pin!(Guarded::new(&token, None, std::future::pending()));
+        let (first, first_waker) = counter();
+        let (second, second_waker) = counter();
+        assert!(!poll(guarded.as_mut(), &first_waker));
+        assert!(!poll(guarded.as_mut(), &first_waker));
+        // Moved to another task: the cancellation must wake that one.
+        assert!(!poll(guarded.as_mut(), &second_waker));
+        token.cancel();
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert!(poll(guarded.as_mut(), &second_waker));
+    }
+
+    #[test]
+    fn polled_with_the_same_waker_a_run_sees_its_cancellation() {
+        let token = CancellationToken::new();
+        let mut guarded = std::pin::pin!(Guarded::new(&token, None, std::future::pending()));
+        let (woken, waker) = counter();
+        for _ in 0..3 {
+            assert!(!poll(guarded.as_mut(), &waker));
+        }
+        token.cancel();
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert!(poll(guarded.as_mut(), &waker));
     }
 }
