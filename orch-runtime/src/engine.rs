@@ -380,6 +380,8 @@ pub(crate) const DATA_ROOM: usize = 8;
 pub(crate) struct Names {
     pub workflow: Arc<str>,
     pub states: Arc<[Arc<str>]>,
+    /// The states' names in name order, for the states of every result.
+    pub sorted: Arc<crate::result::StateNames>,
     pub workers: Arc<[Arc<str>]>,
     /// Trail entries a run is likely to write: two (an attempt and a transition) per state it
     /// can leave, so that a run without loops never moves its trail.
@@ -393,13 +395,15 @@ pub(crate) struct Names {
 
 impl Names {
     fn of(workflow: &ir::Workflow) -> Arc<Names> {
+        let states: Arc<[Arc<str>]> = workflow
+            .states
+            .iter()
+            .map(|s| Arc::from(s.name.as_str()))
+            .collect();
         Arc::new(Names {
             workflow: Arc::from(workflow.name.as_str()),
-            states: workflow
-                .states
-                .iter()
-                .map(|s| Arc::from(s.name.as_str()))
-                .collect(),
+            sorted: Arc::new(crate::result::StateNames::new(states.clone())),
+            states,
             workers: workflow
                 .workers
                 .iter()

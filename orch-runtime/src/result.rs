@@ -74,8 +74,9 @@ impl RunResult {
 
 /// What each state of a run produced, by state name: the states that ran, in name order.
 ///
-/// A small sorted list rather than a tree (a run has a few states with data, and a tree's
-/// first node alone holds eleven), read like a map:
+/// Read like a map. A run's result keeps the run's own list of its states' data, by state,
+/// with the workflow's state names and their order, which every result of the workflow
+/// shares: finishing a run copies and sorts nothing.
 ///
 /// ```
 /// use orch_runtime::{States, StepData};
@@ -97,41 +98,113 @@ impl RunResult {
 ///     json!({"draft": {"output": "text"}, "review": {"outcome": "ok"}})
 /// );
 /// ```
-#[derive(Clone, Default, PartialEq)]
-pub struct States(Vec<(Arc<str>, StepData)>);
+#[derive(Clone, Default)]
+pub struct States {
+    /// The data by slot: a slot is a state of the names' list.
+    data: Vec<StepData>,
+    names: Arc<StateNames>,
+    /// How many slots are present.
+    len: usize,
+    /// Whether a slot whose data is empty is present: true for states given one by one, false
+    /// for a run's, whose list has an empty slot for each state it did not enter.
+    keep_empty: bool,
+}
+
+/// The names of the slots of a [`States`], and the slots in name order.
+#[derive(Default)]
+pub(crate) struct StateNames {
+    names: Arc<[Arc<str>]>,
+    order: Box<[u32]>,
+}
+
+impl StateNames {
+    /// The slots of `names` (distinct), in name order.
+    pub(crate) fn new(names: Arc<[Arc<str>]>) -> StateNames {
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        StateNames {
+            names,
+            order: order.into_boxed_slice(),
+        }
+    }
+}
 
 impl States {
     /// The data of state `name`, if it ran.
     pub fn get(&self, name: &str) -> Option<&StepData> {
-        self.find(name).ok().map(|i| &self.0[i].1)
+        let at = self
+            .names
+            .order
+            .binary_search_by(|&slot| (*self.names.names[slot as usize]).cmp(name))
+            .ok()?;
+        self.present(self.names.order[at] as usize)
     }
 
     /// Whether state `name` ran.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.find(name).is_ok()
+        self.get(name).is_some()
     }
 
     /// How many states ran.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len == 0
     }
 
     /// The states and their data, in name order.
     pub fn iter(&self) -> StatesIter<'_> {
-        StatesIter(self.0.iter())
+        StatesIter {
+            states: self,
+            order: self.names.order.iter(),
+            left: self.len,
+        }
     }
 
     /// The names of the states that ran, in order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.iter().map(|(name, _)| &**name)
+        self.iter().map(|(name, _)| name)
     }
 
-    /// The states of `list`, sorted in place; of equal names the last one given is kept.
-    pub(crate) fn from_list(mut list: Vec<(Arc<str>, StepData)>) -> States {
+    /// The states a run entered: `data` by state, named by `names` (the workflow's); a state
+    /// whose data is empty did not run.
+    pub(crate) fn of_run(data: Vec<StepData>, names: Arc<StateNames>) -> States {
+        let len = data.iter().filter(|data| !is_empty(data)).count();
+        States {
+            data,
+            names,
+            len,
+            keep_empty: false,
+        }
+    }
+
+    fn present(&self, slot: usize) -> Option<&StepData> {
+        self.data
+            .get(slot)
+            .filter(|data| self.keep_empty || !is_empty(data))
+    }
+}
+
+fn is_empty(data: &StepData) -> bool {
+    *data == StepData::default()
+}
+
+impl PartialEq for States {
+    /// The same states with the same data, however each is held.
+    fn eq(&self, other: &States) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, StepData)> for States {
+    /// A later entry for the same name replaces an earlier one.
+    fn from_iter<I: IntoIterator<Item = (K, StepData)>>(entries: I) -> States {
+        let mut list: Vec<(Arc<str>, StepData)> = entries
+            .into_iter()
+            .map(|(name, data)| (name.into(), data))
+            .collect();
         // Stable, so that equal names stay in the order given.
         list.sort_by(|a, b| a.0.cmp(&b.0));
         // `dedup_by` removes the later of two equal neighbours: it first takes its data.
@@ -142,23 +215,16 @@ impl States {
             }
             same
         });
-        States(list)
-    }
-
-    fn find(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(n, _)| (**n).cmp(name))
-    }
-}
-
-impl<K: Into<Arc<str>>> FromIterator<(K, StepData)> for States {
-    /// A later entry for the same name replaces an earlier one.
-    fn from_iter<I: IntoIterator<Item = (K, StepData)>>(entries: I) -> States {
-        States::from_list(
-            entries
-                .into_iter()
-                .map(|(name, data)| (name.into(), data))
-                .collect(),
-        )
+        let (names, data): (Vec<Arc<str>>, Vec<StepData>) = list.into_iter().unzip();
+        States {
+            len: data.len(),
+            names: Arc::new(StateNames {
+                order: (0..names.len() as u32).collect(),
+                names: names.into(),
+            }),
+            data,
+            keep_empty: true,
+        }
     }
 }
 
@@ -185,17 +251,37 @@ impl<'a> IntoIterator for &'a States {
 
 /// The states of a [`States`] and their data, in name order.
 #[derive(Clone, Debug)]
-pub struct StatesIter<'a>(std::slice::Iter<'a, (Arc<str>, StepData)>);
+pub struct StatesIter<'a> {
+    states: &'a States,
+    /// The slots not yet visited, in name order, present or not.
+    order: std::slice::Iter<'a, u32>,
+    /// How many of them are present.
+    left: usize,
+}
+
+impl<'a> StatesIter<'a> {
+    fn entry(&mut self, slot: u32) -> Option<(&'a str, &'a StepData)> {
+        let states = self.states;
+        let data = states.present(slot as usize)?;
+        self.left -= 1;
+        Some((&*states.names.names[slot as usize], data))
+    }
+}
 
 impl<'a> Iterator for StatesIter<'a> {
     type Item = (&'a str, &'a StepData);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(name, data)| (&**name, data))
+        while let Some(&slot) = self.order.next() {
+            if let Some(entry) = self.entry(slot) {
+                return Some(entry);
+            }
+        }
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
+        (self.left, Some(self.left))
     }
 }
 
@@ -203,7 +289,12 @@ impl ExactSizeIterator for StatesIter<'_> {}
 
 impl DoubleEndedIterator for StatesIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(name, data)| (&**name, data))
+        while let Some(&slot) = self.order.next_back() {
+            if let Some(entry) = self.entry(slot) {
+                return Some(entry);
+            }
+        }
+        None
     }
 }
 
@@ -268,6 +359,42 @@ mod tests {
         );
         assert!(serde_json::from_str::<States>("[1]").is_err());
         assert_eq!(format!("{states:?}").matches("draft").count(), 1);
+    }
+
+    #[test]
+    fn a_runs_states_are_those_with_data_in_name_order() {
+        let names: Arc<[Arc<str>]> = ["start", "draft", "review", "done"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        // "review" was not entered; "done", a terminal, is past the list's end.
+        let data = vec![output(json!(1)), output(json!(2)), StepData::default()];
+        let states = States::of_run(data, Arc::new(StateNames::new(names)));
+        assert_eq!(states.len(), 2);
+        assert_eq!(states.names().collect::<Vec<_>>(), ["draft", "start"]);
+        let backwards: Vec<&str> = states.iter().rev().map(|(name, _)| name).collect();
+        assert_eq!(backwards, ["start", "draft"]);
+        assert_eq!(states.iter().len(), 2);
+        assert_eq!(states["start"].output, Some(json!(1)));
+        assert!(!states.contains_key("review"));
+        assert!(!states.contains_key("done"));
+        assert!(!states.contains_key("nothing"));
+        let given: States = [("start", output(json!(1))), ("draft", output(json!(2)))]
+            .into_iter()
+            .collect();
+        assert_eq!(states, given);
+        assert_eq!(
+            serde_json::to_string(&states).unwrap(),
+            r#"{"draft":{"output":2},"start":{"output":1}}"#
+        );
+    }
+
+    #[test]
+    fn states_given_one_by_one_keep_empty_data() {
+        let states: States = [("quiet", StepData::default())].into_iter().collect();
+        assert_eq!(states.len(), 1);
+        assert!(states.contains_key("quiet"));
+        assert_ne!(states, States::default());
     }
 
     #[test]

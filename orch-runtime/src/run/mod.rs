@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::data::{Locals, RunData, StepData};
+use crate::data::{Locals, RunData};
 use crate::engine::{Engine, RunControl, Shared};
 use crate::event::Event;
 use crate::result::{RunResult, RunStatus, States};
@@ -507,15 +507,10 @@ impl Run {
         self.emit(|run| Event::RunFinished { run, status });
         // A durable run's last checkpoint takes what changed since the previous one.
         let last = self.last_checkpoint(terminal);
-        let steps = std::mem::take(&mut self.data.steps);
-        let empty = StepData::default();
-        let mut states = Vec::with_capacity(steps.iter().filter(|d| **d != empty).count());
-        for (data, name) in steps.into_iter().zip(self.shared.names.states.iter()) {
-            if data != empty {
-                states.push((name.clone(), data));
-            }
-        }
-        let states = States::from_list(states);
+        let states = States::of_run(
+            std::mem::take(&mut self.data.steps),
+            self.shared.names.sorted.clone(),
+        );
         let mut usage = crate::worker::Usage::default();
         for entry in &self.trail {
             match entry {
