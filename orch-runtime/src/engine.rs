@@ -658,8 +658,9 @@ impl Engine {
 
     pub(crate) fn spawn(&self, run: Run) -> RunHandle {
         let control = run.control.clone();
-        // Listed before the task starts, so that a signal sent right away finds the run.
-        lock(&self.inner.live).insert(Live(control.clone()));
+        // Listed before the task starts, so that a signal sent right away finds the run; one
+        // listed under the same id is replaced, not kept.
+        lock(&self.inner.live).replace(Live(control.clone()));
         let delivery = Delivery(control.clone());
         // Not joined: the run's result goes to its control block (`Delivery`), so that the
         // task is freed when the run ends. `map` rather than an `async` block: the block would
