@@ -325,15 +325,8 @@ impl Registered {
         workers: &Workers,
         engine: &Inner,
     ) -> Registered {
-        let shared = workers_of(&workflow, workers).map(|workers| {
-            Arc::new(Shared {
-                workflow: workflow.clone(),
-                names: names.clone(),
-                workers,
-                events: engine.events.clone(),
-                max_output_bytes: engine.options.limits.max_output_bytes.unwrap_or(usize::MAX),
-            })
-        });
+        let shared = workers_of(&workflow, workers)
+            .map(|workers| Shared::new(workflow.clone(), names.clone(), workers, engine));
         Registered {
             workflow,
             names,
@@ -349,11 +342,28 @@ pub(crate) struct Shared {
     pub workflow: Arc<ir::Workflow>,
     pub names: Arc<Names>,
     pub workers: SharedWorkers,
-    /// The engine's events, and the largest output a reply may carry (`usize::MAX`: no
-    /// limit): here rather than in each call's specification, which is part of every run
-    /// waiting on a worker.
+    /// The engine's events, and the largest output a reply may carry: here rather than in
+    /// each call's specification, which is part of every run waiting on a worker.
     pub events: broadcast::Sender<Event>,
-    pub max_output_bytes: usize,
+    pub max_output_bytes: Option<usize>,
+}
+
+impl Shared {
+    /// What the runs of `workflow` share on `engine`, with `workers` as its workers.
+    pub(crate) fn new(
+        workflow: Arc<ir::Workflow>,
+        names: Arc<Names>,
+        workers: SharedWorkers,
+        engine: &Inner,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            workflow,
+            names,
+            workers,
+            events: engine.events.clone(),
+            max_output_bytes: engine.options.limits.max_output_bytes,
+        })
+    }
 }
 
 /// The workers of a workflow, in the order of its declarations, shared by its runs.

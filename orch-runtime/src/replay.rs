@@ -247,18 +247,7 @@ impl Engine {
             stop: cancel.clone(),
         });
         let workers = workflow.workers.iter().map(|_| worker.clone()).collect();
-        let shared = Arc::new(crate::engine::Shared {
-            workflow,
-            names,
-            workers,
-            events: self.inner.events.clone(),
-            max_output_bytes: self
-                .inner
-                .options
-                .limits
-                .max_output_bytes
-                .unwrap_or(usize::MAX),
-        });
+        let shared = crate::engine::Shared::new(workflow, names, workers, &self.inner);
         let mailbox = Mailbox::new(book.signals.iter().cloned().collect::<VecDeque<_>>());
         let control = RunControl::new(
             recorded.run_id.clone(),

@@ -226,10 +226,8 @@ impl<K: Into<Arc<str>>> FromIterator<(K, StepData)> for States {
         let (names, data): (Vec<Arc<str>>, Vec<StepData>) = list.into_iter().unzip();
         States {
             len: data.len(),
-            names: Arc::new(StateNames {
-                order: (0..names.len() as u32).collect(),
-                names: names.into(),
-            }),
+            // Sorted already: the order is the slots' own.
+            names: Arc::new(StateNames::new(names.into())),
             data,
             keep_empty: true,
         }

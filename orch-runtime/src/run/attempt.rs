@@ -492,12 +492,9 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A reply whose output is larger than the limit (`usize::MAX`: none) becomes a failure that
-/// is not retried.
-fn oversized(reply: &Reply, limit: usize) -> Option<WorkerError> {
-    if limit == usize::MAX {
-        return None;
-    }
+/// A reply whose output is larger than the limit becomes a failure that is not retried.
+fn oversized(reply: &Reply, limit: Option<usize>) -> Option<WorkerError> {
+    let limit = limit?;
     let size = serde_json::to_vec(&reply.output).map_or(0, |bytes| bytes.len());
     (size > limit).then(|| {
         WorkerError::permanent(format!(

@@ -563,7 +563,8 @@ pin_project_lite::pin_project! {
         // functions (0 before the first poll). While the run is polled with that same waker, as
         // a spawned run always is, a cancellation wakes it, so a poll only reads the token's
         // flag: polling `cancelled` again would lock the token's list of waiters every time the
-        // run wakes.
+        // run wakes. `cancelled` keeps a clone of that waker, so its address cannot be taken by
+        // another waker meanwhile.
         registered: (usize, usize),
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
         #[pin]
