@@ -294,6 +294,9 @@ mod tests {
 
     #[test]
     fn errors_map_to_tokens() {
+        let _serialized = crate::syntax::DETAIL_SETTING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let tokens = TokenStream::from_str("workflow A { start x }").unwrap();
         let out = expand_workflow(tokens).to_string();
         assert!(out.contains("compile_error"), "{out}");
