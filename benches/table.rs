@@ -8,7 +8,7 @@
 //!
 //! The peak memory of 100,000 runs needs a process of its own, and so does an instruction
 //! count under callgrind: for those the binary runs itself with an internal mode
-//! (`child-concurrent orch|raw N`, `child-transition generated|hand N`).
+//! (`child-concurrent orch|raw|minimal N`, `child-transition generated|hand N`).
 //!
 //! `table profile parse|check|codegen|expand[-each] STATES SECONDS` repeats one phase of the
 //! compiler on a generated workflow (`-each`: one with a worker per state), to run under
@@ -25,7 +25,7 @@ use orch_runtime::store::Durability;
 use support::durable::{self, Durable, Kind, Raw};
 use support::measure::{self, Plan};
 use support::workloads::{self, compile};
-use support::{generate, machine};
+use support::{generate, machine, minimal};
 
 /// One line of the table.
 struct Row {
@@ -620,10 +620,11 @@ const RUNS: usize = 100_000;
 
 fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
     let rounds = if options.quick { 1 } else { 3 };
-    let (mut orch, mut raw) = (Vec::new(), Vec::new());
+    let (mut orch, mut raw, mut minimal) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         orch.push(child_process("orch"));
         raw.push(child_process("raw"));
+        minimal.push(child_process("minimal"));
     }
     let wall = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.0).collect());
     let peak = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.1 as f64).collect());
@@ -651,6 +652,39 @@ fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
         )
         .ratio(orch_peak / raw_peak)
         .target("≤ 2 KiB/run", per_run <= 2048.0),
+    );
+    // The floor: the same runs, records and result written directly (`support/minimal.rs`).
+    let minimal_wall = wall(&minimal);
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs, a minimal engine written for the benchmark, wall time",
+            show_time(minimal_wall),
+            format!(
+                "100,000 raw tokio tasks, same sleeps: {}",
+                show_time(raw_wall)
+            ),
+        )
+        .ratio(minimal_wall / raw_wall),
+    );
+    let minimal_per_run = (peak(&minimal) - raw_peak) * 1024.0 / RUNS as f64;
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs, a minimal engine, peak RSS per run above raw tokio",
+            format!(
+                "{minimal_per_run:.0} B/run (peak {:.0} MiB)",
+                peak(&minimal) / 1024.0
+            ),
+            format!("raw tokio peak: {:.0} MiB", raw_peak / 1024.0),
+        )
+        .ratio(peak(&minimal) / raw_peak),
+    );
+    rows.push(
+        Row::new(
+            "100,000 concurrent runs, orch against the minimal engine, wall time",
+            show_time(orch_wall),
+            format!("the minimal engine: {}", show_time(minimal_wall)),
+        )
+        .ratio(orch_wall / minimal_wall),
     );
     // Per run, while the runs started first are already running on the worker threads.
     let (orch_start, raw_start) = (starting(&orch) / RUNS as f64, starting(&raw) / RUNS as f64);
@@ -692,9 +726,10 @@ fn child_concurrent(which: &str, runs: usize) {
     let engine = (which == "orch").then(workloads::three_step_engine);
     let began = Instant::now();
     let (finished, starting) = runtime.block_on(async {
-        match &engine {
-            Some(engine) => workloads::timed_concurrent_runs(engine, runs).await,
-            None => workloads::concurrent_tasks(runs).await,
+        match (&engine, which) {
+            (Some(engine), _) => workloads::timed_concurrent_runs(engine, runs).await,
+            (None, "minimal") => minimal::concurrent_runs(runs).await,
+            (None, _) => workloads::concurrent_tasks(runs).await,
         }
     });
     let wall = began.elapsed().as_secs_f64();

@@ -6,4 +6,5 @@ pub mod durable;
 pub mod generate;
 pub mod machine;
 pub mod measure;
+pub mod minimal;
 pub mod workloads;
