@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::RunControl;
+
 /// A boxed future that can run on any tokio worker thread.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -37,7 +39,27 @@ pub struct Call {
     pub iteration: Option<u64>,
     /// 1 for the first attempt, 2 for the first retry, …
     pub attempt: u32,
-    pub(crate) cancel: CancellationToken,
+    pub(crate) cancel: Cancel,
+}
+
+/// What tells a call that its run no longer needs it.
+#[derive(Clone)]
+pub(crate) enum Cancel {
+    /// The run's own token, reached through the run's control block: a copy counts the block,
+    /// which the run's thread has in its cache anyway, where a copy of the token would lock the
+    /// token's node to count it, and again to let it go.
+    Run(Arc<RunControl>),
+    /// A token of the call's own: a branch's, a map item's, or an attempt's that can time out.
+    Token(CancellationToken),
+}
+
+impl Cancel {
+    pub(crate) fn token(&self) -> &CancellationToken {
+        match self {
+            Cancel::Run(control) => &control.cancel,
+            Cancel::Token(token) => token,
+        }
+    }
 }
 
 impl Call {
@@ -60,7 +82,7 @@ impl Call {
             item: None,
             iteration: None,
             attempt: 1,
-            cancel: CancellationToken::new(),
+            cancel: Cancel::Token(CancellationToken::new()),
         }
     }
 
@@ -82,11 +104,11 @@ impl Call {
     /// Resolves when the run no longer needs this call (cancelled, timed out, or a `join any`
     /// was decided). Workers holding external resources can select on it to stop early.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        self.cancel.token().cancelled().await
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.cancel.token().is_cancelled()
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{RunControl, Shared, lock};
 use crate::event::Event;
 use crate::trail::{Attempt, AttemptStatus};
-use crate::worker::{Call, Reply, Worker, WorkerError};
+use crate::worker::{Call, Cancel, Reply, Worker, WorkerError};
 
 /// Why a state's work failed after its attempts.
 #[derive(Debug)]
@@ -183,7 +183,7 @@ impl Plan<'_> {
     }
 
     /// Attempt `attempt` of the call, as its worker gets it, for the run `control` controls.
-    fn call(&self, attempt: u32, control: &RunControl) -> Call {
+    fn call(&self, attempt: u32, control: &Arc<RunControl>) -> Call {
         Call {
             input: self.input.clone(),
             run_id: control.id.clone(),
@@ -195,7 +195,10 @@ impl Plan<'_> {
             item: self.item(),
             iteration: self.iteration(),
             attempt,
-            cancel: self.cancel.as_ref().unwrap_or(&control.cancel).clone(),
+            cancel: match &self.cancel {
+                Some(token) => Cancel::Token(token.clone()),
+                None => Cancel::Run(control.clone()),
+            },
         }
     }
 
@@ -344,8 +347,8 @@ fn attempt<'s>(
     // An attempt that can time out gets a token of its own, cancelled when it does, so that
     // the call learns it is no longer needed while the run goes on.
     let own_token = spec.timeout_ms.map(|_| {
-        let token = call.cancel.child_token();
-        call.cancel = token.clone();
+        let token = call.cancel.token().child_token();
+        call.cancel = Cancel::Token(token.clone());
         token
     });
     // Measured on tokio's clock, the clock of the timeouts.

@@ -112,7 +112,9 @@ impl Run {
             // Made after the store's write, so that the future does not keep room for it
             // across that wait as well.
             let span = tracing::info_span!("run", workflow = %self.shared.workflow.name, run = %self.control.id);
-            let cancel = self.control.cancel.clone();
+            // A count of the control block, not a copy of its token, which locks the token's
+            // node to count it and again to let it go.
+            let control = self.control.clone();
             let end = {
                 // A timer only for a workflow with a run timeout; boxed, so that the runs of
                 // the others do not carry its room.
@@ -121,7 +123,7 @@ impl Run {
                     .workflow
                     .timeout_ms
                     .map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms))));
-                Guarded::new(&cancel, timer, traced::traced(self.body(), span)).await
+                Guarded::new(&control.cancel, timer, traced::traced(self.body(), span)).await
             };
             // Read again rather than kept: the future would keep room for it across the run.
             let end = end.unwrap_or_else(|| {
