@@ -2,10 +2,10 @@
 //! through the engine: a floor for what the engine's 100,000 concurrent runs could cost.
 //!
 //! It keeps what the engine must: a run id; a control block shared with the run's handle, to
-//! hand over its result; for each of the three steps a call with the run's
-//! input and names, the worker's boxed future, an attempt record with its wall-clock start and
-//! duration, the trail's attempt and transition entries and the state's data; at the end a
-//! result with all of them. The records and trail entries are the engine's own public types.
+//! hand over its result; for each of the three steps a call with the run's input and names,
+//! the worker's boxed future, an attempt record with its wall-clock start and duration, the
+//! trail's attempt and transition entries and the state's data; at the end a result with all
+//! of them. The records and trail entries are the engine's own public types.
 //! What it leaves out: the workflow's IR (the three states are a list of names), templates,
 //! cancellation, retries, timeouts, events, tracing, stores and every other kind of state.
 
