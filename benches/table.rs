@@ -629,55 +629,41 @@ fn concurrent_rows(options: &Options, rows: &mut Vec<Row>) {
     let wall = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.0).collect());
     let peak = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.1 as f64).collect());
     let starting = |v: &[(f64, u64, f64)]| measure::median(v.iter().map(|m| m.2).collect());
-    let (orch_wall, raw_wall) = (wall(&orch), wall(&raw));
-    rows.push(
+    let (orch_wall, raw_wall, minimal_wall) = (wall(&orch), wall(&raw), wall(&minimal));
+    let (orch_peak, raw_peak, minimal_peak) = (peak(&orch), peak(&raw), peak(&minimal));
+    // A row of `wall`, and one of `peak` per run above raw tokio's, against raw tokio's.
+    let wall_row = |what: &str, wall: f64| {
         Row::new(
-            "100,000 concurrent runs of 3 × 10 ms steps, wall time",
-            show_time(orch_wall),
+            format!("100,000 concurrent runs{what}, wall time"),
+            show_time(wall),
             format!(
                 "100,000 raw tokio tasks, same sleeps: {}",
                 show_time(raw_wall)
             ),
         )
-        .ratio(orch_wall / raw_wall)
-        .target("≤ 2×", orch_wall / raw_wall <= 2.0),
-    );
-    let (orch_peak, raw_peak) = (peak(&orch), peak(&raw));
-    let per_run = (orch_peak - raw_peak) * 1024.0 / RUNS as f64;
-    rows.push(
-        Row::new(
-            "100,000 concurrent runs, peak RSS per run above raw tokio",
-            format!("{per_run:.0} B/run (peak {:.0} MiB)", orch_peak / 1024.0),
+        .ratio(wall / raw_wall)
+    };
+    let peak_row = |what: &str, peak: f64| {
+        let per_run = (peak - raw_peak) * 1024.0 / RUNS as f64;
+        let row = Row::new(
+            format!("100,000 concurrent runs{what}, peak RSS per run above raw tokio"),
+            format!("{per_run:.0} B/run (peak {:.0} MiB)", peak / 1024.0),
             format!("raw tokio peak: {:.0} MiB", raw_peak / 1024.0),
         )
-        .ratio(orch_peak / raw_peak)
-        .target("≤ 2 KiB/run", per_run <= 2048.0),
+        .ratio(peak / raw_peak);
+        (row, per_run)
+    };
+    rows.push(
+        wall_row(" of 3 × 10 ms steps", orch_wall).target("≤ 2×", orch_wall / raw_wall <= 2.0),
     );
+    let (row, per_run) = peak_row("", orch_peak);
+    rows.push(row.target("≤ 2 KiB/run", per_run <= 2048.0));
     // The floor: the same runs, records and result written directly (`support/minimal.rs`).
-    let minimal_wall = wall(&minimal);
-    rows.push(
-        Row::new(
-            "100,000 concurrent runs, a minimal engine written for the benchmark, wall time",
-            show_time(minimal_wall),
-            format!(
-                "100,000 raw tokio tasks, same sleeps: {}",
-                show_time(raw_wall)
-            ),
-        )
-        .ratio(minimal_wall / raw_wall),
-    );
-    let minimal_per_run = (peak(&minimal) - raw_peak) * 1024.0 / RUNS as f64;
-    rows.push(
-        Row::new(
-            "100,000 concurrent runs, a minimal engine, peak RSS per run above raw tokio",
-            format!(
-                "{minimal_per_run:.0} B/run (peak {:.0} MiB)",
-                peak(&minimal) / 1024.0
-            ),
-            format!("raw tokio peak: {:.0} MiB", raw_peak / 1024.0),
-        )
-        .ratio(peak(&minimal) / raw_peak),
-    );
+    rows.push(wall_row(
+        ", a minimal engine written for the benchmark",
+        minimal_wall,
+    ));
+    rows.push(peak_row(", a minimal engine", minimal_peak).0);
     rows.push(
         Row::new(
             "100,000 concurrent runs, orch against the minimal engine, wall time",
@@ -726,10 +712,10 @@ fn child_concurrent(which: &str, runs: usize) {
     let engine = (which == "orch").then(workloads::three_step_engine);
     let began = Instant::now();
     let (finished, starting) = runtime.block_on(async {
-        match (&engine, which) {
-            (Some(engine), _) => workloads::timed_concurrent_runs(engine, runs).await,
-            (None, "minimal") => minimal::concurrent_runs(runs).await,
-            (None, _) => workloads::concurrent_tasks(runs).await,
+        match (which, &engine) {
+            (_, Some(engine)) => workloads::timed_concurrent_runs(engine, runs).await,
+            ("minimal", None) => minimal::concurrent_runs(runs).await,
+            (_, None) => workloads::concurrent_tasks(runs).await,
         }
     });
     let wall = began.elapsed().as_secs_f64();

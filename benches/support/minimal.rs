@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use orch_runtime::{Attempt, AttemptStatus, Entry, Reply, StepData, WorkerResult};
+use orch_runtime::{Attempt, AttemptStatus, Entry, StepData, WorkerResult};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -72,12 +72,10 @@ pub struct Handle {
 impl Minimal {
     /// The workflow of the concurrent benchmark, its worker sleeping `sleep` at each step.
     pub fn new(sleep: Duration) -> Arc<Minimal> {
+        // The call is dropped as the worker starts, as the engine's benchmark worker drops it.
         let worker: Arc<Worker> = Arc::new(move |call: Call| {
-            Box::pin(async move {
-                drop(call);
-                tokio::time::sleep(sleep).await;
-                Ok(Reply::ok(Value::Null))
-            })
+            drop(call);
+            Box::pin(super::workloads::sleep_then_ok(sleep))
         });
         Arc::new(Minimal {
             workflow: Arc::from("ThreeSteps"),

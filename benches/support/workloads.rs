@@ -57,7 +57,8 @@ pub fn noop_worker() -> Arc<dyn Worker> {
 pub const FANOUT_SLEEP: Duration = Duration::from_millis(50);
 pub const STEP_SLEEP: Duration = Duration::from_millis(10);
 
-async fn sleep_then_ok(duration: Duration) -> WorkerResult {
+/// The workers of the fan-out and of the concurrent runs: a sleep, then a plain success.
+pub async fn sleep_then_ok(duration: Duration) -> WorkerResult {
     tokio::time::sleep(duration).await;
     Ok(Reply::ok(Value::Null))
 }

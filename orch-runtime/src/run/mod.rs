@@ -568,7 +568,7 @@ pin_project_lite::pin_project! {
         // run wakes. `cancelled` keeps a clone of that waker, so its address cannot be taken by
         // another waker meanwhile.
         registered: (usize, usize),
-        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+        timer: Option<Pin<Box<Sleep>>>,
         #[pin]
         body: B,
     }
