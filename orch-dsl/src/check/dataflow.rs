@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::dominators::NONE as NONE_NODE;
 use super::graph::Analysis;
 use super::table::Kind;
 use super::{Flow, Scope, Used};
@@ -81,21 +82,24 @@ impl Dominance {
         let idom = super::dominators::immediate_dominators(&graph, start);
         // The children of each node of the dominator tree, in node order, as ranges of one
         // list: `children[first[v]..first[v + 1]]`.
-        let mut first = vec![0usize; 3 * n + 1];
-        for &parent in idom.iter().flatten() {
-            first[parent + 1] += 1;
+        let mut first = vec![0u32; 3 * n + 1];
+        for &parent in idom.iter().filter(|&&p| p != NONE_NODE) {
+            first[parent as usize + 1] += 1;
         }
         for v in 0..3 * n {
             first[v + 1] += first[v];
         }
-        let mut children = vec![0; first[3 * n]];
+        let mut children = vec![0u32; first[3 * n] as usize];
+        // Where each node's next child goes: the node's start, moved along as it fills.
         let mut fill = first.clone();
-        for (v, parent) in idom.into_iter().enumerate() {
-            if let Some(parent) = parent {
-                children[fill[parent]] = v;
-                fill[parent] += 1;
+        for (v, &parent) in idom.iter().enumerate() {
+            if parent != NONE_NODE {
+                let at = &mut fill[parent as usize];
+                children[*at as usize] = v as u32;
+                *at += 1;
             }
         }
+        drop(idom);
         let mut enter = vec![u32::MAX; 3 * n];
         let mut exit = vec![0; 3 * n];
         let mut clock = 0u32;
@@ -108,7 +112,8 @@ impl Dominance {
             enter[v] = clock;
             clock += 1;
             stack.push((v, true));
-            stack.extend(children[first[v]..first[v + 1]].iter().map(|&c| (c, false)));
+            let (from, to) = (first[v] as usize, first[v + 1] as usize);
+            stack.extend(children[from..to].iter().map(|&c| (c as usize, false)));
         }
         Dominance {
             states: n,

@@ -9,101 +9,109 @@
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-const NONE: usize = usize::MAX;
+/// Stands for "no node" in the arrays below, and for "no immediate dominator" in the result.
+pub(super) const NONE: u32 = u32::MAX;
 
-/// The immediate dominator of every node: `None` for `root` and for nodes it cannot reach.
-pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<Option<usize>> {
+/// The immediate dominator of every node: [`NONE`] for `root` and for nodes it cannot reach.
+///
+/// Every array is of 32-bit numbers, as the graph's own indices are: the analysis of a large
+/// workflow is bounded by the bytes it writes and reads again, not by its instructions.
+pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<u32> {
     let n = graph.node_count();
     // Depth-first preorder: `number[v]` is v's number, `vertex[i]` the node numbered i.
     let mut number = vec![NONE; n];
-    let mut vertex = Vec::with_capacity(n);
-    let mut parent = Vec::with_capacity(n);
-    let mut stack = vec![(root, NONE)];
+    let mut vertex: Vec<u32> = Vec::with_capacity(n);
+    let mut parent: Vec<u32> = Vec::with_capacity(n);
+    let mut stack = vec![(root as u32, NONE)];
     while let Some((v, from)) = stack.pop() {
-        if number[v] != NONE {
+        if number[v as usize] != NONE {
             continue;
         }
-        number[v] = vertex.len();
+        let at = vertex.len() as u32;
+        number[v as usize] = at;
         vertex.push(v);
         parent.push(from);
         stack.extend(
             graph
-                .neighbors(NodeIndex::new(v))
-                .map(|w| (w.index(), number[v]))
-                .filter(|&(w, _)| number[w] == NONE),
+                .neighbors(NodeIndex::new(v as usize))
+                .map(|w| (w.index() as u32, at))
+                .filter(|&(w, _)| number[w as usize] == NONE),
         );
     }
     let reached = vertex.len();
     // From here on, nodes are named by their preorder numbers.
-    let mut semi: Vec<usize> = (0..reached).collect();
+    let mut semi: Vec<u32> = (0..reached as u32).collect();
     let mut idom = vec![NONE; reached];
     let mut ancestor = vec![NONE; reached];
-    let mut label: Vec<usize> = (0..reached).collect();
+    let mut label: Vec<u32> = (0..reached as u32).collect();
     // The nodes whose semidominator is `v`, as lists linked through `next`: a node is in one
     // bucket at most once, and a list per node would be an allocation per node.
     let mut bucket = vec![NONE; reached];
     let mut next = vec![NONE; reached];
     let mut path = Vec::new();
     for w in (1..reached).rev() {
-        for v in graph.neighbors_directed(NodeIndex::new(vertex[w]), Direction::Incoming) {
+        let incoming =
+            graph.neighbors_directed(NodeIndex::new(vertex[w] as usize), Direction::Incoming);
+        for v in incoming {
             let v = number[v.index()];
             if v == NONE {
                 continue;
             }
             let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            if semi[u] < semi[w] {
-                semi[w] = semi[u];
+            if semi[u as usize] < semi[w] {
+                semi[w] = semi[u as usize];
             }
         }
-        next[w] = bucket[semi[w]];
-        bucket[semi[w]] = w;
+        let s = semi[w] as usize;
+        next[w] = bucket[s];
+        bucket[s] = w as u32;
         let p = parent[w];
         ancestor[w] = p;
-        let mut v = std::mem::replace(&mut bucket[p], NONE);
+        let mut v = std::mem::replace(&mut bucket[p as usize], NONE);
         while v != NONE {
             let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            idom[v] = if semi[u] < semi[v] { u } else { p };
-            v = next[v];
+            idom[v as usize] = if semi[u as usize] < semi[v as usize] {
+                u
+            } else {
+                p
+            };
+            v = next[v as usize];
         }
     }
     for w in 1..reached {
         if idom[w] != semi[w] {
-            idom[w] = idom[idom[w]];
+            idom[w] = idom[idom[w] as usize];
         }
     }
-    let mut result = vec![None; n];
+    // Back to the graph's own node numbers, in the array no longer needed.
+    let mut result = number;
+    result.fill(NONE);
     for w in 1..reached {
-        result[vertex[w]] = Some(vertex[idom[w]]);
+        result[vertex[w] as usize] = vertex[idom[w] as usize];
     }
     result
 }
 
 /// The node with the least semidominator on the forest path above `v`, compressing the path.
-fn eval(
-    v: usize,
-    ancestor: &mut [usize],
-    label: &mut [usize],
-    semi: &[usize],
-    path: &mut Vec<usize>,
-) -> usize {
-    if ancestor[v] == NONE {
+fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], path: &mut Vec<u32>) -> u32 {
+    if ancestor[v as usize] == NONE {
         return v;
     }
     // Iterative path compression: a recursive one could overflow on long workflows.
     path.clear();
     let mut x = v;
-    while ancestor[ancestor[x]] != NONE {
+    while ancestor[ancestor[x as usize] as usize] != NONE {
         path.push(x);
-        x = ancestor[x];
+        x = ancestor[x as usize];
     }
     for &y in path.iter().rev() {
-        let a = ancestor[y];
-        if semi[label[a]] < semi[label[y]] {
+        let (y, a) = (y as usize, ancestor[y as usize] as usize);
+        if semi[label[a] as usize] < semi[label[y] as usize] {
             label[y] = label[a];
         }
         ancestor[y] = ancestor[a];
     }
-    label[v]
+    label[v as usize]
 }
 
 #[cfg(test)]
@@ -146,7 +154,7 @@ mod tests {
             for (v, ours) in ours.into_iter().enumerate() {
                 let expected = theirs
                     .immediate_dominator(NodeIndex::new(v))
-                    .map(|d| d.index());
+                    .map_or(NONE, |d| d.index() as u32);
                 assert_eq!(ours, expected, "seed {seed}, node {v}");
             }
         }
@@ -164,8 +172,8 @@ mod tests {
             graph.add_edge(NodeIndex::new(i), NodeIndex::new(n), ());
         }
         let idom = immediate_dominators(&graph, 0);
-        assert_eq!(idom[0], None);
-        assert_eq!(idom[n - 1], Some(n - 2));
-        assert_eq!(idom[n], Some(0));
+        assert_eq!(idom[0], NONE);
+        assert_eq!(idom[n - 1], n as u32 - 2);
+        assert_eq!(idom[n], 0);
     }
 }
