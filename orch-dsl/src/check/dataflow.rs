@@ -34,13 +34,13 @@ pub(super) struct Vars<'a> {
 pub(super) enum Need {
     Nothing,
     /// `x.output`, `x.outcome`: `x` completed.
-    Completed(usize),
+    Completed(u32),
     /// `x.error`: `x` finished, either way.
-    Finished(usize),
+    Finished(u32),
     /// `p.b.output`: the parallel completed with every branch. The flag says whether `p`
     /// waits for all its branches ([`joins_all`]), so that checking the read does not go back
     /// to the tree.
-    Branch(usize, usize, bool),
+    Branch(u32, u32, bool),
 }
 
 /// What the data-flow pass learned, for the warnings and the IR.
@@ -175,13 +175,24 @@ impl Dominance {
     }
 }
 
-/// Where a path is read.
+/// Where a path is read. State ids here and in [`Need`] are 32-bit: the list of reads holds
+/// every read of a workflow, and is written in one pass and read in another.
 #[derive(Clone, Copy)]
 enum Site {
     /// On entry to a state.
-    Before(usize),
+    Before(u32),
     /// In a loop's `until`, after the iteration: the loop's own output is available.
-    Until(usize),
+    Until(u32),
+}
+
+impl Site {
+    /// The state, and the state whose own output is readable there (a loop's, in its `until`).
+    fn at(self) -> (usize, Option<usize>) {
+        match self {
+            Site::Before(at) => (at as usize, None),
+            Site::Until(at) => (at as usize, Some(at as usize)),
+        }
+    }
 }
 
 /// A path read by a state, resolved, and what its read needs to have happened before it.
@@ -268,7 +279,7 @@ struct Resolver<'s, 'a, 'p, 'd> {
 
 impl<'a> Resolver<'_, 'a, '_, '_> {
     fn state(&mut self, id: usize, state: &'a ast::State) {
-        let here = Site::Before(id);
+        let here = Site::Before(id as u32);
         let none = Vars::default();
         match &state.kind {
             StateKind::Task(task) => self.with(task.with.as_ref(), here, none),
@@ -292,7 +303,7 @@ impl<'a> Resolver<'_, 'a, '_, '_> {
                 };
                 self.with(lp.with.as_ref(), here, vars);
                 if let Some(until) = &lp.until {
-                    self.condition(until, Site::Until(id), vars);
+                    self.condition(until, Site::Until(id as u32), vars);
                 }
             }
             StateKind::Call(call) => {
@@ -402,18 +413,15 @@ impl Checker<'_, '_, '_> {
         let Some(dominance) = &self.dominance else {
             return true;
         };
-        let (at, own) = match site {
-            Site::Before(at) => (at, None),
-            Site::Until(at) => (at, Some(at)),
-        };
+        let (at, own) = site.at();
         let done = |node: usize| node != at && dominance.dominates(node, at);
         match need {
             Need::Nothing => true,
-            Need::Completed(x) if Some(x) == own => true,
-            Need::Completed(x) => done(dominance.done(x)),
-            Need::Finished(x) => x != at && dominance.dominates(x, at),
+            Need::Completed(x) if Some(x as usize) == own => true,
+            Need::Completed(x) => done(dominance.done(x as usize)),
+            Need::Finished(x) => x as usize != at && dominance.dominates(x as usize, at),
             Need::Branch(_, _, false) => false,
-            Need::Branch(p, _, true) => done(dominance.done(p)),
+            Need::Branch(p, _, true) => done(dominance.done(p as usize)),
         }
     }
 
@@ -422,22 +430,24 @@ impl Checker<'_, '_, '_> {
             return;
         };
         let scope = self.scope;
-        let (at, own) = match site {
-            Site::Before(at) => (at, None),
-            Site::Until(at) => (at, Some(at)),
-        };
+        let (at, own) = site.at();
         let (state, node, need_kind) = match need {
             Need::Nothing => return,
-            Need::Completed(x) if Some(x) == own => return,
-            Need::Completed(x) => (x, dominance.done(x), NeedKind::Completed),
-            Need::Finished(x) if x == at => (x, x, NeedKind::Finished),
+            Need::Completed(x) if Some(x as usize) == own => return,
+            Need::Completed(x) => {
+                let x = x as usize;
+                (x, dominance.done(x), NeedKind::Completed)
+            }
+            Need::Finished(x) if x as usize == at => (at, at, NeedKind::Finished),
             Need::Finished(x) => {
+                let x = x as usize;
                 if dominance.dominates(x, at) {
                     return;
                 }
                 (x, x, NeedKind::Finished)
             }
             Need::Branch(p, b, all) => {
+                let (p, b) = (p as usize, b as usize);
                 if !all && let StateKind::Parallel(parallel) = &scope.states[p].kind {
                     self.diags.push(partial_join(scope, path, p, b, parallel));
                     return;
@@ -851,9 +861,17 @@ pub(super) fn resolve(
     );
     if simple {
         return match field(0).map(|f| f.name.as_str()) {
-            Some("output") => Ok(make(Root::Output { state }, 1, Need::Completed(state))),
-            Some("outcome") => Ok(make(Root::Outcome { state }, 1, Need::Completed(state))),
-            Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state))),
+            Some("output") => Ok(make(
+                Root::Output { state },
+                1,
+                Need::Completed(state as u32),
+            )),
+            Some("outcome") => Ok(make(
+                Root::Outcome { state },
+                1,
+                Need::Completed(state as u32),
+            )),
+            Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state as u32))),
             _ => Err(no_such_field(path, &scope.states[state].kind)),
         };
     }
@@ -900,16 +918,24 @@ pub(super) fn resolve(
             }
         };
         let need = if matches!(root_of, Root::BranchError { .. }) {
-            Need::Finished(state)
+            Need::Finished(state as u32)
         } else {
-            Need::Branch(state, b, joins_all(parallel))
+            Need::Branch(state as u32, b as u32, joins_all(parallel))
         };
         return Ok(make(root_of, 2, need));
     }
     match field(0).map(|f| f.name.as_str()) {
-        Some("output") => Ok(make(Root::Output { state }, 1, Need::Completed(state))),
-        Some("outcome") => Ok(make(Root::Outcome { state }, 1, Need::Completed(state))),
-        Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state))),
+        Some("output") => Ok(make(
+            Root::Output { state },
+            1,
+            Need::Completed(state as u32),
+        )),
+        Some("outcome") => Ok(make(
+            Root::Outcome { state },
+            1,
+            Need::Completed(state as u32),
+        )),
+        Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state as u32))),
         _ => Err(no_such_field(path, kind)),
     }
 }
