@@ -8,7 +8,8 @@
 //!
 //! The peak memory of 100,000 runs needs a process of its own, and so does an instruction
 //! count under callgrind: for those the binary runs itself with an internal mode
-//! (`child-concurrent orch|raw|minimal N`, `child-transition generated|hand N`).
+//! (`child-concurrent orch|raw|minimal N`, `child-transition generated|hand N`,
+//! `child-check STATES`).
 //!
 //! `table profile parse|check|codegen|expand[-each] STATES SECONDS` repeats one phase of the
 //! compiler on a generated workflow (`-each`: one with a worker per state), to run under
@@ -98,6 +99,7 @@ fn main() {
     match words.as_slice() {
         ["child-concurrent", which, runs] => return child_concurrent(which, parse_count(runs)),
         ["child-transition", which, count] => return child_transition(which, parse_count(count)),
+        ["child-check", states] => return child_check(parse_count(states)),
         ["profile-durable", workload, store, seconds] => {
             return profile_durable(workload, store, parse_count(seconds));
         }
@@ -469,6 +471,7 @@ fn same_machine_code() -> bool {
 const CALLGRIND_EVENTS: usize = 200_000;
 
 fn callgrind_rows(rows: &mut Vec<Row>) {
+    check_cache_rows(rows);
     let counts: Option<Vec<u64>> = ["generated", "hand"]
         .iter()
         .map(|which| callgrind_count(which))
@@ -524,6 +527,119 @@ fn callgrind_count(which: &str) -> Option<u64> {
                 .or_else(|| line.strip_prefix("totals:"))
         })
         .and_then(|n| n.split_whitespace().next()?.parse().ok())
+}
+
+/// What callgrind counted in a check of a generated workflow, per state: instructions,
+/// first-level data cache misses, and the lines the last level had to fetch from memory.
+struct CheckCounts {
+    instructions: f64,
+    first_level: f64,
+    from_memory: f64,
+}
+
+/// The caches callgrind simulates for the check: a first level like this machine's, and a last
+/// level of 16 MiB, half of the L3 that this machine shares with others' work. The counts do
+/// not depend on the host's load.
+const CACHE_SIM: [&str; 3] = ["--cache-sim=yes", "--D1=32768,8,64", "--LL=16777216,16,64"];
+
+/// The check is the one row of the table whose time grows faster than its work: 10× the
+/// states take 13–16× the time, for 10× the instructions. These rows count what that time
+/// depends on, without the noise of a shared machine: what a check of 10,000 states fetches
+/// from memory, a check of 1,000 finds in the last level.
+fn check_cache_rows(rows: &mut Vec<Row>) {
+    let counts: Option<Vec<CheckCounts>> =
+        [1_000, 10_000].iter().map(|&n| check_counts(n)).collect();
+    let Some(counts) = counts else {
+        eprintln!("  valgrind is not available: no cache counts");
+        return;
+    };
+    let [small, large] = &counts[..] else {
+        unreachable!("two sizes")
+    };
+    rows.push(
+        Row::new(
+            "check, instructions per state, 10,000 vs 1,000 states (callgrind)",
+            format!("{:.0}", large.instructions),
+            format!("{:.0}", small.instructions),
+        )
+        .ratio(large.instructions / small.instructions),
+    );
+    rows.push(
+        Row::new(
+            "check, first-level data cache misses per state, 10,000 vs 1,000 states (callgrind)",
+            format!("{:.1}", large.first_level),
+            format!("{:.1}", small.first_level),
+        )
+        .ratio(large.first_level / small.first_level),
+    );
+    rows.push(Row::new(
+        "check, cache lines fetched from memory per state, 10,000 vs 1,000 states (callgrind, a 16 MiB last level)",
+        format!("{:.1} ({:.0} B)", large.from_memory, large.from_memory * 64.0),
+        format!("{:.1}", small.from_memory),
+    ));
+}
+
+/// Runs `child-check` under callgrind's cache simulation.
+fn check_counts(states: usize) -> Option<CheckCounts> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::env::temp_dir().join(format!(
+        "orch-callgrind-check-{states}-{}.out",
+        std::process::id()
+    ));
+    let status = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .args(CACHE_SIM)
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg("--toggle-collect=*measured_check*")
+        .arg(&exe)
+        .args(["child-check", &states.to_string()])
+        .output()
+        .ok()?;
+    if !status.status.success() {
+        eprintln!(
+            "  valgrind failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        return None;
+    }
+    let text = std::fs::read_to_string(&out).ok()?;
+    let _ = std::fs::remove_file(&out);
+    let events: Vec<&str> = text
+        .lines()
+        .find_map(|line| line.strip_prefix("events:"))?
+        .split_whitespace()
+        .collect();
+    let totals: Vec<f64> = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })?
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or(0.0))
+        .collect();
+    let count = |name: &str| {
+        let at = events.iter().position(|&e| e == name)?;
+        Some(totals.get(at).copied().unwrap_or(0.0) / states as f64)
+    };
+    Some(CheckCounts {
+        instructions: count("Ir")?,
+        first_level: count("D1mr")? + count("D1mw")?,
+        from_memory: count("DLmr")? + count("DLmw")?,
+    })
+}
+
+/// Checks a generated workflow twice, as the table's loop does; callgrind counts the second,
+/// the dropping of its result included.
+fn child_check(states: usize) {
+    let file = compile::parse(&generate::workflow(states));
+    drop(black_box(compile::check(&file)));
+    measured_check(&file);
+}
+
+#[inline(never)]
+fn measured_check(file: &orch_dsl::ast::File) {
+    drop(black_box(compile::check(black_box(file))));
 }
 
 fn child_transition(which: &str, count: usize) {
