@@ -854,89 +854,68 @@ pub(super) fn resolve(
         return Err(unknown_root(scope, path, vars));
     };
     // Most paths read a task's `.output`: its kind is in the dense table, and the state itself
-    // is read only for a parallel's branches and for messages.
+    // is read only for a choice, a terminal or a parallel's branches, and for messages.
     let simple = !matches!(
         scope.kinds[state],
         Kind::Choice | Kind::Succeed | Kind::Fail | Kind::Parallel
     );
-    if simple {
-        return match field(0).map(|f| f.name.as_str()) {
-            Some("output") => Ok(make(
-                Root::Output { state },
-                1,
-                Need::Completed(state as u32),
-            )),
-            Some("outcome") => Ok(make(
-                Root::Outcome { state },
-                1,
-                Need::Completed(state as u32),
-            )),
-            Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state as u32))),
-            _ => Err(no_such_field(path, &scope.states[state].kind)),
-        };
-    }
-    let kind = &scope.states[state].kind;
-    match kind {
-        StateKind::Choice(choice) => {
-            let routed_on = choice
-                .arms
-                .iter()
-                .flat_map(|arm| arm.condition.paths())
-                .find(|p| p.root.name != root);
-            return Err(invalid(
-                path.root.span,
-                format!("choice `{root}` has no output"),
-                "a choice only routes the run",
-                match routed_on {
-                    Some(p) => format!("read the data it routes on instead, such as `{p}`"),
-                    None => "read the states before or after it instead".to_string(),
-                },
-            ));
-        }
-        StateKind::Succeed(_) | StateKind::Fail(_) => {
-            return Err(terminal_read(scope, path, state));
-        }
-        _ => {}
-    }
-    if let (StateKind::Parallel(parallel), Some(first)) = (kind, field(0))
-        && let Some(b) = parallel
-            .branches
-            .iter()
-            .position(|b| b.name.name == first.name)
-    {
-        let root_of = match field(1).map(|f| f.name.as_str()) {
-            Some("output") => Root::BranchOutput { state, branch: b },
-            Some("outcome") => Root::BranchOutcome { state, branch: b },
-            Some("error") => Root::BranchError { state, branch: b },
-            _ => {
+    if !simple {
+        let kind = &scope.states[state].kind;
+        match kind {
+            StateKind::Choice(choice) => {
+                let routed_on = choice
+                    .arms
+                    .iter()
+                    .flat_map(|arm| arm.condition.paths())
+                    .find(|p| p.root.name != root);
                 return Err(invalid(
-                    path.span,
-                    format!("branch `{first}` of `{root}` is read without `.output`"),
-                    "a branch has `.output`, `.outcome` and `.error`",
-                    format!("did you mean `{}`?", with_output(path, 2)),
+                    path.root.span,
+                    format!("choice `{root}` has no output"),
+                    "a choice only routes the run",
+                    match routed_on {
+                        Some(p) => format!("read the data it routes on instead, such as `{p}`"),
+                        None => "read the states before or after it instead".to_string(),
+                    },
                 ));
             }
-        };
-        let need = if matches!(root_of, Root::BranchError { .. }) {
-            Need::Finished(state as u32)
-        } else {
-            Need::Branch(state as u32, b as u32, joins_all(parallel))
-        };
-        return Ok(make(root_of, 2, need));
+            StateKind::Succeed(_) | StateKind::Fail(_) => {
+                return Err(terminal_read(scope, path, state));
+            }
+            _ => {}
+        }
+        if let (StateKind::Parallel(parallel), Some(first)) = (kind, field(0))
+            && let Some(b) = parallel
+                .branches
+                .iter()
+                .position(|b| b.name.name == first.name)
+        {
+            let root_of = match field(1).map(|f| f.name.as_str()) {
+                Some("output") => Root::BranchOutput { state, branch: b },
+                Some("outcome") => Root::BranchOutcome { state, branch: b },
+                Some("error") => Root::BranchError { state, branch: b },
+                _ => {
+                    return Err(invalid(
+                        path.span,
+                        format!("branch `{first}` of `{root}` is read without `.output`"),
+                        "a branch has `.output`, `.outcome` and `.error`",
+                        format!("did you mean `{}`?", with_output(path, 2)),
+                    ));
+                }
+            };
+            let need = if matches!(root_of, Root::BranchError { .. }) {
+                Need::Finished(state as u32)
+            } else {
+                Need::Branch(state as u32, b as u32, joins_all(parallel))
+            };
+            return Ok(make(root_of, 2, need));
+        }
     }
+    let id = state as u32;
     match field(0).map(|f| f.name.as_str()) {
-        Some("output") => Ok(make(
-            Root::Output { state },
-            1,
-            Need::Completed(state as u32),
-        )),
-        Some("outcome") => Ok(make(
-            Root::Outcome { state },
-            1,
-            Need::Completed(state as u32),
-        )),
-        Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(state as u32))),
-        _ => Err(no_such_field(path, kind)),
+        Some("output") => Ok(make(Root::Output { state }, 1, Need::Completed(id))),
+        Some("outcome") => Ok(make(Root::Outcome { state }, 1, Need::Completed(id))),
+        Some("error") => Ok(make(Root::Error { state }, 1, Need::Finished(id))),
+        _ => Err(no_such_field(path, &scope.states[state].kind)),
     }
 }
 
