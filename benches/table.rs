@@ -500,16 +500,29 @@ fn callgrind_rows(rows: &mut Vec<Row>) {
 
 /// Instructions executed inside `drive_generated` or `drive_hand`, counted by callgrind.
 fn callgrind_count(which: &str) -> Option<u64> {
+    let totals = callgrind(
+        // Both names: when the two loops compile to the same code, one symbol stands for both.
+        &["--toggle-collect=*machine::drive_*"],
+        &["child-transition", which, &CALLGRIND_EVENTS.to_string()],
+    )?;
+    Some(event(&totals, "Ir")? as u64)
+}
+
+/// Runs this binary under callgrind with `options` and the internal mode `child`, and returns
+/// the totals of the events it counted, by name (`Ir`, `D1mr`, …).
+fn callgrind(options: &[&str], child: &[&str]) -> Option<Vec<(String, f64)>> {
     let exe = std::env::current_exe().ok()?;
-    let out =
-        std::env::temp_dir().join(format!("orch-callgrind-{which}-{}.out", std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "orch-callgrind-{}-{}.out",
+        child.join("-"),
+        std::process::id()
+    ));
     let status = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
-        // Both names: when the two loops compile to the same code, one symbol stands for both.
-        .arg("--toggle-collect=*machine::drive_*")
+        .args(options)
         .arg(&exe)
-        .args(["child-transition", which, &CALLGRIND_EVENTS.to_string()])
+        .args(child)
         .output()
         .ok()?;
     if !status.status.success() {
@@ -521,12 +534,20 @@ fn callgrind_count(which: &str) -> Option<u64> {
     }
     let text = std::fs::read_to_string(&out).ok()?;
     let _ = std::fs::remove_file(&out);
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix("summary:")
-                .or_else(|| line.strip_prefix("totals:"))
-        })
-        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+    let line = |prefix: &str| text.lines().find_map(|line| line.strip_prefix(prefix));
+    let totals = line("summary:").or_else(|| line("totals:"))?;
+    Some(
+        line("events:")?
+            .split_whitespace()
+            .zip(totals.split_whitespace())
+            .map(|(name, n)| (name.to_string(), n.parse().unwrap_or(0.0)))
+            .collect(),
+    )
+}
+
+/// One event's total in what [`callgrind`] returned.
+fn event(totals: &[(String, f64)], name: &str) -> Option<f64> {
+    totals.iter().find(|(n, _)| n == name).map(|&(_, n)| n)
 }
 
 /// What callgrind counted in a check of a generated workflow, per state: instructions,
@@ -542,10 +563,10 @@ struct CheckCounts {
 /// not depend on the host's load.
 const CACHE_SIM: [&str; 3] = ["--cache-sim=yes", "--D1=32768,8,64", "--LL=16777216,16,64"];
 
-/// The check is the one row of the table whose time grows faster than its work: 10× the
-/// states take 13–16× the time, for 10× the instructions. These rows count what that time
-/// depends on, without the noise of a shared machine: what a check of 10,000 states fetches
-/// from memory, a check of 1,000 finds in the last level.
+/// The check is the one row of the table whose time grows faster than its work. These rows
+/// count what that time depends on, without the noise of a shared machine: the instructions,
+/// and the lines a check of 10,000 states has to fetch from memory where a check of 1,000
+/// finds them in the last level.
 fn check_cache_rows(rows: &mut Vec<Row>) {
     let counts: Option<Vec<CheckCounts>> =
         [1_000, 10_000].iter().map(|&n| check_counts(n)).collect();
@@ -581,47 +602,10 @@ fn check_cache_rows(rows: &mut Vec<Row>) {
 
 /// Runs `child-check` under callgrind's cache simulation.
 fn check_counts(states: usize) -> Option<CheckCounts> {
-    let exe = std::env::current_exe().ok()?;
-    let out = std::env::temp_dir().join(format!(
-        "orch-callgrind-check-{states}-{}.out",
-        std::process::id()
-    ));
-    let status = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .args(CACHE_SIM)
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg("--toggle-collect=*measured_check*")
-        .arg(&exe)
-        .args(["child-check", &states.to_string()])
-        .output()
-        .ok()?;
-    if !status.status.success() {
-        eprintln!(
-            "  valgrind failed: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-        return None;
-    }
-    let text = std::fs::read_to_string(&out).ok()?;
-    let _ = std::fs::remove_file(&out);
-    let events: Vec<&str> = text
-        .lines()
-        .find_map(|line| line.strip_prefix("events:"))?
-        .split_whitespace()
-        .collect();
-    let totals: Vec<f64> = text
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("summary:")
-                .or_else(|| line.strip_prefix("totals:"))
-        })?
-        .split_whitespace()
-        .map(|n| n.parse().unwrap_or(0.0))
-        .collect();
-    let count = |name: &str| {
-        let at = events.iter().position(|&e| e == name)?;
-        Some(totals.get(at).copied().unwrap_or(0.0) / states as f64)
-    };
+    let mut options = CACHE_SIM.to_vec();
+    options.push("--toggle-collect=*measured_check*");
+    let totals = callgrind(&options, &["child-check", &states.to_string()])?;
+    let count = |name: &str| Some(event(&totals, name)? / states as f64);
     Some(CheckCounts {
         instructions: count("Ir")?,
         first_level: count("D1mr")? + count("D1mw")?,
