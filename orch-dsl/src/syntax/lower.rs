@@ -49,6 +49,16 @@ fn children<'i>(pair: &P<'i>, rule: Rule) -> impl Iterator<Item = P<'i>> {
         .filter(move |p| p.as_rule() == rule)
 }
 
+/// An empty list with room for exactly the children of `pair` that match `rule`.
+///
+/// The tree keeps its lists for as long as it lives. Grown one push at a time, or collected
+/// from a filtered iterator, a list keeps room for at least four items, and the tree of a
+/// large workflow is spread over twice the memory it needs, which every pass over it then
+/// reads through.
+fn room_for<T>(pair: &P<'_>, rule: Rule) -> Vec<T> {
+    Vec::with_capacity(children(pair, rule).count())
+}
+
 /// The settings and transitions a state body may hold, gathered before the state is built.
 #[derive(Default)]
 struct Body {
@@ -312,9 +322,11 @@ impl Lowerer {
                 StateKind::Task(task)
             }
             Rule::choice_state => StateKind::Choice(Choice {
-                arms: children(&pair, Rule::when_arm)
-                    .map(|arm| self.when_arm(arm))
-                    .collect(),
+                arms: {
+                    let mut arms = room_for(&pair, Rule::when_arm);
+                    arms.extend(children(&pair, Rule::when_arm).map(|arm| self.when_arm(arm)));
+                    arms
+                },
                 otherwise: child(&pair, Rule::else_arm).map(|arm| ElseArm {
                     span: span(&arm),
                     target: self.target_in(&arm),
@@ -402,7 +414,11 @@ impl Lowerer {
 
     /// Gathers a state's (or branch's) settings, reporting any given twice.
     fn body(&mut self, pair: &P<'_>) -> Body {
-        let mut body = Body::default();
+        let mut body = Body {
+            branches: room_for(pair, Rule::branch),
+            transitions: room_for(pair, Rule::transition),
+            ..Body::default()
+        };
         for p in pair.clone().into_inner() {
             let at = span(&p);
             match p.as_rule() {
@@ -583,7 +599,7 @@ impl Lowerer {
     }
 
     fn entries(&mut self, pair: &P<'_>) -> Vec<Entry> {
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut entries: Vec<Entry> = room_for(pair, Rule::entry);
         for p in children(pair, Rule::entry) {
             let entry = self.entry(p);
             if let Some(first) = entries.iter().find(|e| e.key.name == entry.key.name) {
@@ -861,7 +877,11 @@ impl Lowerer {
                 span: whole,
             },
             Rule::list => Value::List {
-                items: children(&p, Rule::value).map(|v| self.value(v)).collect(),
+                items: {
+                    let mut items = room_for(&p, Rule::value);
+                    items.extend(children(&p, Rule::value).map(|v| self.value(v)));
+                    items
+                },
                 span: whole,
             },
             Rule::object => Value::Object {
@@ -919,8 +939,10 @@ impl Lowerer {
 
     fn template(&mut self, pair: P<'_>) -> Template {
         let (lit, decoded) = self.string(pair);
-        let mut parts = Vec::new();
-        for part in strings::split_template(&decoded, &mut self.diags) {
+        let raw = strings::split_template(&decoded, &mut self.diags);
+        // At most one part each; see [`room_for`].
+        let mut parts = Vec::with_capacity(raw.len());
+        for part in raw {
             match part {
                 RawPart::Text { text, start, end } => parts.push(TemplatePart::Text {
                     value: text.into(),
@@ -964,7 +986,12 @@ impl Lowerer {
         };
         let whole = map(&pair);
         let mut root = None;
-        let mut segments = Vec::new();
+        // Every part but the root and a `?`; see [`room_for`].
+        let written = pair
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::maybe);
+        let mut segments = Vec::with_capacity(written.count().saturating_sub(1));
         let mut optional = false;
         for p in pair.into_inner() {
             let at = map(&p);
