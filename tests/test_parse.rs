@@ -929,7 +929,7 @@ fn loops_and_maps() {
     let max = refine.max.as_ref().unwrap();
     assert_eq!(max.count.value, 5);
     assert!(max.otherwise.is_none());
-    match refine.until.as_ref().unwrap() {
+    match refine.until.as_deref().unwrap() {
         Expr::Binary {
             op: BinOp::Ge,
             lhs,

@@ -346,12 +346,12 @@ impl StateKind {
     /// The state's own `timeout`, if it has one.
     pub fn timeout(&self) -> Option<&Timeout> {
         match self {
-            StateKind::Task(x) => x.timeout.as_ref(),
-            StateKind::Parallel(x) => x.timeout.as_ref(),
-            StateKind::Map(x) => x.timeout.as_ref(),
-            StateKind::Loop(x) => x.timeout.as_ref(),
-            StateKind::Wait(x) => x.timeout.as_ref(),
-            StateKind::Call(x) => x.timeout.as_ref(),
+            StateKind::Task(x) => x.timeout.as_deref(),
+            StateKind::Parallel(x) => x.timeout.as_deref(),
+            StateKind::Map(x) => x.timeout.as_deref(),
+            StateKind::Loop(x) => x.timeout.as_deref(),
+            StateKind::Wait(x) => x.timeout.as_deref(),
+            StateKind::Call(x) => x.timeout.as_deref(),
             StateKind::Choice(_) | StateKind::Succeed(_) | StateKind::Fail(_) => None,
         }
     }
@@ -367,8 +367,11 @@ impl StateKind {
 pub struct Task {
     pub worker: Ident,
     pub with: Option<With>,
-    pub retry: Option<Retry>,
-    pub timeout: Option<Timeout>,
+    /// Boxed, like every state's `retry` and `timeout` and a loop's `until` and `max`: most
+    /// states have none, and every state in a workflow's list of items takes the size of
+    /// the largest kind.
+    pub retry: Option<Box<Retry>>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 
@@ -397,7 +400,7 @@ pub struct ElseArm {
 pub struct Parallel {
     pub branches: Vec<Branch>,
     pub join: Option<Join>,
-    pub timeout: Option<Timeout>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 
@@ -408,8 +411,8 @@ pub struct Branch {
     pub name: Ident,
     pub worker: Ident,
     pub with: Option<With>,
-    pub retry: Option<Retry>,
-    pub timeout: Option<Timeout>,
+    pub retry: Option<Box<Retry>>,
+    pub timeout: Option<Box<Timeout>>,
     pub span: Span,
 }
 
@@ -436,8 +439,8 @@ pub struct Map {
     pub worker: Ident,
     pub with: Option<With>,
     pub limit: Option<IntLit>,
-    pub retry: Option<Retry>,
-    pub timeout: Option<Timeout>,
+    pub retry: Option<Box<Retry>>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 
@@ -447,10 +450,10 @@ pub struct Loop {
     pub worker: Ident,
     pub var: Option<Ident>,
     pub with: Option<With>,
-    pub until: Option<Expr>,
-    pub max: Option<LoopMax>,
-    pub retry: Option<Retry>,
-    pub timeout: Option<Timeout>,
+    pub until: Option<Box<Expr>>,
+    pub max: Option<Box<LoopMax>>,
+    pub retry: Option<Box<Retry>>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 
@@ -466,7 +469,7 @@ pub struct LoopMax {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Wait {
     pub signal: Ident,
-    pub timeout: Option<Timeout>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 
@@ -475,7 +478,7 @@ pub struct Wait {
 pub struct Call {
     pub workflow: Ident,
     pub with: Option<With>,
-    pub timeout: Option<Timeout>,
+    pub timeout: Option<Box<Timeout>>,
     pub transitions: Vec<Transition>,
 }
 

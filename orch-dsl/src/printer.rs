@@ -377,7 +377,7 @@ impl<'a> Printer<'a> {
         match kind {
             StateKind::Task(task) => {
                 self.with(task.with.as_ref());
-                self.retry_and_timeout(task.retry.as_ref(), task.timeout.as_ref());
+                self.retry_and_timeout(task.retry.as_deref(), task.timeout.as_deref());
                 self.transitions(&task.transitions);
             }
             StateKind::Choice(choice) => self.choice_arms(choice),
@@ -388,7 +388,7 @@ impl<'a> Printer<'a> {
                 if let Some(join) = &parallel.join {
                     self.leaf(&[], join.span, &join_text(&join.kind));
                 }
-                self.retry_and_timeout(None, parallel.timeout.as_ref());
+                self.retry_and_timeout(None, parallel.timeout.as_deref());
                 self.transitions(&parallel.transitions);
             }
             StateKind::Map(map) => {
@@ -396,17 +396,17 @@ impl<'a> Printer<'a> {
                 if let Some(limit) = &map.limit {
                     self.keyword_leaf("limit", limit.span, &format!("limit {};", limit.value));
                 }
-                self.retry_and_timeout(map.retry.as_ref(), map.timeout.as_ref());
+                self.retry_and_timeout(map.retry.as_deref(), map.timeout.as_deref());
                 self.transitions(&map.transitions);
             }
             StateKind::Loop(looped) => self.loop_body(looped),
             StateKind::Wait(wait) => {
-                self.retry_and_timeout(None, wait.timeout.as_ref());
+                self.retry_and_timeout(None, wait.timeout.as_deref());
                 self.transitions(&wait.transitions);
             }
             StateKind::Call(call) => {
                 self.with(call.with.as_ref());
-                self.retry_and_timeout(None, call.timeout.as_ref());
+                self.retry_and_timeout(None, call.timeout.as_deref());
                 self.transitions(&call.transitions);
             }
             StateKind::Succeed(_) | StateKind::Fail(_) => {}
@@ -427,7 +427,7 @@ impl<'a> Printer<'a> {
             text.push(';');
             self.leaf(&[], max.span, &text);
         }
-        self.retry_and_timeout(looped.retry.as_ref(), looped.timeout.as_ref());
+        self.retry_and_timeout(looped.retry.as_deref(), looped.timeout.as_deref());
         self.transitions(&looped.transitions);
     }
 
@@ -457,7 +457,7 @@ impl<'a> Printer<'a> {
         self.out.push_str(&header);
         self.delimited(" {", "}", branch.span.end(), |p| {
             p.with(branch.with.as_ref());
-            p.retry_and_timeout(branch.retry.as_ref(), branch.timeout.as_ref());
+            p.retry_and_timeout(branch.retry.as_deref(), branch.timeout.as_deref());
         });
         self.close_line(branch.span.end());
     }

@@ -526,7 +526,7 @@ fn with() -> BoxedStrategy<With> {
         .boxed()
 }
 
-fn retry() -> BoxedStrategy<Retry> {
+fn retry() -> BoxedStrategy<Box<Retry>> {
     let backoff = (
         duration(),
         maybe(multiplier()),
@@ -541,19 +541,23 @@ fn retry() -> BoxedStrategy<Retry> {
             span: NO_SPAN,
         });
     (int(), maybe(backoff))
-        .prop_map(|(retries, backoff)| Retry {
-            retries,
-            backoff,
-            span: NO_SPAN,
+        .prop_map(|(retries, backoff)| {
+            Box::new(Retry {
+                retries,
+                backoff,
+                span: NO_SPAN,
+            })
         })
         .boxed()
 }
 
-fn timeout() -> BoxedStrategy<Timeout> {
+fn timeout() -> BoxedStrategy<Box<Timeout>> {
     duration()
-        .prop_map(|duration| Timeout {
-            duration,
-            span: NO_SPAN,
+        .prop_map(|duration| {
+            Box::new(Timeout {
+                duration,
+                span: NO_SPAN,
+            })
         })
         .boxed()
 }
@@ -674,14 +678,16 @@ fn map() -> BoxedStrategy<StateKind> {
 }
 
 fn looped() -> BoxedStrategy<StateKind> {
-    let max = (int(), maybe(ident())).prop_map(|(count, otherwise)| LoopMax {
-        count,
-        otherwise,
-        span: NO_SPAN,
+    let max = (int(), maybe(ident())).prop_map(|(count, otherwise)| {
+        Box::new(LoopMax {
+            count,
+            otherwise,
+            span: NO_SPAN,
+        })
     });
     let settings = (
         maybe(with()),
-        maybe(condition()),
+        maybe(condition().prop_map(Box::new)),
         maybe(max),
         maybe(retry()),
         maybe(timeout()),

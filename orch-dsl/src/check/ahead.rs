@@ -82,20 +82,29 @@ impl Walk {
             return;
         }
         self.text(1, &state.name.name);
+        if let Some(timeout) = state.kind.timeout() {
+            self.block(1, timeout, size_of::<ast::Timeout>());
+        }
         let with = match &state.kind {
             StateKind::Task(task) => {
                 self.text(1, &task.worker.name);
+                self.retry(&task.retry);
                 task.with.as_ref()
             }
             StateKind::Map(map) => {
                 self.text(1, &map.worker.name);
+                self.retry(&map.retry);
                 self.path(0, &map.over);
                 map.with.as_ref()
             }
             StateKind::Loop(lp) => {
                 self.text(1, &lp.worker.name);
+                self.retry(&lp.retry);
+                if let Some(max) = &lp.max {
+                    self.block(1, &**max, size_of::<ast::LoopMax>());
+                }
                 if let Some(until) = &lp.until {
-                    self.expr(0, until);
+                    self.boxed_expr(1, until);
                 }
                 lp.with.as_ref()
             }
@@ -111,6 +120,12 @@ impl Walk {
                 self.list(1, &parallel.branches, |branch| {
                     self.text(2, &branch.name.name);
                     self.text(2, &branch.worker.name);
+                    if let Some(retry) = &branch.retry {
+                        self.block(2, &**retry, size_of::<ast::Retry>());
+                    }
+                    if let Some(timeout) = &branch.timeout {
+                        self.block(2, &**timeout, size_of::<ast::Timeout>());
+                    }
                     if let Some(with) = &branch.with {
                         self.entries(1, &with.entries);
                     }
@@ -143,6 +158,13 @@ impl Walk {
         });
         if let Some(with) = with {
             self.entries(0, &with.entries);
+        }
+    }
+
+    /// A retry setting, a block of its own pointed at from the state.
+    fn retry(&self, retry: &Option<Box<ast::Retry>>) {
+        if let Some(retry) = retry {
+            self.block(1, &**retry, size_of::<ast::Retry>());
         }
     }
 
@@ -181,23 +203,22 @@ impl Walk {
         });
     }
 
+    /// A condition in a block of its own at `depth`.
+    fn boxed_expr(&self, depth: usize, expr: &Expr) {
+        self.block(depth, expr, size_of::<Expr>());
+        if self.read(depth) {
+            self.expr(depth, expr);
+        }
+    }
+
     /// A condition held inline in a block at `depth`.
     fn expr(&self, depth: usize, expr: &Expr) {
         match expr {
             Expr::Binary { lhs, rhs, .. } => {
-                for side in [lhs, rhs] {
-                    self.block(depth + 1, &**side, size_of::<Expr>());
-                    if self.read(depth + 1) {
-                        self.expr(depth + 1, side);
-                    }
-                }
+                self.boxed_expr(depth + 1, lhs);
+                self.boxed_expr(depth + 1, rhs);
             }
-            Expr::Not { expr, .. } => {
-                self.block(depth + 1, &**expr, size_of::<Expr>());
-                if self.read(depth + 1) {
-                    self.expr(depth + 1, expr);
-                }
-            }
+            Expr::Not { expr, .. } => self.boxed_expr(depth + 1, expr),
             Expr::Exists { path, .. } | Expr::Path(path) => self.path(depth, path),
             Expr::Literal(_) => {}
         }

@@ -548,13 +548,7 @@ impl Scope<'_> {
             .any(|t| !matches!(t.event, Event::Fail { .. } | Event::Timeout { .. }))
             || matches!(
                 &state.kind,
-                StateKind::Loop(ast::Loop {
-                    max: Some(ast::LoopMax {
-                        otherwise: Some(_),
-                        ..
-                    }),
-                    ..
-                })
+                StateKind::Loop(lp) if lp.max.as_ref().is_some_and(|max| max.otherwise.is_some())
             );
         if Scope::is_fallible(state) && !succeeds && self.failure_target(state).is_some() {
             diags.push(

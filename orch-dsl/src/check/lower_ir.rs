@@ -254,8 +254,9 @@ struct Builder<'s, 'a, 't> {
 impl Builder<'_, '_, '_> {
     fn state(&mut self, info: StateInfo, state: &ast::State) -> Option<ir::State> {
         let none = Vars::default();
-        let timeout = |t: &Option<ast::Timeout>| t.as_ref().map(|t| millis(t.duration.value));
-        let retry = |r: &Option<ast::Retry>| r.as_ref().map(retry_policy);
+        let timeout =
+            |t: &Option<Box<ast::Timeout>>| t.as_deref().map(|t| millis(t.duration.value));
+        let retry = |r: &Option<Box<ast::Retry>>| r.as_deref().map(retry_policy);
         let kind = match &state.kind {
             StateKind::Task(task) => ir::StateKind::Task {
                 worker: self.scope.worker_ids.get(&task.worker.name)?,

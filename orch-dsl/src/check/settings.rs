@@ -55,9 +55,9 @@ pub(super) fn check_state(
         bounded_edge(&t.target, diags);
     }
     match &state.kind {
-        StateKind::Task(task) => retry(task.retry.as_ref(), run_limit, diags),
+        StateKind::Task(task) => retry(task.retry.as_deref(), run_limit, diags),
         StateKind::Map(map) => {
-            retry(map.retry.as_ref(), run_limit, diags);
+            retry(map.retry.as_deref(), run_limit, diags);
             if let Some(limit) = &map.limit {
                 nonzero(
                     limit,
@@ -72,7 +72,7 @@ pub(super) fn check_state(
             }
         }
         StateKind::Loop(lp) => {
-            retry(lp.retry.as_ref(), run_limit, diags);
+            retry(lp.retry.as_deref(), run_limit, diags);
             if let Some(max) = &lp.max {
                 nonzero(
                     &max.count,
@@ -190,7 +190,7 @@ fn parallel(
                 diags,
             );
         }
-        retry(branch.retry.as_ref(), limit.as_ref(), diags);
+        retry(branch.retry.as_deref(), limit.as_ref(), diags);
     }
 }
 

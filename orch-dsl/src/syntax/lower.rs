@@ -63,11 +63,11 @@ fn room_for<T>(pair: &P<'_>, rule: Rule) -> Vec<T> {
 #[derive(Default)]
 struct Body {
     with: Option<With>,
-    retry: Option<Retry>,
-    timeout: Option<Timeout>,
+    retry: Option<Box<Retry>>,
+    timeout: Option<Box<Timeout>>,
     limit: Option<(IntLit, Span)>,
     until: Option<(Expr, Span)>,
-    max: Option<LoopMax>,
+    max: Option<Box<LoopMax>>,
     join: Option<Join>,
     branches: Vec<Branch>,
     transitions: Vec<Transition>,
@@ -371,7 +371,7 @@ impl Lowerer {
                     worker: nth(1),
                     var: names.get(2).cloned(),
                     with: body.with,
-                    until: body.until.map(|(until, _)| until),
+                    until: body.until.map(|(until, _)| Box::new(until)),
                     max: body.max,
                     retry: body.retry,
                     timeout: body.timeout,
@@ -427,15 +427,15 @@ impl Lowerer {
                     self.once(&mut body.with, with, at, "with", |w| w.span);
                 }
                 Rule::retry_stmt => {
-                    let retry = self.retry(p);
+                    let retry = Box::new(self.retry(p));
                     self.once(&mut body.retry, retry, at, "retry", |r| r.span);
                 }
                 Rule::timeout_stmt => {
-                    let timeout = Timeout {
+                    let timeout = Box::new(Timeout {
                         duration: child(&p, Rule::duration)
                             .map_or_else(|| zero_duration(at), |d| self.duration(d)),
                         span: at,
-                    };
+                    });
                     self.once(&mut body.timeout, timeout, at, "timeout", |t| t.span);
                 }
                 Rule::limit_stmt => {
@@ -449,11 +449,11 @@ impl Lowerer {
                     }
                 }
                 Rule::loop_max => {
-                    let max = LoopMax {
+                    let max = Box::new(LoopMax {
                         count: self.integer_in(&p, at),
                         otherwise: child(&p, Rule::name).map(ident),
                         span: at,
-                    };
+                    });
                     self.once(&mut body.max, max, at, "max", |m| m.span);
                 }
                 Rule::join_stmt => {
