@@ -114,7 +114,9 @@ pub enum StateKind {
     Task {
         worker: usize,
         input: Option<ValueExpr>,
-        retry: Option<RetryPolicy>,
+        /// Boxed, as in a map and a loop: most states have none, and every state in
+        /// [`Workflow::states`] takes the size of the largest kind.
+        retry: Option<Box<RetryPolicy>>,
         /// Limit for each attempt.
         timeout_ms: Option<u64>,
         exits: Exits,
@@ -130,13 +132,14 @@ pub enum StateKind {
         exits: Exits,
     },
     Map {
-        over: PathExpr,
+        /// Boxed, for the size of every state (see `Task::retry`).
+        over: Box<PathExpr>,
         item: Name,
         worker: usize,
         input: Option<ValueExpr>,
         /// At most this many items at once; `None` runs them all at once.
         limit: Option<u64>,
-        retry: Option<RetryPolicy>,
+        retry: Option<Box<RetryPolicy>>,
         timeout_ms: Option<u64>,
         exits: Exits,
     },
@@ -149,7 +152,7 @@ pub enum StateKind {
         max: u64,
         /// Where the loop goes when `max` iterations did not satisfy `until`; `None` means `ok`.
         exhausted: Option<Edge>,
-        retry: Option<RetryPolicy>,
+        retry: Option<Box<RetryPolicy>>,
         timeout_ms: Option<u64>,
         exits: Exits,
     },

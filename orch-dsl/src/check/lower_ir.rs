@@ -261,7 +261,7 @@ impl Builder<'_, '_, '_> {
             StateKind::Task(task) => ir::StateKind::Task {
                 worker: self.scope.worker_ids.get(&task.worker.name)?,
                 input: self.with(task.with.as_ref(), none),
-                retry: retry(&task.retry),
+                retry: retry(&task.retry).map(Box::new),
                 timeout_ms: timeout(&task.timeout),
                 exits: self.exits(info, &task.transitions)?,
             },
@@ -296,12 +296,12 @@ impl Builder<'_, '_, '_> {
                     loop_var: None,
                 };
                 ir::StateKind::Map {
-                    over: self.path(&map.over, none)?,
+                    over: Box::new(self.path(&map.over, none)?),
                     item: map.item.name.clone(),
                     worker: self.scope.worker_ids.get(&map.worker.name)?,
                     input: self.with(map.with.as_ref(), vars),
                     limit: map.limit.as_ref().map(|l| l.value),
-                    retry: retry(&map.retry),
+                    retry: retry(&map.retry).map(Box::new),
                     timeout_ms: timeout(&map.timeout),
                     exits: self.exits(info, &map.transitions)?,
                 }
@@ -331,7 +331,7 @@ impl Builder<'_, '_, '_> {
                     },
                     max: max.count.value,
                     exhausted,
-                    retry: retry(&lp.retry),
+                    retry: retry(&lp.retry).map(Box::new),
                     timeout_ms: timeout(&lp.timeout),
                     exits,
                 }

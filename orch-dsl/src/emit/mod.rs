@@ -445,7 +445,7 @@ fn state_tooltip(workflow: &Workflow, state: StateId) -> String {
             ..
         } => {
             lines.extend(worker_summary(workflow, *worker));
-            (retry.as_ref(), *timeout_ms)
+            (retry.as_deref(), *timeout_ms)
         }
         StateKind::Wait { signal, .. } => {
             if let Some(signal) = workflow.signals.get(*signal) {

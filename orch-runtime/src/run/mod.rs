@@ -208,7 +208,7 @@ impl Run {
                 step,
                 *worker,
                 input.as_ref(),
-                retry.as_ref(),
+                retry.as_deref(),
                 *timeout_ms,
                 exits,
             )),
@@ -241,7 +241,7 @@ impl Run {
                     worker: *worker,
                     input: input.as_ref(),
                     limit: *limit,
-                    retry: retry.as_ref(),
+                    retry: retry.as_deref(),
                     timeout_ms: *timeout_ms,
                 };
                 boxed(Box::pin(self.map(shared, id, step, spec, exits)))

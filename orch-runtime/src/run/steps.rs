@@ -106,7 +106,7 @@ impl Run {
             let mut plan = self.plan(shared, id, step, *worker, input);
             plan.place = Place::Iteration(iteration);
             let (records, result) =
-                attempt::attempts(self.spec(plan, retry.as_ref(), *timeout_ms)).await;
+                attempt::attempts(self.spec(plan, retry.as_deref(), *timeout_ms)).await;
             self.record(records);
             // Any outcome completes an iteration; `until` can read it as `<loop>.outcome`.
             let reply = match result {
