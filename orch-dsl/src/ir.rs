@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::ast::Name;
+/// The list type of short IR lists, re-exported for code that builds IR by hand.
+pub use smallvec::{SmallVec, smallvec};
 
 /// Index of a state in [`Workflow::states`].
 pub type StateId = usize;
@@ -395,7 +397,9 @@ impl RetryPolicy {
 pub enum ValueExpr {
     /// Text with placeholders.
     Template {
-        parts: Vec<TemplatePart>,
+        /// Held in place when there is one part (`"{{x.output}}"`, the usual template), so
+        /// that it is not a heap block of its own; a list in JSON either way.
+        parts: SmallVec<[TemplatePart; 1]>,
     },
     Literal {
         value: serde_json::Value,
@@ -422,7 +426,9 @@ pub enum TemplatePart {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PathExpr {
     pub root: Root,
-    pub segments: Vec<Segment>,
+    /// Held in place when there is at most one (`input.goal`; `x.output` has none), so that
+    /// most paths are not a heap block of their own; a list in JSON either way.
+    pub segments: SmallVec<[Segment; 1]>,
     /// The path as written, for messages and traces.
     pub text: Name,
 }

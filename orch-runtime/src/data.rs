@@ -342,7 +342,7 @@ mod tests {
     fn path(root: Root, segments: Vec<Segment>) -> PathExpr {
         PathExpr {
             root,
-            segments,
+            segments: segments.into(),
             text: Default::default(),
         }
     }

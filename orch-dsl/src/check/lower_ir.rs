@@ -177,12 +177,38 @@ fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = Name
 
 /// `f` of every item, or `None` if it fails for one. Collecting an iterator of options would
 /// start small and grow; the IR keeps these lists, so they are allocated once, at their size.
-fn exact<T, U>(items: &[T], mut f: impl FnMut(&T) -> Option<U>) -> Option<Vec<U>> {
-    let mut out = Vec::with_capacity(items.len());
+fn exact<L: List<U>, T, U>(items: &[T], mut f: impl FnMut(&T) -> Option<U>) -> Option<L> {
+    let mut out = L::with_capacity(items.len());
     for item in items {
         out.push(f(item)?);
     }
     Some(out)
+}
+
+/// The IR's list types, for [`exact`].
+trait List<U> {
+    fn with_capacity(len: usize) -> Self;
+    fn push(&mut self, item: U);
+}
+
+impl<U> List<U> for Vec<U> {
+    fn with_capacity(len: usize) -> Self {
+        Vec::with_capacity(len)
+    }
+
+    fn push(&mut self, item: U) {
+        Vec::push(self, item);
+    }
+}
+
+impl<A: smallvec::Array> List<A::Item> for ir::SmallVec<A> {
+    fn with_capacity(len: usize) -> Self {
+        ir::SmallVec::with_capacity(len)
+    }
+
+    fn push(&mut self, item: A::Item) {
+        ir::SmallVec::push(self, item);
+    }
 }
 
 fn resolved(id: u32) -> Option<usize> {
