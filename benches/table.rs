@@ -239,7 +239,9 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
             drop(black_box(compile::parse(text)))
         }));
         let file = compile::parse(text);
-        check_times.push(measure::time(plan, || {
+        // Three seconds for every size, not the parse's fifteen samples: fifteen checks of
+        // 10,000 states take a fifth of a second, too short to outlast a burst of load.
+        check_times.push(measure::time(options.plan(15, 5_000, 3_000), || {
             drop(black_box(compile::check(&file)))
         }));
         let compiled = compile::check(&file);
