@@ -282,7 +282,8 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
         .iter()
         .map(|&n| {
             let file = compile::parse(&generate::one_worker_each(n));
-            let plan = options.plan(5, 40, 3_000);
+            // Three seconds each, like the check rows above.
+            let plan = options.plan(15, 5_000, 3_000);
             measure::time(plan, || drop(black_box(compile::check(&file))))
         })
         .collect();
