@@ -322,11 +322,7 @@ impl Lowerer {
                 StateKind::Task(task)
             }
             Rule::choice_state => StateKind::Choice(Choice {
-                arms: {
-                    let mut arms = room_for(&pair, Rule::when_arm);
-                    arms.extend(children(&pair, Rule::when_arm).map(|arm| self.when_arm(arm)));
-                    arms
-                },
+                arms: self.each(&pair, Rule::when_arm, Self::when_arm),
                 otherwise: child(&pair, Rule::else_arm).map(|arm| ElseArm {
                     span: span(&arm),
                     target: self.target_in(&arm),
@@ -410,6 +406,18 @@ impl Lowerer {
             kind,
             span: whole,
         }
+    }
+
+    /// `lower` of every child of `pair` that matches `rule`, in a list of their number.
+    fn each<'i, T>(
+        &mut self,
+        pair: &P<'i>,
+        rule: Rule,
+        mut lower: impl FnMut(&mut Self, P<'i>) -> T,
+    ) -> Vec<T> {
+        let mut out = room_for(pair, rule);
+        out.extend(children(pair, rule).map(|p| lower(self, p)));
+        out
     }
 
     /// Gathers a state's (or branch's) settings, reporting any given twice.
@@ -877,11 +885,7 @@ impl Lowerer {
                 span: whole,
             },
             Rule::list => Value::List {
-                items: {
-                    let mut items = room_for(&p, Rule::value);
-                    items.extend(children(&p, Rule::value).map(|v| self.value(v)));
-                    items
-                },
+                items: self.each(&p, Rule::value, Self::value),
                 span: whole,
             },
             Rule::object => Value::Object {
@@ -1163,7 +1167,71 @@ fn zero_duration(span: Span) -> DurationLit {
 #[cfg(test)]
 mod tests {
     use super::parse_duration;
+    use crate::ast::{Item, StateKind, TemplatePart, Value};
     use std::time::Duration;
+
+    #[test]
+    fn the_trees_lists_have_no_room_to_spare() {
+        let file = crate::parse(
+            r#"
+            workflow W {
+                worker A;
+                start a;
+                task a by A {
+                    with { x: "{{input.goal}}", y: [1, 2, 3], z: input.list.items[0] }
+                    ok -> b;
+                    fail -> done;
+                }
+                choice b {
+                    when input.n > 1 -> done;
+                    when input.n > 2 -> done;
+                    when input.n > 3 -> done;
+                    else -> done;
+                }
+                parallel p { branch one by A; branch two by A; join all; ok -> done; fail -> done; }
+                succeed done;
+            }
+            "#,
+        )
+        .unwrap();
+        let exact = |len: usize, capacity: usize| assert_eq!((len, capacity), (len, len));
+        let mut lists = 0;
+        for item in &file.workflows[0].items {
+            let Item::State(state) = item else { continue };
+            match &state.kind {
+                StateKind::Task(task) => {
+                    exact(task.transitions.len(), task.transitions.capacity());
+                    let entries = &task.with.as_ref().unwrap().entries;
+                    exact(entries.len(), entries.capacity());
+                    for entry in entries {
+                        match &entry.value {
+                            Value::Template(template) => {
+                                exact(template.parts.len(), template.parts.capacity());
+                                let TemplatePart::Placeholder(path) = &template.parts[0] else {
+                                    panic!("a placeholder")
+                                };
+                                exact(path.segments.len(), path.segments.capacity());
+                            }
+                            Value::List { items, .. } => exact(items.len(), items.capacity()),
+                            Value::Path(path) => {
+                                exact(path.segments.len(), path.segments.capacity())
+                            }
+                            other => panic!("unexpected {other:?}"),
+                        }
+                        lists += 1;
+                    }
+                }
+                StateKind::Choice(choice) => exact(choice.arms.len(), choice.arms.capacity()),
+                StateKind::Parallel(parallel) => {
+                    exact(parallel.branches.len(), parallel.branches.capacity());
+                    exact(parallel.transitions.len(), parallel.transitions.capacity());
+                }
+                _ => continue,
+            }
+            lists += 1;
+        }
+        assert_eq!(lists, 6, "every list above was looked at");
+    }
 
     #[test]
     fn durations_add_their_parts() {
