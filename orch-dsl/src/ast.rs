@@ -305,8 +305,10 @@ pub enum StateKind {
     Task(Task),
     Choice(Choice),
     Parallel(Parallel),
-    Map(Map),
-    Loop(Loop),
+    /// Boxed, like a loop: a map is the largest kind and a loop the next, and every state in
+    /// a workflow's list of items takes the size of the largest kind.
+    Map(Box<Map>),
+    Loop(Box<Loop>),
     Wait(Wait),
     Call(Call),
     Succeed(Succeed),

@@ -662,7 +662,7 @@ fn map() -> BoxedStrategy<StateKind> {
     (path(), ident(), ident(), settings, transitions())
         .prop_map(
             |(over, item, worker, (with, limit, retry, timeout), transitions)| {
-                StateKind::Map(Map {
+                StateKind::Map(Box::new(Map {
                     over,
                     item,
                     worker,
@@ -671,7 +671,7 @@ fn map() -> BoxedStrategy<StateKind> {
                     retry,
                     transitions: settle(transitions, false, timeout.is_some()),
                     timeout,
-                })
+                }))
             },
         )
         .boxed()
@@ -695,7 +695,7 @@ fn looped() -> BoxedStrategy<StateKind> {
     (ident(), maybe(ident()), settings, transitions())
         .prop_map(
             |(worker, var, (with, until, max, retry, timeout), transitions)| {
-                StateKind::Loop(Loop {
+                StateKind::Loop(Box::new(Loop {
                     worker,
                     var,
                     with,
@@ -704,7 +704,7 @@ fn looped() -> BoxedStrategy<StateKind> {
                     retry,
                     transitions: settle(transitions, false, timeout.is_some()),
                     timeout,
-                })
+                }))
             },
         )
         .boxed()

@@ -82,47 +82,52 @@ impl Walk {
             return;
         }
         self.text(1, &state.name.name);
-        if let Some(timeout) = state.kind.timeout() {
-            self.block(1, timeout, size_of::<ast::Timeout>());
-        }
-        let with = match &state.kind {
+        // The depth of the block that holds the state's settings: a map's and a loop's are a
+        // block of their own.
+        let (with, holder) = match &state.kind {
             StateKind::Task(task) => {
                 self.text(1, &task.worker.name);
-                self.retry(&task.retry);
-                task.with.as_ref()
+                self.retry(1, &task.retry);
+                (task.with.as_ref(), 0)
             }
             StateKind::Map(map) => {
-                self.text(1, &map.worker.name);
-                self.retry(&map.retry);
-                self.path(0, &map.over);
-                map.with.as_ref()
+                self.block(1, &**map, size_of::<ast::Map>());
+                if !self.read(1) {
+                    return;
+                }
+                self.text(2, &map.worker.name);
+                self.retry(2, &map.retry);
+                self.path(1, &map.over);
+                (map.with.as_ref(), 1)
             }
             StateKind::Loop(lp) => {
-                self.text(1, &lp.worker.name);
-                self.retry(&lp.retry);
+                self.block(1, &**lp, size_of::<ast::Loop>());
+                if !self.read(1) {
+                    return;
+                }
+                self.text(2, &lp.worker.name);
+                self.retry(2, &lp.retry);
                 if let Some(max) = &lp.max {
-                    self.block(1, &**max, size_of::<ast::LoopMax>());
+                    self.block(2, &**max, size_of::<ast::LoopMax>());
                 }
                 if let Some(until) = &lp.until {
-                    self.boxed_expr(1, until);
+                    self.boxed_expr(2, until);
                 }
-                lp.with.as_ref()
+                (lp.with.as_ref(), 1)
             }
             StateKind::Call(call) => {
                 self.text(1, &call.workflow.name);
-                call.with.as_ref()
+                (call.with.as_ref(), 0)
             }
             StateKind::Wait(wait) => {
                 self.text(1, &wait.signal.name);
-                None
+                (None, 0)
             }
             StateKind::Parallel(parallel) => {
                 self.list(1, &parallel.branches, |branch| {
                     self.text(2, &branch.name.name);
                     self.text(2, &branch.worker.name);
-                    if let Some(retry) = &branch.retry {
-                        self.block(2, &**retry, size_of::<ast::Retry>());
-                    }
+                    self.retry(2, &branch.retry);
                     if let Some(timeout) = &branch.timeout {
                         self.block(2, &**timeout, size_of::<ast::Timeout>());
                     }
@@ -130,7 +135,7 @@ impl Walk {
                         self.entries(1, &with.entries);
                     }
                 });
-                None
+                (None, 0)
             }
             StateKind::Choice(choice) => {
                 self.list(1, &choice.arms, |arm| {
@@ -140,31 +145,34 @@ impl Walk {
                 if let Some(otherwise) = &choice.otherwise {
                     self.text(1, &otherwise.target.state.name);
                 }
-                None
+                (None, 0)
             }
             StateKind::Succeed(ast::Succeed { output: value })
             | StateKind::Fail(ast::Fail { error: value }) => {
                 if let Some(value) = value {
                     self.value(0, value);
                 }
-                None
+                (None, 0)
             }
         };
-        self.list(1, state.kind.transitions(), |transition| {
-            self.text(2, &transition.target.state.name);
+        if let Some(timeout) = state.kind.timeout() {
+            self.block(holder + 1, timeout, size_of::<ast::Timeout>());
+        }
+        self.list(holder + 1, state.kind.transitions(), |transition| {
+            self.text(holder + 2, &transition.target.state.name);
             if let Some(bound) = &transition.target.bound {
-                self.text(2, &bound.otherwise.name);
+                self.text(holder + 2, &bound.otherwise.name);
             }
         });
         if let Some(with) = with {
-            self.entries(0, &with.entries);
+            self.entries(holder, &with.entries);
         }
     }
 
-    /// A retry setting, a block of its own pointed at from the state.
-    fn retry(&self, retry: &Option<Box<ast::Retry>>) {
+    /// A retry setting, a block of its own at `depth`.
+    fn retry(&self, depth: usize, retry: &Option<Box<ast::Retry>>) {
         if let Some(retry) = retry {
-            self.block(1, &**retry, size_of::<ast::Retry>());
+            self.block(depth, &**retry, size_of::<ast::Retry>());
         }
     }
 

@@ -641,10 +641,11 @@ fn incomplete(scope: &Scope<'_>, path: &ast::Path, miss: &Miss) -> Diagnostic {
         });
     }
     let help = match &scope.states[at].kind {
-        StateKind::Loop(ast::Loop { var: Some(var), .. }) if x == at => {
+        StateKind::Loop(lp) if x == at && lp.var.is_some() => {
+            let var = lp.var.as_ref().map_or("", |v| v.as_str());
             format!("use `{var}.previous` for the previous iteration's output")
         }
-        StateKind::Loop(ast::Loop { var: None, .. }) if x == at => {
+        StateKind::Loop(_) if x == at => {
             format!("name the iteration, `loop {name} by … as round`, and read `round.previous`")
         }
         _ if x == at => {
@@ -1078,7 +1079,7 @@ fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnos
                 s.name
             ),
         )),
-        StateKind::Loop(ast::Loop { var: Some(var), .. }) if var.name == root.name => Some((
+        StateKind::Loop(lp) if lp.var.as_ref().is_some_and(|var| var.name == root.name) => Some((
             s,
             "loop",
             format!(
@@ -1090,7 +1091,7 @@ fn variable_out_of_scope(scope: &Scope<'_>, root: &ast::Ident) -> Option<Diagnos
     })?;
     let var = match &state.kind {
         StateKind::Map(map) => &map.item,
-        StateKind::Loop(ast::Loop { var: Some(var), .. }) => var,
+        StateKind::Loop(lp) => lp.var.as_ref()?,
         _ => return None,
     };
     Some(

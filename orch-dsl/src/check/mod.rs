@@ -147,12 +147,16 @@ impl Used {
             }
             None => true,
         };
+        let worker = match &state.kind {
+            StateKind::Task(task) => Some(&task.worker),
+            StateKind::Map(map) => Some(&map.worker),
+            StateKind::Loop(lp) => Some(&lp.worker),
+            _ => None,
+        };
+        if let Some(worker) = worker {
+            self.misspelt_worker |= mark(&mut self.workers, scope.worker_ids.get(&worker.name));
+        }
         match &state.kind {
-            StateKind::Task(ast::Task { worker, .. })
-            | StateKind::Map(ast::Map { worker, .. })
-            | StateKind::Loop(ast::Loop { worker, .. }) => {
-                self.misspelt_worker |= mark(&mut self.workers, scope.worker_ids.get(&worker.name));
-            }
             StateKind::Parallel(parallel) => {
                 for branch in &parallel.branches {
                     self.misspelt_worker |=

@@ -417,7 +417,8 @@ impl<'a> Scope<'a> {
                             failure = Some(targets[at]);
                         }
                     }
-                    if let StateKind::Loop(ast::Loop { max: Some(max), .. }) = kind
+                    if let StateKind::Loop(lp) = kind
+                        && let Some(max) = &lp.max
                         && let Some(otherwise) = &max.otherwise
                     {
                         let to = self.resolve_state(otherwise, diags);
@@ -461,7 +462,7 @@ impl<'a> Scope<'a> {
                 || matches!(&state.kind, StateKind::Wait(wait) if wait.timeout.is_some()
                     && !wait.transitions.iter().any(|t| matches!(t.event, Event::Timeout { .. })));
             let weight = match &state.kind {
-                StateKind::Loop(ast::Loop { max: Some(max), .. }) => max.count.value.max(1),
+                StateKind::Loop(lp) => lp.max.as_ref().map_or(1, |max| max.count.value.max(1)),
                 _ => 1,
             };
             let summary = StateInfo {
@@ -531,8 +532,8 @@ impl<'a> Scope<'a> {
     /// hide a state of the same name.
     pub(super) fn check_state_names(&self, state: &ast::State, diags: &mut Vec<Diagnostic>) {
         match &state.kind {
-            StateKind::Task(ast::Task { worker, .. })
-            | StateKind::Loop(ast::Loop { worker, .. }) => self.resolve_worker(worker, diags),
+            StateKind::Task(ast::Task { worker, .. }) => self.resolve_worker(worker, diags),
+            StateKind::Loop(lp) => self.resolve_worker(&lp.worker, diags),
             StateKind::Map(map) => {
                 self.resolve_worker(&map.worker, diags);
                 self.check_variable(&map.item, diags);
@@ -546,7 +547,9 @@ impl<'a> Scope<'a> {
             StateKind::Call(call) => self.resolve_workflow(&call.workflow, diags),
             _ => {}
         }
-        if let StateKind::Loop(ast::Loop { var: Some(var), .. }) = &state.kind {
+        if let StateKind::Loop(lp) = &state.kind
+            && let Some(var) = &lp.var
+        {
             self.check_variable(var, diags);
         }
     }

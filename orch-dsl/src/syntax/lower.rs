@@ -349,7 +349,7 @@ impl Lowerer {
                         optional: false,
                         span: whole,
                     });
-                StateKind::Map(Map {
+                StateKind::Map(Box::new(Map {
                     over,
                     item: nth(1),
                     worker: nth(2),
@@ -358,12 +358,12 @@ impl Lowerer {
                     retry: body.retry,
                     timeout: body.timeout,
                     transitions: body.transitions,
-                })
+                }))
             }
             Rule::loop_state => {
                 let body = self.body(&pair);
                 self.check_events(&body.transitions, "loop", false, body.timeout.is_some());
-                StateKind::Loop(Loop {
+                StateKind::Loop(Box::new(Loop {
                     worker: nth(1),
                     var: names.get(2).cloned(),
                     with: body.with,
@@ -372,7 +372,7 @@ impl Lowerer {
                     retry: body.retry,
                     timeout: body.timeout,
                     transitions: body.transitions,
-                })
+                }))
             }
             Rule::wait_state => {
                 let body = self.body(&pair);
