@@ -8,9 +8,7 @@
 
 use std::collections::VecDeque;
 
-use petgraph::graph::{DiGraph, NodeIndex};
-
-use super::dominators::NONE as NONE_NODE;
+use super::dominators::{Csr, NONE as NONE_NODE};
 use super::graph::Analysis;
 use super::table::Kind;
 use super::{Flow, Scope, Used};
@@ -56,30 +54,31 @@ struct Dominance {
     states: usize,
     enter: Vec<u32>,
     exit: Vec<u32>,
-    graph: DiGraph<(), ()>,
+    /// The augmented graph's successors.
+    graph: Csr,
     start: usize,
 }
 
 impl Dominance {
     fn new(scope: &Scope<'_>, start: usize) -> Dominance {
         let n = scope.states.len();
-        let mut graph = DiGraph::with_capacity(3 * n, 2 * scope.edges.len());
-        for _ in 0..3 * n {
-            graph.add_node(());
-        }
-        for i in 0..n {
-            graph.add_edge(NodeIndex::new(i), NodeIndex::new(n + 2 * i), ());
-            graph.add_edge(NodeIndex::new(i), NodeIndex::new(n + 2 * i + 1), ());
-        }
-        for edge in &scope.edges {
-            let via = match edge.flow {
-                Flow::Success => n + 2 * edge.from,
-                Flow::Failure => n + 2 * edge.from + 1,
-                Flow::Route => edge.from,
-            };
-            graph.add_edge(NodeIndex::new(via), NodeIndex::new(edge.to), ());
-        }
+        let mut graph = Csr::new(3 * n, || {
+            let split = (0..n as u32).flat_map(|i| {
+                let n = n as u32;
+                [(i, n + 2 * i), (i, n + 2 * i + 1)]
+            });
+            let edges = scope.edges.iter().map(|edge| {
+                let via = match edge.flow {
+                    Flow::Success => n + 2 * edge.from(),
+                    Flow::Failure => n + 2 * edge.from() + 1,
+                    Flow::Route => edge.from(),
+                };
+                (via as u32, edge.to() as u32)
+            });
+            split.chain(edges)
+        });
         let idom = super::dominators::immediate_dominators(&graph, start);
+        graph.forget_predecessors();
         // The children of each node of the dominator tree, in node order, as ranges of one
         // list: `children[first[v]..first[v + 1]]`.
         let mut first = vec![0u32; 3 * n + 1];
@@ -144,8 +143,8 @@ impl Dominance {
             if at == to {
                 break;
             }
-            for next in self.graph.neighbors(NodeIndex::new(at)) {
-                let next = next.index();
+            for &next in self.graph.successors(at) {
+                let next = next as usize;
                 if next != avoid && parent[next] == usize::MAX {
                     parent[next] = at;
                     queue.push_back(next);
@@ -564,7 +563,7 @@ fn last_hop(
     let edge = scope
         .edges
         .iter()
-        .find(|e| e.from == from && e.to == *at && e.flow == flow)?;
+        .find(|e| e.from() == from && e.to() == *at && e.flow == flow)?;
     Some((from, flow, edge.span))
 }
 
@@ -652,8 +651,8 @@ fn incomplete(scope: &Scope<'_>, path: &ast::Path, miss: &Miss) -> Diagnostic {
             let next = scope
                 .edges
                 .iter()
-                .find(|e| e.from == x && e.flow == Flow::Success && e.to != x)
-                .map(|e| scope.name(e.to));
+                .find(|e| e.from() == x && e.flow == Flow::Success && e.to() != x)
+                .map(|e| scope.name(e.to()));
             match next {
                 Some(next) => format!("read `{path}` in a state after `{name}`, such as `{next}`"),
                 None => format!("read `{path}` in a state after `{name}`"),
@@ -1023,8 +1022,8 @@ fn terminal_read(scope: &Scope<'_>, path: &ast::Path, state: usize) -> Diagnosti
     let before = scope
         .edges
         .iter()
-        .find(|e| e.to == state && e.flow == flow && e.from != state)
-        .map(|e| scope.name(e.from));
+        .find(|e| e.to() == state && e.flow == flow && e.from() != state)
+        .map(|e| scope.name(e.from()));
     let help = match (before, failing) {
         (Some(before), true) => {
             format!("read the error of the state that failed, such as `{before}.error`")

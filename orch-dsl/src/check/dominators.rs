@@ -6,17 +6,91 @@
 //! predecessor in almost every state, deep in a tree as deep as the workflow is long, which
 //! made checking quadratic in the number of states.
 
-use petgraph::Direction;
-use petgraph::graph::{DiGraph, NodeIndex};
-
 /// Stands for "no node" in the arrays below, and for "no immediate dominator" in the result.
 pub(super) const NONE: u32 = u32::MAX;
+
+/// A directed graph as two lists of 32-bit node numbers, the successors and the predecessors
+/// of each node in turn, each with where every node's part of it starts (compressed sparse
+/// rows): four bytes an edge in each direction, read in order, where a list of linked edges
+/// takes sixteen bytes an edge and follows a pointer for each.
+pub(super) struct Csr {
+    /// Node `v`'s successors are `successors[first_successor[v]..first_successor[v + 1]]`,
+    /// the edge added last first.
+    first_successor: Vec<u32>,
+    successors: Vec<u32>,
+    /// The same for predecessors; empty after [`Csr::forget_predecessors`].
+    first_predecessor: Vec<u32>,
+    predecessors: Vec<u32>,
+}
+
+impl Csr {
+    /// The graph of `nodes` nodes and the edges `edges()` lists, in the order it lists them;
+    /// the edges are listed twice, once to count them and once to place them.
+    pub fn new<I>(nodes: usize, edges: impl Fn() -> I) -> Csr
+    where
+        I: Iterator<Item = (u32, u32)>,
+    {
+        let mut first_successor = vec![0u32; nodes + 1];
+        let mut first_predecessor = vec![0u32; nodes + 1];
+        for (from, to) in edges() {
+            first_successor[from as usize + 1] += 1;
+            first_predecessor[to as usize + 1] += 1;
+        }
+        for v in 0..nodes {
+            first_successor[v + 1] += first_successor[v];
+            first_predecessor[v + 1] += first_predecessor[v];
+        }
+        let count = first_successor[nodes] as usize;
+        let mut successors = vec![0u32; count];
+        let mut predecessors = vec![0u32; count];
+        // Each node's lists fill from their ends, so that the edge added last comes first, as
+        // in a graph of linked edges: the witness runs in messages do not depend on the layout.
+        let mut successor_end = first_successor[1..].to_vec();
+        let mut predecessor_end = first_predecessor[1..].to_vec();
+        for (from, to) in edges() {
+            let at = &mut successor_end[from as usize];
+            *at -= 1;
+            successors[*at as usize] = to;
+            let at = &mut predecessor_end[to as usize];
+            *at -= 1;
+            predecessors[*at as usize] = from;
+        }
+        Csr {
+            first_successor,
+            successors,
+            first_predecessor,
+            predecessors,
+        }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.first_successor.len() - 1
+    }
+
+    pub fn successors(&self, v: usize) -> &[u32] {
+        &self.successors[self.first_successor[v] as usize..self.first_successor[v + 1] as usize]
+    }
+
+    /// Node `v`'s predecessors; none after [`Csr::forget_predecessors`].
+    pub fn predecessors(&self, v: usize) -> &[u32] {
+        match self.first_predecessor.get(v..v + 2) {
+            Some(&[from, to]) => &self.predecessors[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// Frees the predecessor lists, which only the dominators need.
+    pub fn forget_predecessors(&mut self) {
+        self.first_predecessor = Vec::new();
+        self.predecessors = Vec::new();
+    }
+}
 
 /// The immediate dominator of every node: [`NONE`] for `root` and for nodes it cannot reach.
 ///
 /// Every array is of 32-bit numbers, as the graph's own indices are: the analysis of a large
 /// workflow is bounded by the bytes it writes and reads again, not by its instructions.
-pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<u32> {
+pub(super) fn immediate_dominators(graph: &Csr, root: usize) -> Vec<u32> {
     let n = graph.node_count();
     // Depth-first preorder: `number[v]` is v's number, `vertex[i]` the node numbered i.
     let mut number = vec![NONE; n];
@@ -33,8 +107,9 @@ pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<
         parent.push(from);
         stack.extend(
             graph
-                .neighbors(NodeIndex::new(v as usize))
-                .map(|w| (w.index() as u32, at))
+                .successors(v as usize)
+                .iter()
+                .map(|&w| (w, at))
                 .filter(|&(w, _)| number[w as usize] == NONE),
         );
     }
@@ -50,10 +125,8 @@ pub(super) fn immediate_dominators(graph: &DiGraph<(), ()>, root: usize) -> Vec<
     let mut next = vec![NONE; reached];
     let mut path = Vec::new();
     for w in (1..reached).rev() {
-        let incoming =
-            graph.neighbors_directed(NodeIndex::new(vertex[w] as usize), Direction::Incoming);
-        for v in incoming {
-            let v = number[v.index()];
+        for &v in graph.predecessors(vertex[w] as usize) {
+            let v = number[v as usize];
             if v == NONE {
                 continue;
             }
@@ -118,6 +191,31 @@ fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], path: &mu
 mod tests {
     use super::*;
     use petgraph::algo::dominators::simple_fast;
+    use petgraph::graph::{DiGraph, NodeIndex};
+    use petgraph::visit::EdgeRef;
+
+    fn csr(graph: &DiGraph<(), ()>) -> Csr {
+        Csr::new(graph.node_count(), || {
+            graph
+                .edge_references()
+                .map(|e| (e.source().index() as u32, e.target().index() as u32))
+        })
+    }
+
+    #[test]
+    fn lists_each_nodes_edges_the_last_added_first() {
+        let edges = [(0, 1), (0, 2), (2, 0), (1, 2), (0, 1)];
+        let mut graph = Csr::new(3, || edges.iter().copied());
+        assert_eq!(graph.node_count(), 3);
+        assert_eq!(graph.successors(0), [1, 2, 1]);
+        assert_eq!(graph.successors(1), [2]);
+        assert_eq!(graph.successors(2), [0]);
+        assert_eq!(graph.predecessors(1), [0, 0]);
+        assert_eq!(graph.predecessors(2), [1, 0]);
+        graph.forget_predecessors();
+        assert!(graph.predecessors(2).is_empty());
+        assert_eq!(graph.successors(0), [1, 2, 1]);
+    }
 
     fn random_graph(nodes: usize, edges: usize, seed: u64) -> DiGraph<(), ()> {
         let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -149,7 +247,7 @@ mod tests {
             let nodes = 1 + (seed as usize * 7) % 60;
             let graph = random_graph(nodes, nodes * (seed as usize % 4), seed);
             let root = seed as usize % nodes;
-            let ours = immediate_dominators(&graph, root);
+            let ours = immediate_dominators(&csr(&graph), root);
             let theirs = simple_fast(&graph, NodeIndex::new(root));
             for (v, ours) in ours.into_iter().enumerate() {
                 let expected = theirs
@@ -171,7 +269,7 @@ mod tests {
             graph.add_edge(NodeIndex::new(i), NodeIndex::new(i + 1), ());
             graph.add_edge(NodeIndex::new(i), NodeIndex::new(n), ());
         }
-        let idom = immediate_dominators(&graph, 0);
+        let idom = immediate_dominators(&csr(&graph), 0);
         assert_eq!(idom[0], NONE);
         assert_eq!(idom[n - 1], n as u32 - 2);
         assert_eq!(idom[n], 0);

@@ -9,9 +9,10 @@ use super::{Scope, list, list_or};
 use crate::ast::{self, Event, StateKind};
 use crate::diagnostic::{Code, Diagnostic};
 
-/// The state graph of one workflow; an edge's weight is its index in [`Scope::edges`].
+/// The state graph of one workflow. Edge `i` is [`Scope::edges`]`[i]`, and its weight says
+/// whether it is bounded, so that the passes over unbounded edges read only the graph.
 pub(super) struct Analysis {
-    pub graph: DiGraph<(), usize>,
+    pub graph: DiGraph<(), bool>,
     pub reachable: Vec<bool>,
     pub productive: Vec<bool>,
     /// The states in an order that every unbounded edge follows, or `None` when the unbounded
@@ -32,8 +33,8 @@ impl Analysis {
         for _ in 0..n {
             graph.add_node(());
         }
-        for (i, edge) in scope.edges.iter().enumerate() {
-            graph.add_edge(node(edge.from), node(edge.to), i);
+        for edge in &scope.edges {
+            graph.add_edge(node(edge.from()), node(edge.to()), edge.bound().is_some());
         }
         let mut reachable = vec![false; n];
         if let Some(start) = scope.start {
@@ -56,8 +57,7 @@ impl Analysis {
             }
         }
         let unbounded_order = {
-            let unbounded =
-                EdgeFiltered::from_fn(&graph, |e| scope.edges[*e.weight()].bound.is_none());
+            let unbounded = EdgeFiltered::from_fn(&graph, |e| !*e.weight());
             toposort(&unbounded, None).ok()
         };
         Analysis {
@@ -217,8 +217,7 @@ impl Analysis {
         if self.unbounded_order.is_some() {
             return;
         }
-        let unbounded =
-            EdgeFiltered::from_fn(&self.graph, |e| scope.edges[*e.weight()].bound.is_none());
+        let unbounded = EdgeFiltered::from_fn(&self.graph, |e| !*e.weight());
         // Each group is handed over in turn rather than collected: most states are a group of
         // their own, and a list per group would be an allocation per state.
         TarjanScc::new().run(&unbounded, |group| {
@@ -227,7 +226,7 @@ impl Analysis {
                 || self
                     .graph
                     .edges_connecting(group[0], group[0])
-                    .any(|e| scope.edges[*e.weight()].bound.is_none());
+                    .any(|e| !*e.weight());
             let all_reported = group
                 .iter()
                 .all(|n| !self.reachable[n.index()] || !self.productive[n.index()]);
@@ -251,8 +250,8 @@ impl Analysis {
         let mut queue = std::collections::VecDeque::from([head]);
         while let Some(at) = queue.pop_front() {
             for edge in self.graph.edges(at) {
-                let index = *edge.weight();
-                if scope.edges[index].bound.is_some() || !in_group(edge.target()) {
+                let index = edge.id().index();
+                if *edge.weight() || !in_group(edge.target()) {
                     continue;
                 }
                 if edge.target() == head {
@@ -261,7 +260,7 @@ impl Analysis {
                     while back != head {
                         let Some(prev) = via[back.index()] else { break };
                         cycle.push(prev);
-                        back = node(scope.edges[prev].from);
+                        back = node(scope.edges[prev].from());
                     }
                     cycle.reverse();
                     return cycle;
@@ -286,7 +285,7 @@ impl Analysis {
             let tail = self
                 .graph
                 .edges(at)
-                .filter(|e| scope.edges[*e.weight()].bound.is_none())
+                .filter(|e| !*e.weight())
                 .map(|e| longest[e.target().index()])
                 .max()
                 .unwrap_or(0);
@@ -295,8 +294,8 @@ impl Analysis {
         let bounded = scope
             .edges
             .iter()
-            .filter(|e| self.reachable[e.from])
-            .filter_map(|e| Some(e.bound?.saturating_mul(longest[e.to])));
+            .filter(|e| self.reachable[e.from()])
+            .filter_map(|e| Some(e.bound()?.saturating_mul(longest[e.to()])));
         Some(bounded.fold(longest[start], u64::saturating_add))
     }
 
@@ -346,7 +345,7 @@ fn how_it_fails(kind: &StateKind) -> &'static str {
 fn unbounded_cycle(scope: &Scope<'_>, cycle: &[usize]) -> Diagnostic {
     let mut names: Vec<String> = cycle
         .iter()
-        .map(|&e| format!("`{}`", scope.name(scope.edges[e].from)))
+        .map(|&e| format!("`{}`", scope.name(scope.edges[e].from())))
         .collect();
     if let Some(first) = names.first().cloned() {
         names.push(first);
@@ -390,11 +389,11 @@ fn unbounded_cycle(scope: &Scope<'_>, cycle: &[usize]) -> Diagnostic {
         .iter()
         .find(|s| matches!(s.kind, StateKind::Fail(_)))
         .map_or("<state>".to_string(), |s| s.name.name.to_string());
-    let to = scope.name(closing_edge.to);
+    let to = scope.name(closing_edge.to());
     let bounded = format!("{to} max 3 else {failed}");
     let help = match scope.edge_origin(closing) {
         EdgeOrigin::Transition(event @ Event::Fail { .. })
-            if closing_edge.from == closing_edge.to =>
+            if closing_edge.from() == closing_edge.to() =>
         {
             format!(
                 "to retry the attempt, use `retry 3;` and send `fail ->` to a `fail` state; to repeat the state, bound the transition: `{event} -> {bounded};`"
@@ -443,7 +442,7 @@ impl Scope<'_> {
     /// The transition, arm or setting an edge comes from.
     fn edge_origin(&self, edge: usize) -> EdgeOrigin<'_> {
         let edge = &self.edges[edge];
-        let state = self.states[edge.from];
+        let state = self.states[edge.from()];
         // The target written in the source, and what the edge is when it is not an `else`.
         let mut targets: Vec<(&ast::Target, EdgeOrigin<'_>)> = state
             .kind
@@ -464,7 +463,7 @@ impl Scope<'_> {
             return EdgeOrigin::Other;
         };
         match target.bound.as_ref() {
-            Some(bound) if edge.bound.is_none() => EdgeOrigin::Otherwise { target, bound },
+            Some(bound) if edge.bound().is_none() => EdgeOrigin::Otherwise { target, bound },
             _ => origin,
         }
     }

@@ -114,16 +114,44 @@ pub(crate) enum Flow {
     Route,
 }
 
-/// An edge of the state graph, with names resolved.
+/// An edge of the state graph, with names resolved: 32 bytes, and a large workflow has a few
+/// for every state.
 #[derive(Clone, Debug)]
 pub(crate) struct GraphEdge {
-    pub from: usize,
-    pub to: usize,
-    pub flow: Flow,
-    /// `Some(max)` for the bounded half of `-> to max N else other`.
-    pub bound: Option<u64>,
+    from: u32,
+    to: u32,
     /// The transition, arm or setting the edge comes from.
     pub span: Span,
+    /// The `max` of a bounded edge; see [`GraphEdge::bound`].
+    max: u64,
+    pub flow: Flow,
+    bounded: bool,
+}
+
+impl GraphEdge {
+    pub fn new(from: usize, to: usize, flow: Flow, bound: Option<u64>, span: Span) -> GraphEdge {
+        GraphEdge {
+            from: from as u32,
+            to: to as u32,
+            span,
+            max: bound.unwrap_or(0),
+            flow,
+            bounded: bound.is_some(),
+        }
+    }
+
+    pub fn from(&self) -> usize {
+        self.from as usize
+    }
+
+    pub fn to(&self) -> usize {
+        self.to as usize
+    }
+
+    /// `Some(max)` for the bounded half of `-> to max N else other`.
+    pub fn bound(&self) -> Option<u64> {
+        self.bounded.then_some(self.max)
+    }
 }
 
 /// The workers and signals that states name, by id. A state naming an undeclared one

@@ -424,26 +424,14 @@ impl<'a> Scope<'a> {
                         let to = self.resolve_state(otherwise, diags);
                         targets.push(to.map_or(NONE, |to| to as u32));
                         if let Some(to) = to {
-                            edges.push(GraphEdge {
-                                from: id,
-                                to,
-                                flow: Flow::Success,
-                                bound: None,
-                                span: max.span,
-                            });
+                            edges.push(GraphEdge::new(id, to, Flow::Success, None, max.span));
                         }
                     }
                     if Scope::is_fallible(state)
                         && !own_fail
                         && let Some(to) = self.default_fail
                     {
-                        edges.push(GraphEdge {
-                            from: id,
-                            to,
-                            flow: Flow::Failure,
-                            bound: None,
-                            span: state.name.span,
-                        });
+                        edges.push(GraphEdge::new(id, to, Flow::Failure, None, state.name.span));
                     }
                 }
             }
@@ -508,22 +496,11 @@ impl<'a> Scope<'a> {
             targets.push(otherwise.map_or(NONE, |to| to as u32));
         }
         if let Some(to) = to {
-            edges.push(GraphEdge {
-                from,
-                to,
-                flow,
-                bound: bound.map(|b| b.max.value),
-                span: target.span,
-            });
+            let max = bound.map(|b| b.max.value);
+            edges.push(GraphEdge::new(from, to, flow, max, target.span));
         }
         if let Some(otherwise) = otherwise {
-            edges.push(GraphEdge {
-                from,
-                to: otherwise,
-                flow,
-                bound: None,
-                span: target.span,
-            });
+            edges.push(GraphEdge::new(from, otherwise, flow, None, target.span));
         }
         to.is_none() || (bound.is_some() && otherwise.is_none())
     }
