@@ -211,6 +211,10 @@ pub(super) struct Use<'a> {
 pub(super) struct Paths<'a> {
     /// The reads that need something, or that are written with `?`, in source order.
     pub uses: Vec<Use<'a>>,
+    /// The paths of the state resolved last, in the order they were read, with their roots
+    /// and the segments those consumed: the lowering reads the same paths in the same order,
+    /// and takes their roots from here rather than resolving them again.
+    pub last_state: Vec<(&'a ast::Path, Root, usize)>,
     /// Paths that read a terminal state, and the state. Their message suggests a state that
     /// runs before it, so it is written once the edges are known.
     pub terminal_reads: Vec<(&'a ast::Path, usize)>,
@@ -222,6 +226,7 @@ impl<'a> Paths<'a> {
         Paths {
             // Most states read two or three paths.
             uses: Vec::with_capacity(3 * scope.states.len()),
+            last_state: Vec::new(),
             terminal_reads: Vec::new(),
             usage: Usage {
                 inputs_read: vec![false; scope.inputs.len()],
@@ -238,6 +243,7 @@ impl<'a> Paths<'a> {
         state: &'a ast::State,
         diags: &mut Vec<Diagnostic>,
     ) {
+        self.last_state.clear();
         Resolver {
             scope,
             paths: self,
@@ -365,7 +371,7 @@ impl<'a> Resolver<'_, 'a, '_, '_> {
 
     fn path(&mut self, path: &'a ast::Path, site: Site, vars: Vars<'_>) {
         let usage = &mut self.paths.usage;
-        let Resolved { root, need, .. } = match resolve(self.scope, path, vars) {
+        let Resolved { root, skip, need } = match resolve(self.scope, path, vars) {
             Ok(found) => found,
             Err(d) => {
                 // A misspelt input field would also make the intended one look unused.
@@ -379,6 +385,7 @@ impl<'a> Resolver<'_, 'a, '_, '_> {
                 return;
             }
         };
+        self.paths.last_state.push((path, root.clone(), skip));
         if root == Root::Input {
             match path.segments.first() {
                 Some(ast::Segment::Field(field)) => {
@@ -717,18 +724,50 @@ pub(super) struct Resolved {
 impl Resolved {
     /// The IR path: the resolved root and the segments below it.
     pub fn expr(self, path: &ast::Path) -> PathExpr {
-        PathExpr {
-            root: self.root,
-            segments: path.segments[self.skip.min(path.segments.len())..]
-                .iter()
-                .map(|s| match s {
-                    ast::Segment::Field(f) => Segment::Field(f.name.clone()),
-                    ast::Segment::Index { index, .. } => Segment::Index(*index),
-                })
-                .collect(),
-            text: text(path),
-        }
+        path_expr(self.root, self.skip, path)
     }
+}
+
+/// The IR path of `path`, whose root resolved to `root` and consumed its first `skip` segments.
+pub(super) fn path_expr(root: Root, skip: usize, path: &ast::Path) -> PathExpr {
+    PathExpr {
+        root,
+        segments: path.segments[skip.min(path.segments.len())..]
+            .iter()
+            .map(|s| match s {
+                ast::Segment::Field(f) => Segment::Field(f.name.clone()),
+                ast::Segment::Index { index, .. } => Segment::Index(*index),
+            })
+            .collect(),
+        text: short_text(path).unwrap_or_else(|| text(path)),
+    }
+}
+
+/// The text of a path of names alone that fits in a [`Name`] without a heap block, the usual
+/// path (`task_12.output`, `input.goal`): its parts copied into one buffer and the name made
+/// from it at once, where [`text`] appends them to the name one by one.
+fn short_text(path: &ast::Path) -> Option<Name> {
+    const INLINE: usize = 24;
+    let mut buffer = [0u8; INLINE];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        let end = len + bytes.len();
+        buffer.get_mut(len..end)?.copy_from_slice(bytes);
+        len = end;
+        Some(())
+    };
+    put(path.root.name.as_bytes())?;
+    for segment in &path.segments {
+        let ast::Segment::Field(field) = segment else {
+            return None;
+        };
+        put(b".")?;
+        put(field.name.as_bytes())?;
+    }
+    if path.optional {
+        put(b"?")?;
+    }
+    std::str::from_utf8(&buffer[..len]).ok().map(Name::new)
 }
 
 /// The path as written, the same as its `Display`, allocated once at its exact length: the
@@ -1233,5 +1272,43 @@ mod tests {
                 assert_eq!(text.capacity(), text.len());
             }
         }
+    }
+
+    #[test]
+    fn a_short_text_is_the_text_when_the_path_has_names_alone_and_fits_inline() {
+        let ident = |name: &str| ast::Ident {
+            name: name.into(),
+            span: Span::default(),
+        };
+        let path = |root: &str, fields: &[&str], optional: bool| ast::Path {
+            root: ident(root),
+            segments: fields
+                .iter()
+                .map(|f| ast::Segment::Field(ident(f)))
+                .collect(),
+            optional,
+            span: Span::default(),
+        };
+        for path in [
+            path("x", &[], false),
+            path("task_12", &["output"], false),
+            path("input", &["goal"], true),
+            path("fan_1234", &["draft", "output"], false),
+            // 24 bytes, the most a name holds inline.
+            path("review_102345678", &["output"], true),
+            path("déjà", &["vu"], false),
+        ] {
+            let short = short_text(&path).expect("short");
+            assert_eq!(short, text(&path));
+            assert!(!short.is_heap_allocated());
+        }
+        let long = path("a_rather_long_state_name", &["output"], false);
+        assert_eq!(short_text(&long), None);
+        let mut indexed = path("plan", &["output"], false);
+        indexed.segments.push(ast::Segment::Index {
+            index: 0,
+            span: Span::default(),
+        });
+        assert_eq!(short_text(&indexed), None);
     }
 }

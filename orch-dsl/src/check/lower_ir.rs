@@ -1,5 +1,6 @@
 //! Builds the IR of a workflow that passed every check.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use super::Scope;
@@ -37,6 +38,7 @@ impl Lowering {
         scope: &Scope<'_>,
         info: StateInfo,
         targets: &[u32],
+        paths: &[(&ast::Path, ir::Root, usize)],
         state: &ast::State,
     ) -> bool {
         let mut builder = Builder {
@@ -44,6 +46,8 @@ impl Lowering {
             bound_count: self.bound_count,
             targets,
             target: info.targets as usize,
+            paths,
+            path: Cell::new(0),
         };
         let Some(lowered) = builder.state(info, state) else {
             return false;
@@ -275,6 +279,10 @@ struct Builder<'s, 'a, 't> {
     /// read in the order in which they were recorded.
     targets: &'t [u32],
     target: usize,
+    /// The state's paths as the data-flow pass resolved them, in the order it read them
+    /// ([`dataflow::Paths::last_state`]), and the next to be read.
+    paths: &'t [(&'t ast::Path, ir::Root, usize)],
+    path: Cell<usize>,
 }
 
 impl Builder<'_, '_, '_> {
@@ -487,7 +495,16 @@ impl Builder<'_, '_, '_> {
         })
     }
 
+    /// The IR path of `path`: resolved already, when it is the next path the data-flow pass
+    /// read (the passes read a state's paths in the same order), or else resolved here.
     fn path(&self, path: &ast::Path, vars: Vars<'_>) -> Option<ir::PathExpr> {
+        let at = self.path.get();
+        if let Some((read, root, skip)) = self.paths.get(at)
+            && std::ptr::eq(*read, path)
+        {
+            self.path.set(at + 1);
+            return Some(dataflow::path_expr(root.clone(), *skip, path));
+        }
         dataflow::resolve(self.scope, path, vars)
             .ok()
             .map(|resolved| resolved.expr(path))

@@ -465,7 +465,7 @@ impl<'a> Scope<'a> {
                 // Lowered as long as no error has been found: after one, the IR is not used.
                 let failed = diags[seen..].iter().any(|d| d.is_error());
                 seen = diags.len();
-                if failed || !lowered.state(self, summary, &targets, state) {
+                if failed || !lowered.state(self, summary, &targets, &paths.last_state, state) {
                     lowering = None;
                 }
             }
