@@ -13,7 +13,9 @@
 //!
 //! `table profile parse|check|codegen|expand[-each] STATES SECONDS` repeats one phase of the
 //! compiler on a generated workflow (`-each`: one with a worker per state), to run under
-//! `perf record` or callgrind.
+//! `perf record` or callgrind, and prints the mean, the fastest, the first quartile and the
+//! median of the rounds: on a shared host the fastest round is the steadiest of the four, for
+//! comparing two builds in alternating runs.
 
 mod support;
 
@@ -353,7 +355,10 @@ fn profile(phase: &str, states: usize, seconds: usize) {
     let compiled = compile::check(&file);
     let began = Instant::now();
     let mut rounds = 0;
+    // Each round's time, in seconds.
+    let mut each = Vec::new();
     while began.elapsed().as_secs() < seconds as u64 || rounds == 0 {
+        let t = Instant::now();
         match phase {
             "parse" => drop(black_box(compile::parse(&text))),
             "check" => drop(black_box(compile::check(&file))),
@@ -361,11 +366,17 @@ fn profile(phase: &str, states: usize, seconds: usize) {
             "expand" => drop(black_box(compile::expand(compile::tokenize(&text)))),
             _ => panic!("no phase `{phase}`: parse, check, codegen or expand"),
         }
+        each.push(t.elapsed().as_secs_f64());
         rounds += 1;
     }
+    each.sort_by(f64::total_cmp);
+    let ms = |at: usize| each[at] * 1e3;
     eprintln!(
-        "{phase}: {rounds} rounds, {:.2?} each",
-        began.elapsed() / rounds
+        "{phase}: {rounds} rounds, {:.2?} each, min {:.3} ms, q1 {:.3} ms, median {:.3} ms",
+        began.elapsed() / rounds,
+        ms(0),
+        ms(each.len() / 4),
+        ms(each.len() / 2),
     );
 }
 
