@@ -647,13 +647,12 @@ fn incomplete(scope: &Scope<'_>, path: &ast::Path, miss: &Miss) -> Diagnostic {
         });
     }
     let help = match &scope.states[at].kind {
-        StateKind::Loop(lp) if x == at && lp.var.is_some() => {
-            let var = lp.var.as_ref().map_or("", |v| v.as_str());
-            format!("use `{var}.previous` for the previous iteration's output")
-        }
-        StateKind::Loop(_) if x == at => {
-            format!("name the iteration, `loop {name} by … as round`, and read `round.previous`")
-        }
+        StateKind::Loop(lp) if x == at => match &lp.var {
+            Some(var) => format!("use `{var}.previous` for the previous iteration's output"),
+            None => format!(
+                "name the iteration, `loop {name} by … as round`, and read `round.previous`"
+            ),
+        },
         _ if x == at => {
             let next = scope
                 .edges

@@ -505,9 +505,15 @@ impl Builder<'_, '_, '_> {
             self.path.set(at + 1);
             return Some(dataflow::path_expr(root.clone(), *skip, path));
         }
-        dataflow::resolve(self.scope, path, vars)
-            .ok()
-            .map(|resolved| resolved.expr(path))
+        let resolved = dataflow::resolve(self.scope, path, vars).ok();
+        // The data-flow pass records every path that resolves, so a path met here is one
+        // that does not (the lowering then stops) unless the two passes read a state's paths
+        // in different orders, which would resolve every later path twice.
+        debug_assert!(
+            resolved.is_none(),
+            "`{path}` was not the next path the data-flow pass read"
+        );
+        resolved.map(|resolved| resolved.expr(path))
     }
 
     fn cond(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<ir::Cond> {
