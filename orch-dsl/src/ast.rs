@@ -345,6 +345,23 @@ impl StateKind {
         }
     }
 
+    /// The worker a task, a map or a loop runs (a parallel's branches name their own).
+    ///
+    /// ```
+    /// let file = orch_dsl::parse("workflow W { worker A; start t; task t by A { ok -> d; } succeed d; }")?;
+    /// let worker = file.workflows[0].states().next().unwrap().kind.worker();
+    /// assert_eq!(worker.map(|w| w.name.as_str()), Some("A"));
+    /// # Ok::<(), orch_dsl::Diagnostics>(())
+    /// ```
+    pub fn worker(&self) -> Option<&Ident> {
+        match self {
+            StateKind::Task(x) => Some(&x.worker),
+            StateKind::Map(x) => Some(&x.worker),
+            StateKind::Loop(x) => Some(&x.worker),
+            _ => None,
+        }
+    }
+
     /// The state's own `timeout`, if it has one.
     pub fn timeout(&self) -> Option<&Timeout> {
         match self {

@@ -1,7 +1,6 @@
 //! Builds the IR of a workflow that passed every check.
 
 use std::cell::Cell;
-use std::collections::BTreeSet;
 
 use super::Scope;
 use super::dataflow::{self, Vars};
@@ -26,7 +25,7 @@ impl Lowering {
             // bytes each) again and again.
             states: Vec::with_capacity(scope.states.len()),
             bound_count: 0,
-            handled: Handled::new(scope),
+            handled: Handled::new(),
         }
     }
 
@@ -54,7 +53,7 @@ impl Lowering {
         };
         self.bound_count = builder.bound_count;
         self.states.push(lowered);
-        self.handled.add(scope, state);
+        self.handled.add(scope, state, info.worker);
         true
     }
 }
@@ -68,8 +67,10 @@ pub(super) fn lower(
     let Lowering {
         states,
         bound_count,
-        mut handled,
+        handled,
     } = lowering;
+    let mut worker_outcomes = HandledOutcomes::new(handled.workers);
+    let mut signal_outcomes = HandledOutcomes::new(handled.signals);
     if states.len() != scope.states.len() {
         return None;
     }
@@ -89,8 +90,8 @@ pub(super) fn lower(
         workers: scope
             .workers
             .iter()
-            .zip(&mut handled.workers)
-            .map(|(w, handled)| ir::Worker {
+            .enumerate()
+            .map(|(id, w)| ir::Worker {
                 name: w.name.name.clone(),
                 description: w
                     .description
@@ -98,16 +99,15 @@ pub(super) fn lower(
                     .map(|d| d.value.clone())
                     .unwrap_or_default(),
                 docs: docs(&w.docs),
-                outcomes: declared(w.outcomes.as_ref())
-                    .unwrap_or_else(|| std::mem::take(handled).into_iter().collect()),
+                outcomes: declared(w.outcomes.as_ref()).unwrap_or_else(|| worker_outcomes.of(id)),
                 outcomes_declared: w.outcomes.is_some(),
             })
             .collect(),
         signals: scope
             .signals
             .iter()
-            .zip(&mut handled.signals)
-            .map(|(s, handled)| ir::Signal {
+            .enumerate()
+            .map(|(id, s)| ir::Signal {
                 name: s.name.name.clone(),
                 description: s
                     .description
@@ -115,8 +115,7 @@ pub(super) fn lower(
                     .map(|d| d.value.clone())
                     .unwrap_or_default(),
                 docs: docs(&s.docs),
-                outcomes: declared(s.outcomes.as_ref())
-                    .unwrap_or_else(|| std::mem::take(handled).into_iter().collect()),
+                outcomes: declared(s.outcomes.as_ref()).unwrap_or_else(|| signal_outcomes.of(id)),
                 outcomes_declared: s.outcomes.is_some(),
             })
             .collect(),
@@ -134,41 +133,78 @@ fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<Name>> {
     outcomes.map(|o| o.labels.iter().map(|l| l.name.clone()).collect())
 }
 
-/// For each worker and each signal (by index), `ok` plus every custom outcome handled by the
-/// states that run the worker or wait for the signal: one pass over the states, however many
-/// workers and signals there are.
+/// The custom outcomes that the states running each worker or waiting for each signal
+/// handle, recorded in one pass over the states, however many workers and signals there are.
+/// A flat list rather than a set per worker: a workflow may declare a worker per state.
 struct Handled {
-    workers: Vec<BTreeSet<Name>>,
-    signals: Vec<BTreeSet<Name>>,
+    /// Worker ids and outcomes, in the order met.
+    workers: Vec<(u32, Name)>,
+    /// Signal ids and outcomes, in the order met.
+    signals: Vec<(u32, Name)>,
 }
 
 impl Handled {
-    fn new(scope: &Scope<'_>) -> Handled {
-        let ok = || BTreeSet::from([Name::from("ok")]);
+    fn new() -> Handled {
         Handled {
-            workers: vec![ok(); scope.workers.len()],
-            signals: vec![ok(); scope.signals.len()],
+            workers: Vec::new(),
+            signals: Vec::new(),
         }
     }
 
-    /// Adds the outcomes a state handles to its worker's or signal's.
-    fn add(&mut self, scope: &Scope<'_>, state: &ast::State) {
-        let (set, id, transitions) = match &state.kind {
-            StateKind::Task(task) => (
-                &mut self.workers,
-                scope.worker_ids.get(&task.worker.name),
-                &task.transitions,
-            ),
-            StateKind::Wait(wait) => (
-                &mut self.signals,
-                scope.signal_ids.get(wait.signal.name.as_str()).copied(),
-                &wait.transitions,
-            ),
+    /// Adds the outcomes a state handles to its worker's (`worker`, the id in
+    /// [`StateInfo::worker`]) or its signal's.
+    fn add(&mut self, scope: &Scope<'_>, state: &ast::State, worker: u32) {
+        let (list, id, transitions) = match &state.kind {
+            StateKind::Task(task) => (&mut self.workers, worker, &task.transitions),
+            StateKind::Wait(wait) => match scope.signal_ids.get(wait.signal.name.as_str()) {
+                Some(&id) => (&mut self.signals, id as u32, &wait.transitions),
+                None => return,
+            },
             _ => return,
         };
-        if let Some(outcomes) = id.and_then(|id| set.get_mut(id)) {
-            outcomes.extend(custom_outcomes(transitions));
+        if id != NONE {
+            list.extend(custom_outcomes(transitions).map(|outcome| (id, outcome)));
         }
+    }
+}
+
+/// The outcomes [`Handled`] recorded, sorted, read back for one worker or signal after
+/// another.
+struct HandledOutcomes {
+    sorted: Vec<(u32, Name)>,
+    /// Where the next id's outcomes start in `sorted`.
+    next: usize,
+}
+
+impl HandledOutcomes {
+    fn new(mut handled: Vec<(u32, Name)>) -> HandledOutcomes {
+        handled.sort_unstable();
+        handled.dedup();
+        HandledOutcomes {
+            sorted: handled,
+            next: 0,
+        }
+    }
+
+    /// `ok` and the outcomes handled for `id`, in order and without repeats, as a set of
+    /// them would list them; ids must be asked for in increasing order.
+    fn of(&mut self, id: usize) -> Vec<Name> {
+        let rest = &self.sorted[self.next..];
+        let start = rest.partition_point(|(of, _)| (*of as usize) < id);
+        let end = start + rest[start..].partition_point(|(of, _)| *of as usize == id);
+        self.next += end;
+        let own = &rest[start..end];
+        let mut outcomes = Vec::with_capacity(own.len() + 1);
+        let below = own.partition_point(|(_, outcome)| outcome.as_str() < "ok");
+        outcomes.extend(own[..below].iter().map(|(_, outcome)| outcome.clone()));
+        outcomes.push(Name::const_new("ok"));
+        outcomes.extend(
+            own[below..]
+                .iter()
+                .filter(|(_, outcome)| outcome != "ok")
+                .map(|(_, outcome)| outcome.clone()),
+        );
+        outcomes
     }
 }
 
@@ -293,7 +329,7 @@ impl Builder<'_, '_, '_> {
         let retry = |r: &Option<Box<ast::Retry>>| r.as_deref().map(retry_policy);
         let kind = match &state.kind {
             StateKind::Task(task) => ir::StateKind::Task {
-                worker: self.scope.worker_ids.get(&task.worker.name)?,
+                worker: resolved(info.worker)?,
                 input: self.with(task.with.as_ref(), none),
                 retry: retry(&task.retry).map(Box::new),
                 timeout_ms: timeout(&task.timeout),
@@ -332,7 +368,7 @@ impl Builder<'_, '_, '_> {
                 ir::StateKind::Map {
                     over: Box::new(self.path(&map.over, none)?),
                     item: map.item.name.clone(),
-                    worker: self.scope.worker_ids.get(&map.worker.name)?,
+                    worker: resolved(info.worker)?,
                     input: self.with(map.with.as_ref(), vars),
                     limit: map.limit.as_ref().map(|l| l.value),
                     retry: retry(&map.retry).map(Box::new),
@@ -356,7 +392,7 @@ impl Builder<'_, '_, '_> {
                     None => None,
                 };
                 ir::StateKind::Loop {
-                    worker: self.scope.worker_ids.get(&lp.worker.name)?,
+                    worker: resolved(info.worker)?,
                     var: lp.var.as_ref().map(|v| v.name.clone()),
                     input: self.with(lp.with.as_ref(), vars),
                     until: match &lp.until {
@@ -568,5 +604,39 @@ impl Builder<'_, '_, '_> {
                 cond: Box::new(self.cond(other, vars)?),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::{HandledOutcomes, Name};
+
+    proptest! {
+        /// Each id's outcomes are the set of `ok` and what was recorded for it, in the set's
+        /// order, whatever the order recorded and whichever ids are skipped.
+        #[test]
+        fn handled_outcomes_list_each_ids_set(
+            recorded in prop::collection::vec((0u32..6, prop::sample::select(
+                vec!["approved", "ok", "revise", "a", "z", "ok_then", "skip"],
+            )), 0..40),
+            asked in prop::collection::vec(any::<bool>(), 6),
+        ) {
+            let mut sets = vec![BTreeSet::from([Name::from("ok")]); 6];
+            for (id, outcome) in &recorded {
+                sets[*id as usize].insert(Name::from(*outcome));
+            }
+            let mut outcomes = HandledOutcomes::new(
+                recorded.iter().map(|(id, o)| (*id, Name::from(*o))).collect(),
+            );
+            for (id, set) in sets.into_iter().enumerate() {
+                if asked[id] {
+                    prop_assert_eq!(outcomes.of(id), set.into_iter().collect::<Vec<_>>());
+                }
+            }
+        }
     }
 }

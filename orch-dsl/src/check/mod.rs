@@ -165,8 +165,9 @@ pub(crate) struct Used {
 }
 
 impl Used {
-    /// Marks what `state` names.
-    fn mark(&mut self, scope: &Scope<'_>, state: &ast::State) {
+    /// Marks what `state` names; `worker` is the id of the worker it runs (see
+    /// [`Scope::worker_of`]).
+    fn mark(&mut self, state: &ast::State, worker: Option<usize>, scope: &Scope<'_>) {
         // Marks `name` used; true when it is not declared.
         let mark = |used: &mut [bool], id: Option<usize>| match id {
             Some(id) => {
@@ -175,14 +176,8 @@ impl Used {
             }
             None => true,
         };
-        let worker = match &state.kind {
-            StateKind::Task(task) => Some(&task.worker),
-            StateKind::Map(map) => Some(&map.worker),
-            StateKind::Loop(lp) => Some(&lp.worker),
-            _ => None,
-        };
-        if let Some(worker) = worker {
-            self.misspelt_worker |= mark(&mut self.workers, scope.worker_ids.get(&worker.name));
+        if state.kind.worker().is_some() {
+            self.misspelt_worker |= mark(&mut self.workers, worker);
         }
         match &state.kind {
             StateKind::Parallel(parallel) => {
@@ -306,6 +301,12 @@ impl<'a> Scope<'a> {
 
     pub fn state(&self, name: &str) -> Option<usize> {
         self.state_ids.get(name)
+    }
+
+    /// The id of the worker a task, map or loop runs, when it is declared. The pass over
+    /// the states looks it up once, for every check and for the IR.
+    pub fn worker_of(&self, state: &ast::State) -> Option<usize> {
+        self.worker_ids.get(&state.kind.worker()?.name)
     }
 
     /// A state's name for messages.

@@ -364,7 +364,7 @@ impl<'a> Scope<'a> {
             ..Default::default()
         };
         for state in &self.duplicates {
-            used.mark(self, state);
+            used.mark(state, self.worker_of(state), self);
         }
         let mut paths = super::dataflow::Paths::new(self);
         let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -374,7 +374,8 @@ impl<'a> Scope<'a> {
             // On a workflow larger than the cache each state's parts come from memory, one
             // after the other unless asked for ahead.
             super::ahead::states(&self.states, id);
-            used.mark(self, state);
+            let worker = self.worker_of(state);
+            used.mark(state, worker, self);
             let first = targets.len() as u32;
             let mut failure = None;
             let mut own_fail = false;
@@ -439,8 +440,8 @@ impl<'a> Scope<'a> {
                 Some(to) => to,
                 None => self.default_fail.map_or(NONE, |to| to as u32),
             };
-            self.check_state_names(state, diags);
-            let unhandled = self.check_outcomes(state, diags);
+            self.check_state_names(state, worker, diags);
+            let unhandled = self.check_outcomes(state, worker, diags);
             self.check_failure_paths(state, diags);
             super::settings::check_state(state, run_limit.as_ref(), diags);
             let incomplete = broken
@@ -458,6 +459,7 @@ impl<'a> Scope<'a> {
                 weight,
                 failure,
                 targets: first,
+                worker: worker.map_or(NONE, |w| w as u32),
             };
             info.push(summary);
             paths.state(self, id, state, diags);
@@ -506,18 +508,23 @@ impl<'a> Scope<'a> {
     }
 
     /// Workers, signals and called workflows named by states, and loop or map variables that
-    /// hide a state of the same name.
-    pub(super) fn check_state_names(&self, state: &ast::State, diags: &mut Vec<Diagnostic>) {
+    /// hide a state of the same name. `worker` is the id of the worker a task, map or loop
+    /// runs (see [`Scope::worker_of`]).
+    pub(super) fn check_state_names(
+        &self,
+        state: &ast::State,
+        worker: Option<usize>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(name) = state.kind.worker() {
+            self.resolve_worker(name, worker, diags);
+        }
         match &state.kind {
-            StateKind::Task(ast::Task { worker, .. }) => self.resolve_worker(worker, diags),
-            StateKind::Loop(lp) => self.resolve_worker(&lp.worker, diags),
-            StateKind::Map(map) => {
-                self.resolve_worker(&map.worker, diags);
-                self.check_variable(&map.item, diags);
-            }
+            StateKind::Map(map) => self.check_variable(&map.item, diags),
             StateKind::Parallel(parallel) => {
                 for branch in &parallel.branches {
-                    self.resolve_worker(&branch.worker, diags);
+                    let id = self.worker_ids.get(&branch.worker.name);
+                    self.resolve_worker(&branch.worker, id, diags);
                 }
             }
             StateKind::Wait(wait) => self.resolve_signal(&wait.signal, diags),
@@ -531,8 +538,9 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn resolve_worker(&self, name: &ast::Ident, diags: &mut Vec<Diagnostic>) {
-        if name.name.is_empty() || self.worker_ids.get(&name.name).is_some() {
+    /// Reports `name` undefined unless it resolved to `id`.
+    fn resolve_worker(&self, name: &ast::Ident, id: Option<usize>, diags: &mut Vec<Diagnostic>) {
+        if name.name.is_empty() || id.is_some() {
             return;
         }
         let mut d = Diagnostic::error(
@@ -613,6 +621,7 @@ impl<'a> Scope<'a> {
     fn declared_outcomes(
         &self,
         state: &'a ast::State,
+        worker: Option<usize>,
     ) -> Option<(
         &'static str,
         &'a ast::Ident,
@@ -621,7 +630,7 @@ impl<'a> Scope<'a> {
     )> {
         match &state.kind {
             StateKind::Task(task) => {
-                let worker = self.workers[self.worker_ids.get(&task.worker.name)?];
+                let worker = self.workers[worker?];
                 Some((
                     "worker",
                     &worker.name,
@@ -645,8 +654,12 @@ impl<'a> Scope<'a> {
     /// Declared outcomes of a state's worker or signal that it has no transition for. An
     /// outcome suggested as the fix of a misspelt transition counts as handled: the misspelt
     /// transition is reported instead.
-    pub(super) fn unhandled_outcomes(&self, state: &'a ast::State) -> Vec<&'a ast::Ident> {
-        let Some((_, _, declared, transitions)) = self.declared_outcomes(state) else {
+    pub(super) fn unhandled_outcomes(
+        &self,
+        state: &'a ast::State,
+        worker: Option<usize>,
+    ) -> Vec<&'a ast::Ident> {
+        let Some((_, _, declared, transitions)) = self.declared_outcomes(state, worker) else {
             return Vec::new();
         };
         let fixes = undeclared_outcomes(declared, transitions);
@@ -668,9 +681,11 @@ impl<'a> Scope<'a> {
     pub(super) fn check_outcomes(
         &self,
         state: &'a ast::State,
+        worker: Option<usize>,
         diags: &mut Vec<Diagnostic>,
     ) -> bool {
-        let Some((what, name, declared, transitions)) = self.declared_outcomes(state) else {
+        let Some((what, name, declared, transitions)) = self.declared_outcomes(state, worker)
+        else {
             return false;
         };
         // The usual case, every transition for a declared outcome and every declared outcome
@@ -712,7 +727,7 @@ impl<'a> Scope<'a> {
             diags.push(d);
         }
         let kind = state.kind.keyword();
-        let unhandled = self.unhandled_outcomes(state);
+        let unhandled = self.unhandled_outcomes(state, worker);
         for label in &unhandled {
             let arrow = if label.name == "ok" {
                 "ok ->".to_string()

@@ -120,4 +120,6 @@ pub(crate) struct StateInfo {
     pub failure: u32,
     /// Index in [`super::Scope::targets`] of the state's first resolved target.
     pub targets: u32,
+    /// The worker a task, map or loop runs ([`super::Scope::worker_of`]), or [`NONE`].
+    pub worker: u32,
 }
