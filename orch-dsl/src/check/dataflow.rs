@@ -102,17 +102,21 @@ impl Dominance {
         let mut enter = vec![u32::MAX; 3 * n];
         let mut exit = vec![0; 3 * n];
         let mut clock = 0u32;
-        let mut stack = vec![(start, false)];
-        while let Some((v, done)) = stack.pop() {
-            if done {
+        // Each node once to enter it and once to leave it, with the low bit set; sized once:
+        // on a long workflow the tree is deep, and the stack as long as the tree is deep.
+        let mut stack = Vec::with_capacity(2 * 3 * n);
+        stack.push((start as u32) << 1);
+        while let Some(top) = stack.pop() {
+            let v = (top >> 1) as usize;
+            if top & 1 == 1 {
                 exit[v] = clock;
                 continue;
             }
             enter[v] = clock;
             clock += 1;
-            stack.push((v, true));
+            stack.push(top | 1);
             let (from, to) = (first[v] as usize, first[v + 1] as usize);
-            stack.extend(children[from..to].iter().map(|&c| (c as usize, false)));
+            stack.extend(children[from..to].iter().map(|&c| c << 1));
         }
         Dominance {
             states: n,

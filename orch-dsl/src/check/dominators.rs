@@ -63,6 +63,10 @@ impl Csr {
         }
     }
 
+    pub fn edge_count(&self) -> usize {
+        self.successors.len()
+    }
+
     pub fn node_count(&self) -> usize {
         self.first_successor.len() - 1
     }
@@ -96,7 +100,10 @@ pub(super) fn immediate_dominators(graph: &Csr, root: usize) -> Vec<u32> {
     let mut number = vec![NONE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent: Vec<u32> = Vec::with_capacity(n);
-    let mut stack = vec![(root as u32, NONE)];
+    // Sized once, as every list here: a node is pushed once for each edge into it at most,
+    // and a list grown by doubling would copy itself over and over on a large graph.
+    let mut stack = Vec::with_capacity(graph.edge_count() + 1);
+    stack.push((root as u32, NONE));
     while let Some((v, from)) = stack.pop() {
         if number[v as usize] != NONE {
             continue;
@@ -123,7 +130,7 @@ pub(super) fn immediate_dominators(graph: &Csr, root: usize) -> Vec<u32> {
     // bucket at most once, and a list per node would be an allocation per node.
     let mut bucket = vec![NONE; reached];
     let mut next = vec![NONE; reached];
-    let mut path = Vec::new();
+    let mut path = Vec::with_capacity(reached);
     for w in (1..reached).rev() {
         for &v in graph.predecessors(vertex[w] as usize) {
             let v = number[v as usize];

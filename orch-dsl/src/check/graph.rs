@@ -39,6 +39,8 @@ impl Analysis {
         let mut reachable = vec![false; n];
         if let Some(start) = scope.start {
             let mut bfs = Bfs::new(&graph, node(start));
+            // Sized once: a queue grown by doubling copies itself over and over.
+            bfs.stack.reserve(n);
             while let Some(at) = bfs.next(&graph) {
                 reachable[at.index()] = true;
             }
@@ -48,6 +50,7 @@ impl Analysis {
         if let Some((&first, rest)) = terminals.split_first() {
             let reversed = Reversed(&graph);
             let mut bfs = Bfs::new(reversed, node(first));
+            bfs.stack.reserve(n);
             for &t in rest {
                 bfs.discovered.insert(t);
                 bfs.stack.push_back(node(t));

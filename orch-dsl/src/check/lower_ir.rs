@@ -154,17 +154,23 @@ impl Handled {
     /// Adds the outcomes a state handles to its worker's (`worker`, the id in
     /// [`StateInfo::worker`]) or its signal's.
     fn add(&mut self, scope: &Scope<'_>, state: &ast::State, worker: u32) {
+        // The outcomes of a worker or signal that declares them are the declared ones.
         let (list, id, transitions) = match &state.kind {
-            StateKind::Task(task) => (&mut self.workers, worker, &task.transitions),
+            StateKind::Task(task) => match resolved(worker) {
+                Some(id) if scope.workers[id].outcomes.is_none() => {
+                    (&mut self.workers, worker, &task.transitions)
+                }
+                _ => return,
+            },
             StateKind::Wait(wait) => match scope.signal_ids.get(wait.signal.name.as_str()) {
-                Some(&id) => (&mut self.signals, id as u32, &wait.transitions),
-                None => return,
+                Some(&id) if scope.signals[id].outcomes.is_none() => {
+                    (&mut self.signals, id as u32, &wait.transitions)
+                }
+                _ => return,
             },
             _ => return,
         };
-        if id != NONE {
-            list.extend(custom_outcomes(transitions).map(|outcome| (id, outcome)));
-        }
+        list.extend(custom_outcomes(transitions).map(|outcome| (id, outcome)));
     }
 }
 
