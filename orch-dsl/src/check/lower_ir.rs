@@ -444,9 +444,14 @@ impl Builder<'_, '_, '_> {
     }
 
     fn exits(&mut self, info: StateInfo, transitions: &[ast::Transition]) -> Option<ir::Exits> {
+        let outcomes = transitions
+            .iter()
+            .filter(|t| matches!(t.event, Event::Outcome { .. }))
+            .count();
         let mut exits = ir::Exits {
             ok: None,
-            outcomes: Vec::new(),
+            // Sized once: a list grown from empty takes room for four.
+            outcomes: Vec::with_capacity(outcomes),
             timeout: None,
             fail: ir::Edge {
                 to: resolved(info.failure)?,
