@@ -108,7 +108,7 @@ fn ir_edge<'w>(kind: &'w StateKind, event: &EdgeEvent) -> Option<&'w ir::Edge> {
         EdgeEvent::Outcome(label) => exits.for_outcome(label),
         EdgeEvent::Timeout => exits.timeout.as_ref(),
         EdgeEvent::Exhausted => match kind {
-            StateKind::Loop { exhausted, .. } => exhausted.as_ref().or(exits.ok.as_ref()),
+            StateKind::Loop(lp) => lp.exhausted.as_ref().or(exits.ok.as_ref()),
             _ => None,
         },
         EdgeEvent::Fail | EdgeEvent::When(_) | EdgeEvent::Else => None,

@@ -133,31 +133,11 @@ pub enum StateKind {
         timeout_ms: Option<u64>,
         exits: Exits,
     },
-    Map {
-        /// Boxed, for the size of every state (see `Task::retry`).
-        over: Box<PathExpr>,
-        item: Name,
-        worker: usize,
-        input: Option<ValueExpr>,
-        /// At most this many items at once; `None` runs them all at once.
-        limit: Option<u64>,
-        retry: Option<Box<RetryPolicy>>,
-        timeout_ms: Option<u64>,
-        exits: Exits,
-    },
-    Loop {
-        worker: usize,
-        var: Option<Name>,
-        input: Option<ValueExpr>,
-        /// Boxed: a condition is large, and most loops have none.
-        until: Option<Box<Cond>>,
-        max: u64,
-        /// Where the loop goes when `max` iterations did not satisfy `until`; `None` means `ok`.
-        exhausted: Option<Edge>,
-        retry: Option<Box<RetryPolicy>>,
-        timeout_ms: Option<u64>,
-        exits: Exits,
-    },
+    /// Boxed, as a loop: a map is the largest kind, and every state in [`Workflow::states`]
+    /// would otherwise take its size.
+    Map(Box<Map>),
+    /// Boxed, as a map.
+    Loop(Box<Loop>),
     Wait {
         signal: usize,
         timeout_ms: Option<u64>,
@@ -177,6 +157,36 @@ pub enum StateKind {
     },
 }
 
+/// `map`: the worker once per element of a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Map {
+    pub over: PathExpr,
+    pub item: Name,
+    pub worker: usize,
+    pub input: Option<ValueExpr>,
+    /// At most this many items at once; `None` runs them all at once.
+    pub limit: Option<u64>,
+    pub retry: Option<Box<RetryPolicy>>,
+    pub timeout_ms: Option<u64>,
+    pub exits: Exits,
+}
+
+/// `loop`: the worker again and again, until a condition holds or `max` iterations ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Loop {
+    pub worker: usize,
+    pub var: Option<Name>,
+    pub input: Option<ValueExpr>,
+    /// Boxed: a condition is large, and most loops have none.
+    pub until: Option<Box<Cond>>,
+    pub max: u64,
+    /// Where the loop goes when `max` iterations did not satisfy `until`; `None` means `ok`.
+    pub exhausted: Option<Edge>,
+    pub retry: Option<Box<RetryPolicy>>,
+    pub timeout_ms: Option<u64>,
+    pub exits: Exits,
+}
+
 impl StateKind {
     pub fn is_terminal(&self) -> bool {
         matches!(self, StateKind::Succeed { .. } | StateKind::Fail { .. })
@@ -188,8 +198,8 @@ impl StateKind {
             StateKind::Task { .. } => "task",
             StateKind::Choice { .. } => "choice",
             StateKind::Parallel { .. } => "parallel",
-            StateKind::Map { .. } => "map",
-            StateKind::Loop { .. } => "loop",
+            StateKind::Map(_) => "map",
+            StateKind::Loop(_) => "loop",
             StateKind::Wait { .. } => "wait",
             StateKind::Call { .. } => "call",
             StateKind::Succeed { .. } => "succeed",
@@ -201,10 +211,10 @@ impl StateKind {
         match self {
             StateKind::Task { exits, .. }
             | StateKind::Parallel { exits, .. }
-            | StateKind::Map { exits, .. }
-            | StateKind::Loop { exits, .. }
             | StateKind::Wait { exits, .. }
             | StateKind::Call { exits, .. } => Some(exits),
+            StateKind::Map(map) => Some(&map.exits),
+            StateKind::Loop(lp) => Some(&lp.exits),
             _ => None,
         }
     }
@@ -221,10 +231,11 @@ impl StateKind {
                 );
                 out.push((EdgeEvent::Else, otherwise));
             }
-            StateKind::Loop {
-                exhausted: Some(exhausted),
-                ..
-            } => out.push((EdgeEvent::Exhausted, exhausted)),
+            StateKind::Loop(lp) => {
+                if let Some(exhausted) = &lp.exhausted {
+                    out.push((EdgeEvent::Exhausted, exhausted));
+                }
+            }
             _ => {}
         }
         if let Some(exits) = self.exits() {

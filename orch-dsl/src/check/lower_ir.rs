@@ -371,8 +371,8 @@ impl Builder<'_, '_, '_> {
                     item: Some(&map.item.name),
                     loop_var: None,
                 };
-                ir::StateKind::Map {
-                    over: Box::new(self.path(&map.over, none)?),
+                ir::StateKind::Map(Box::new(ir::Map {
+                    over: self.path(&map.over, none)?,
                     item: map.item.name.clone(),
                     worker: resolved(info.worker)?,
                     input: self.with(map.with.as_ref(), vars),
@@ -380,7 +380,7 @@ impl Builder<'_, '_, '_> {
                     retry: retry(&map.retry).map(Box::new),
                     timeout_ms: timeout(&map.timeout),
                     exits: self.exits(info, &map.transitions)?,
-                }
+                }))
             }
             StateKind::Loop(lp) => {
                 let vars = Vars {
@@ -397,7 +397,7 @@ impl Builder<'_, '_, '_> {
                     }),
                     None => None,
                 };
-                ir::StateKind::Loop {
+                ir::StateKind::Loop(Box::new(ir::Loop {
                     worker: resolved(info.worker)?,
                     var: lp.var.as_ref().map(|v| v.name.clone()),
                     input: self.with(lp.with.as_ref(), vars),
@@ -410,7 +410,7 @@ impl Builder<'_, '_, '_> {
                     retry: retry(&lp.retry).map(Box::new),
                     timeout_ms: timeout(&lp.timeout),
                     exits,
-                }
+                }))
             }
             StateKind::Wait(wait) => ir::StateKind::Wait {
                 signal: *self.scope.signal_ids.get(wait.signal.name.as_str())?,

@@ -395,9 +395,9 @@ pub fn generate_transition(workflow: &ir::Workflow) -> TokenStream {
                     let target = edge(timeout);
                     arms.push(quote! { (#from, Event::Timeout) => #target, });
                 }
-                if let StateKind::Loop { exhausted, .. } = kind {
+                if let StateKind::Loop(lp) = kind {
                     // Without `max N else x`, a loop that used up its iterations goes on as `ok`.
-                    if let Some(target) = exhausted.as_ref().or(exits.ok.as_ref()).map(edge) {
+                    if let Some(target) = lp.exhausted.as_ref().or(exits.ok.as_ref()).map(edge) {
                         arms.push(quote! { (#from, Event::Exhausted) => #target, });
                     }
                 }

@@ -114,12 +114,12 @@ fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
     }
     let (shape, fill) = match &state.kind {
         StateKind::Choice { .. } => ("diamond", CHOICE_FILL),
-        StateKind::Map { .. } => ("box3d", WORKER_FILL),
+        StateKind::Map(_) => ("box3d", WORKER_FILL),
         StateKind::Wait { .. } => ("hexagon", WAIT_FILL),
         StateKind::Call { .. } => ("box", CALL_FILL),
         StateKind::Succeed { .. } => ("doublecircle", SUCCEED_FILL),
         StateKind::Fail { .. } => ("doubleoctagon", FAIL_FILL),
-        StateKind::Task { .. } | StateKind::Loop { .. } | StateKind::Parallel { .. } => {
+        StateKind::Task { .. } | StateKind::Loop(_) | StateKind::Parallel { .. } => {
             ("box", WORKER_FILL)
         }
     };

@@ -116,8 +116,8 @@ fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
     let (open, close) = match &workflow.states[id].kind {
         StateKind::Task { .. } | StateKind::Parallel { .. } => ("[", "]"),
         StateKind::Choice { .. } => ("{", "}"),
-        StateKind::Map { .. } => ("[/", "/]"),
-        StateKind::Loop { .. } => ("([", "])"),
+        StateKind::Map(_) => ("[/", "/]"),
+        StateKind::Loop(_) => ("([", "])"),
         StateKind::Wait { .. } => ("{{", "}}"),
         StateKind::Call { .. } => ("[[", "]]"),
         StateKind::Succeed { .. } => ("((", "))"),
@@ -200,9 +200,7 @@ fn generate_classes(out: &mut String, workflow: &Workflow) {
     for (id, state) in workflow.states.iter().enumerate() {
         let node = state_id(workflow, id);
         match &state.kind {
-            StateKind::Task { .. } | StateKind::Map { .. } | StateKind::Loop { .. } => {
-                add("worker", node)
-            }
+            StateKind::Task { .. } | StateKind::Map(_) | StateKind::Loop(_) => add("worker", node),
             StateKind::Choice { .. } => add("choiceState", node),
             StateKind::Wait { .. } => add("waitState", node),
             StateKind::Call { .. } => add("callState", node),

@@ -270,7 +270,8 @@ struct DiagramEdge {
 fn diagram_edges(workflow: &Workflow) -> Vec<DiagramEdge> {
     let mut edges = Vec::new();
     for (from, state) in workflow.states.iter().enumerate() {
-        if let StateKind::Loop { until, max, .. } = &state.kind {
+        if let StateKind::Loop(lp) = &state.kind {
+            let (until, max) = (&lp.until, lp.max);
             let mut label = String::new();
             if let Some(until) = until {
                 label.push_str(&wrap_condition(&format!(
@@ -306,7 +307,7 @@ fn event_label(kind: &StateKind, event: &EdgeEvent) -> String {
             Some((cond, _)) => wrap_condition(&format!("when {}", render_condition(cond))),
             None => event.label().into_owned(),
         },
-        (StateKind::Loop { max, .. }, EdgeEvent::Exhausted) => format!("max {max} reached"),
+        (StateKind::Loop(lp), EdgeEvent::Exhausted) => format!("max {} reached", lp.max),
         _ => event.label().into_owned(),
     }
 }
@@ -378,17 +379,12 @@ fn state_lines(workflow: &Workflow, state: StateId) -> Vec<String> {
     let by = |worker: usize| format!("by {}", worker_name(workflow, worker));
     let mut lines = vec![state.name.to_string()];
     match &state.kind {
-        StateKind::Task { worker, .. } | StateKind::Loop { worker, .. } => lines.push(by(*worker)),
-        StateKind::Map {
-            over,
-            item,
-            worker,
-            limit,
-            ..
-        } => {
-            lines.push(format!("over {} as {item}", over.text));
-            lines.push(by(*worker));
-            if let Some(limit) = limit {
+        StateKind::Task { worker, .. } => lines.push(by(*worker)),
+        StateKind::Loop(lp) => lines.push(by(lp.worker)),
+        StateKind::Map(map) => {
+            lines.push(format!("over {} as {}", map.over.text, map.item));
+            lines.push(by(map.worker));
+            if let Some(limit) = map.limit {
                 lines.push(format!("limit {limit}"));
             }
         }
@@ -431,21 +427,17 @@ fn state_tooltip(workflow: &Workflow, state: StateId) -> String {
             retry,
             timeout_ms,
             ..
-        }
-        | StateKind::Map {
-            worker,
-            retry,
-            timeout_ms,
-            ..
-        }
-        | StateKind::Loop {
-            worker,
-            retry,
-            timeout_ms,
-            ..
         } => {
             lines.extend(worker_summary(workflow, *worker));
             (retry.as_deref(), *timeout_ms)
+        }
+        StateKind::Map(map) => {
+            lines.extend(worker_summary(workflow, map.worker));
+            (map.retry.as_deref(), map.timeout_ms)
+        }
+        StateKind::Loop(lp) => {
+            lines.extend(worker_summary(workflow, lp.worker));
+            (lp.retry.as_deref(), lp.timeout_ms)
         }
         StateKind::Wait { signal, .. } => {
             if let Some(signal) = workflow.signals.get(*signal) {

@@ -226,27 +226,18 @@ impl Run {
                 *timeout_ms,
                 exits,
             ))),
-            StateKind::Map {
-                over,
-                worker,
-                input,
-                limit,
-                retry,
-                timeout_ms,
-                exits,
-                ..
-            } => {
+            StateKind::Map(map) => {
                 let spec = fanout::MapSpec {
-                    over,
-                    worker: *worker,
-                    input: input.as_ref(),
-                    limit: *limit,
-                    retry: retry.as_deref(),
-                    timeout_ms: *timeout_ms,
+                    over: &map.over,
+                    worker: map.worker,
+                    input: map.input.as_ref(),
+                    limit: map.limit,
+                    retry: map.retry.as_deref(),
+                    timeout_ms: map.timeout_ms,
                 };
-                boxed(Box::pin(self.map(shared, id, step, spec, exits)))
+                boxed(Box::pin(self.map(shared, id, step, spec, &map.exits)))
             }
-            StateKind::Loop { .. } => boxed(Box::pin(self.repeat(shared, id, step, kind))),
+            StateKind::Loop(_) => boxed(Box::pin(self.repeat(shared, id, step, kind))),
             StateKind::Wait {
                 signal,
                 timeout_ms,

@@ -73,7 +73,10 @@ impl Run {
         step: u64,
         kind: &'w StateKind,
     ) -> Next<'w> {
-        let StateKind::Loop {
+        let StateKind::Loop(lp) = kind else {
+            unreachable!("repeat runs loop states only")
+        };
+        let ir::Loop {
             worker,
             input,
             until,
@@ -83,10 +86,7 @@ impl Run {
             timeout_ms,
             exits,
             ..
-        } = kind
-        else {
-            unreachable!("repeat runs loop states only")
-        };
+        } = &**lp;
         let mut previous = Value::Null;
         for iteration in 1..=*max {
             let step = if iteration == 1 {
