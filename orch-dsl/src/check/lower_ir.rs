@@ -195,11 +195,19 @@ impl HandledOutcomes {
     /// `ok` and the outcomes handled for `id`, in order and without repeats, as a set of
     /// them would list them; ids must be asked for in increasing order.
     fn of(&mut self, id: usize) -> Vec<Name> {
-        let rest = &self.sorted[self.next..];
-        let start = rest.partition_point(|(of, _)| (*of as usize) < id);
-        let end = start + rest[start..].partition_point(|(of, _)| *of as usize == id);
-        self.next += end;
-        let own = &rest[start..end];
+        // Read in order, as the ids are asked for: with a worker per state, a search from
+        // the middle each time would touch the whole list again and again.
+        let sorted = &self.sorted;
+        let mut start = self.next;
+        while sorted.get(start).is_some_and(|(of, _)| (*of as usize) < id) {
+            start += 1;
+        }
+        let mut end = start;
+        while sorted.get(end).is_some_and(|(of, _)| *of as usize == id) {
+            end += 1;
+        }
+        self.next = end;
+        let own = &sorted[start..end];
         let mut outcomes = Vec::with_capacity(own.len() + 1);
         let below = own.partition_point(|(_, outcome)| outcome.as_str() < "ok");
         outcomes.extend(own[..below].iter().map(|(_, outcome)| outcome.clone()));
