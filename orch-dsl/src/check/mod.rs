@@ -23,6 +23,8 @@ mod names;
 mod settings;
 mod table;
 
+use std::rc::Rc;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use table::{Kind, NameTable, StateInfo};
@@ -81,13 +83,23 @@ pub fn compile(source: &str) -> Result<Compiled, Diagnostics> {
 /// together with this one, which `call` states may name.
 pub fn check(file: &ast::File, externals: &[Signature]) -> Result<Compiled, Diagnostics> {
     let mut diags = Vec::new();
-    let mut signatures = names::signatures(file);
     names::check_workflow_names(file, externals, &mut diags);
+    // Every workflow's names first: the signatures that `call` states are checked against,
+    // with each workflow's inputs and calls, come from the pass that declares its items,
+    // rather than from passes over every item of the file for them alone.
+    let scopes: Vec<Scope<'_>> = file
+        .workflows
+        .iter()
+        .map(|workflow| Scope::new(workflow, &mut diags))
+        .collect();
+    let mut signatures: Vec<Signature> = scopes.iter().map(Scope::signature).collect();
     signatures.extend(externals.iter().cloned());
-    names::check_call_cycles(file, &signatures, &mut diags);
+    let signatures: Rc<[Signature]> = signatures.into();
+    let calls: Vec<&[&ast::Call]> = scopes.iter().map(|scope| scope.calls.as_slice()).collect();
+    names::check_call_cycles(file, &calls, &signatures, &mut diags);
     let mut workflows = Vec::new();
-    for workflow in &file.workflows {
-        let scope = Scope::new(workflow, &signatures, &mut diags);
+    for mut scope in scopes {
+        scope.check_states(Rc::clone(&signatures), &mut diags);
         if let Some(ir) = scope.check(&mut diags) {
             workflows.push(ir);
         }
@@ -211,6 +223,9 @@ pub(crate) struct Scope<'a> {
     pub signal_ids: HashMap<&'a str, usize>,
     /// States declared again under a name already taken (reported already).
     pub duplicates: Vec<&'a ast::State>,
+    /// The `call` states, duplicates included, in source order: found by the declarations'
+    /// pass, so that the check for calls that lead back to their caller reads no state again.
+    pub calls: Vec<&'a ast::Call>,
     /// The items other than states, workers and signals, in source order.
     pub settings: Vec<&'a ast::Item>,
     /// The workflow's `timeout` and `max_steps` (the first, if repeated).
@@ -218,7 +233,11 @@ pub(crate) struct Scope<'a> {
     pub max_steps: Option<&'a ast::IntLit>,
     pub inputs: Vec<&'a ast::InputField>,
     pub input_ids: HashMap<&'a str, usize>,
-    pub signatures: &'a [Signature],
+    /// Every input field as declared, duplicates included, and whether it is required: this
+    /// workflow's part of its [`Signature`].
+    pub input_signature: Vec<(String, bool)>,
+    /// The signatures of every workflow a `call` may name, this file's and the externals'.
+    pub signatures: Rc<[Signature]>,
     pub start: Option<usize>,
     /// The workflow's `on fail -> x;` as written (the first, if repeated), and `x`'s id.
     pub default_fail_target: Option<&'a ast::Ident>,
@@ -243,11 +262,9 @@ pub(crate) struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn new(
-        workflow: &'a ast::Workflow,
-        signatures: &'a [Signature],
-        diags: &mut Vec<Diagnostic>,
-    ) -> Scope<'a> {
+    /// Declares the workflow's names; [`Scope::check_states`] goes on once every workflow's
+    /// signature is known.
+    fn new(workflow: &'a ast::Workflow, diags: &mut Vec<Diagnostic>) -> Scope<'a> {
         let mut scope = Scope {
             workflow,
             states: Vec::new(),
@@ -257,12 +274,14 @@ impl<'a> Scope<'a> {
             signals: Vec::new(),
             signal_ids: HashMap::default(),
             duplicates: Vec::new(),
+            calls: Vec::new(),
             settings: Vec::new(),
             run_timeout: None,
             max_steps: None,
             inputs: Vec::new(),
             input_ids: HashMap::default(),
-            signatures,
+            input_signature: Vec::new(),
+            signatures: Rc::from([]),
             start: None,
             default_fail_target: None,
             default_fail: None,
@@ -277,8 +296,20 @@ impl<'a> Scope<'a> {
         };
         scope.declare(diags);
         scope.resolve_settings(diags);
-        scope.check_states(diags);
         scope
+    }
+
+    /// What a `call` of this workflow needs to know, from its declarations.
+    fn signature(&self) -> Signature {
+        Signature {
+            name: self.workflow.name.name.to_string(),
+            inputs: self.input_signature.clone(),
+            calls: self
+                .calls
+                .iter()
+                .map(|call| call.workflow.name.to_string())
+                .collect(),
+        }
     }
 
     /// Runs the checks that need the whole graph; returns the IR when the workflow has no

@@ -85,6 +85,7 @@ pub(super) fn check_workflow_names(
 /// A cycle through several workflows of the file is reported once, at its first call.
 pub(super) fn check_call_cycles(
     file: &ast::File,
+    call_states: &[&[&ast::Call]],
     signatures: &[Signature],
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -93,11 +94,8 @@ pub(super) fn check_call_cycles(
         .map(|s| (s.name.as_str(), s.calls.as_slice()))
         .collect();
     let mut reported: HashSet<(String, String)> = HashSet::new();
-    for workflow in &file.workflows {
-        for state in workflow.states() {
-            let StateKind::Call(call) = &state.kind else {
-                continue;
-            };
+    for (workflow, call_states) in file.workflows.iter().zip(call_states) {
+        for call in call_states.iter() {
             let caller = &workflow.name.name;
             if reported.contains(&(caller.to_string(), call.workflow.name.to_string())) {
                 continue;
@@ -190,6 +188,9 @@ impl<'a> Scope<'a> {
             super::ahead::name(&workflow.items, at, NAMES_AHEAD);
             match item {
                 Item::State(state) => {
+                    if let StateKind::Call(call) = &state.kind {
+                        self.calls.push(call);
+                    }
                     let name = state.name.name.as_str();
                     match self.state_ids.get(name) {
                         Some(first) => {
@@ -236,6 +237,8 @@ impl<'a> Scope<'a> {
                 _ => {
                     if let Item::Input(block) = item {
                         for field in &block.fields {
+                            self.input_signature
+                                .push((field.name.name.to_string(), field.default.is_none()));
                             self.declare_input(field, diags);
                         }
                     }
@@ -351,7 +354,14 @@ impl<'a> Scope<'a> {
     /// passes need of each state in [`Scope::info`] and [`Scope::targets`], and runs the checks
     /// that look at one state at a time. One pass does it all, so that a large workflow's
     /// states are read from memory once rather than once per check.
-    pub(super) fn check_states(&mut self, diags: &mut Vec<Diagnostic>) {
+    /// The pass over the states, once `signatures` holds every workflow's (see
+    /// [`Scope::new`]).
+    pub(super) fn check_states(
+        &mut self,
+        signatures: std::rc::Rc<[Signature]>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.signatures = signatures;
         let run_limit = self.run_timeout.map(|t| (t, super::settings::Limited::Run));
         // Most states have two or three ways out.
         let mut edges = Vec::with_capacity(3 * self.states.len());
