@@ -25,7 +25,7 @@ impl Lowering {
             // bytes each) again and again.
             states: Vec::with_capacity(scope.states.len()),
             bound_count: 0,
-            handled: Handled::new(),
+            handled: Handled::default(),
         }
     }
 
@@ -69,11 +69,11 @@ pub(super) fn lower(
         bound_count,
         handled,
     } = lowering;
-    let mut worker_outcomes = HandledOutcomes::new(handled.workers);
-    let mut signal_outcomes = HandledOutcomes::new(handled.signals);
     if states.len() != scope.states.len() {
         return None;
     }
+    let mut worker_outcomes = HandledOutcomes::new(handled.workers);
+    let mut signal_outcomes = HandledOutcomes::new(handled.signals);
     Some(ir::Workflow {
         name: workflow.name.name.clone(),
         docs: docs(&workflow.docs),
@@ -136,6 +136,7 @@ fn declared(outcomes: Option<&ast::Outcomes>) -> Option<Vec<Name>> {
 /// The custom outcomes that the states running each worker or waiting for each signal
 /// handle, recorded in one pass over the states, however many workers and signals there are.
 /// A flat list rather than a set per worker: a workflow may declare a worker per state.
+#[derive(Default)]
 struct Handled {
     /// Worker ids and outcomes, in the order met.
     workers: Vec<(u32, Name)>,
@@ -144,13 +145,6 @@ struct Handled {
 }
 
 impl Handled {
-    fn new() -> Handled {
-        Handled {
-            workers: Vec::new(),
-            signals: Vec::new(),
-        }
-    }
-
     /// Adds the outcomes a state handles to its worker's (`worker`, the id in
     /// [`StateInfo::worker`]) or its signal's.
     fn add(&mut self, scope: &Scope<'_>, state: &ast::State, worker: u32) {

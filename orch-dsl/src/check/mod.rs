@@ -93,6 +93,9 @@ pub fn check(file: &ast::File, externals: &[Signature]) -> Result<Compiled, Diag
         .map(|workflow| Scope::new(workflow, &mut diags))
         .collect();
     let mut signatures: Vec<Signature> = scopes.iter().map(Scope::signature).collect();
+    // The public `signatures`, which other sources' checks are given, reads the file itself:
+    // in debug builds, every check confirms that the two agree.
+    debug_assert_eq!(signatures, names::signatures(file));
     signatures.extend(externals.iter().cloned());
     let signatures: Rc<[Signature]> = signatures.into();
     let calls: Vec<&[&ast::Call]> = scopes.iter().map(|scope| scope.calls.as_slice()).collect();

@@ -2,6 +2,7 @@
 //! settings, call targets and recursion between workflows.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -353,12 +354,11 @@ impl<'a> Scope<'a> {
     /// Resolves every transition, arm and loop exit into graph edges, records what the later
     /// passes need of each state in [`Scope::info`] and [`Scope::targets`], and runs the checks
     /// that look at one state at a time. One pass does it all, so that a large workflow's
-    /// states are read from memory once rather than once per check.
-    /// The pass over the states, once `signatures` holds every workflow's (see
-    /// [`Scope::new`]).
+    /// states are read from memory once rather than once per check. It runs once every
+    /// workflow of the file is declared, so that `signatures` holds every workflow's.
     pub(super) fn check_states(
         &mut self,
-        signatures: std::rc::Rc<[Signature]>,
+        signatures: Rc<[Signature]>,
         diags: &mut Vec<Diagnostic>,
     ) {
         self.signatures = signatures;
