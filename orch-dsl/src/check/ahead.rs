@@ -9,6 +9,14 @@
 //! by then, so reading them to find those blocks does not wait), the blocks those point at
 //! `STRIDE` states later still, and so on, so that by the time the pass reaches a state its
 //! blocks have arrived. A prefetch is a hint: it changes no result, only when memory is read.
+//!
+//! The IR the pass writes needs the same: its blocks reuse memory the previous check's IR was
+//! freed from, long out of the cache, and a processor must read a line before it can write
+//! part of it. The lowering asks for a block's lines when it allocates the block and before it
+//! builds what goes in it ([`for_writing`]), and for the slot of the state a few states ahead
+//! in the list of states ([`WRITE_AHEAD`]).
+
+use std::mem::MaybeUninit;
 
 use crate::ast::{self, Expr, StateKind, Value};
 
@@ -247,4 +255,21 @@ fn prefetch(at: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = at;
+}
+
+/// How many states ahead in the IR's list of states the lowering asks for a slot's lines.
+pub(super) const WRITE_AHEAD: usize = 6;
+
+/// Asks for the lines of `room`, about to be written: the spare room of a list just
+/// allocated, or a block allocated before its contents are built.
+pub(super) fn for_writing<T>(room: &[MaybeUninit<T>]) {
+    lines_for_writing(room.as_ptr().cast(), size_of_val(room));
+}
+
+/// Asks for the lines of the `bytes` at `start`, up to a few, about to be written: a list's
+/// later lines are fetched by the processor as it writes them in order.
+pub(super) fn lines_for_writing(start: *const u8, bytes: usize) {
+    for offset in (0..bytes.min(12 * LINE)).step_by(LINE) {
+        prefetch(start.wrapping_add(offset));
+    }
 }

@@ -2,9 +2,9 @@
 
 use std::cell::Cell;
 
-use super::Scope;
 use super::dataflow::{self, Vars};
 use super::table::{NONE, StateInfo};
+use super::{Scope, ahead};
 use crate::ast::{self, Event, JoinKind, Literal, Name, StateKind, TemplatePart, Value};
 use crate::ir;
 
@@ -52,6 +52,10 @@ impl Lowering {
             return false;
         };
         self.bound_count = builder.bound_count;
+        let spare = self.states.spare_capacity_mut();
+        if let Some(slot) = spare.get(ahead::WRITE_AHEAD..=ahead::WRITE_AHEAD) {
+            ahead::for_writing(slot);
+        }
         self.states.push(lowered);
         self.handled.add(scope, state, info.worker);
         true
@@ -227,6 +231,7 @@ fn custom_outcomes(transitions: &[ast::Transition]) -> impl Iterator<Item = Name
 /// start small and grow; the IR keeps these lists, so they are allocated once, at their size.
 fn exact<L: List<U>, T, U>(items: &[T], mut f: impl FnMut(&T) -> Option<U>) -> Option<L> {
     let mut out = L::with_capacity(items.len());
+    out.prefetch();
     for item in items {
         out.push(f(item)?);
     }
@@ -237,6 +242,8 @@ fn exact<L: List<U>, T, U>(items: &[T], mut f: impl FnMut(&T) -> Option<U>) -> O
 trait List<U> {
     fn with_capacity(len: usize) -> Self;
     fn push(&mut self, item: U);
+    /// Asks for the lines of the list's room, about to be written (see [`ahead`]).
+    fn prefetch(&mut self);
 }
 
 impl<U> List<U> for Vec<U> {
@@ -247,6 +254,10 @@ impl<U> List<U> for Vec<U> {
     fn push(&mut self, item: U) {
         Vec::push(self, item);
     }
+
+    fn prefetch(&mut self) {
+        ahead::for_writing(self.spare_capacity_mut());
+    }
 }
 
 impl<A: smallvec::Array> List<A::Item> for ir::SmallVec<A> {
@@ -256,6 +267,13 @@ impl<A: smallvec::Array> List<A::Item> for ir::SmallVec<A> {
 
     fn push(&mut self, item: A::Item) {
         ir::SmallVec::push(self, item);
+    }
+
+    fn prefetch(&mut self) {
+        if self.spilled() {
+            let bytes = self.capacity() * size_of::<A::Item>();
+            ahead::lines_for_writing(self.as_ptr().cast(), bytes);
+        }
     }
 }
 
@@ -404,7 +422,7 @@ impl Builder<'_, '_, '_> {
                     var: lp.var.as_ref().map(|v| v.name.clone()),
                     input: self.with(lp.with.as_ref(), vars),
                     until: match &lp.until {
-                        Some(until) => Some(Box::new(self.cond(until, vars)?)),
+                        Some(until) => Some(self.boxed_cond(until, vars)?),
                         None => None,
                     },
                     max: max.count.value,
@@ -501,6 +519,7 @@ impl Builder<'_, '_, '_> {
         Some(ir::ValueExpr::Object {
             entries: {
                 let mut entries = Vec::with_capacity(with.entries.len());
+                ahead::for_writing(entries.spare_capacity_mut());
                 entries.extend(
                     with.entries
                         .iter()
@@ -571,14 +590,14 @@ impl Builder<'_, '_, '_> {
                 let compare = match op {
                     ast::BinOp::Or => {
                         return Some(ir::Cond::Or {
-                            lhs: Box::new(self.cond(lhs, vars)?),
-                            rhs: Box::new(self.cond(rhs, vars)?),
+                            lhs: self.boxed_cond(lhs, vars)?,
+                            rhs: self.boxed_cond(rhs, vars)?,
                         });
                     }
                     ast::BinOp::And => {
                         return Some(ir::Cond::And {
-                            lhs: Box::new(self.cond(lhs, vars)?),
-                            rhs: Box::new(self.cond(rhs, vars)?),
+                            lhs: self.boxed_cond(lhs, vars)?,
+                            rhs: self.boxed_cond(rhs, vars)?,
                         });
                     }
                     ast::BinOp::Eq => ir::CompareOp::Eq,
@@ -596,7 +615,7 @@ impl Builder<'_, '_, '_> {
                 }
             }
             ast::Expr::Not { expr, .. } => ir::Cond::Not {
-                cond: Box::new(self.cond(expr, vars)?),
+                cond: self.boxed_cond(expr, vars)?,
             },
             ast::Expr::Exists { path, .. } => ir::Cond::Exists {
                 path: self.path(path, vars)?,
@@ -607,6 +626,14 @@ impl Builder<'_, '_, '_> {
         })
     }
 
+    /// A condition in a block of its own, the block asked for before the condition is built.
+    fn boxed_cond(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<Box<ir::Cond>> {
+        let block = Box::<ir::Cond>::new_uninit();
+        ahead::for_writing(std::slice::from_ref(&*block));
+        let cond = self.cond(expr, vars)?;
+        Some(Box::write(block, cond))
+    }
+
     fn operand(&self, expr: &ast::Expr, vars: Vars<'_>) -> Option<ir::Operand> {
         Some(match expr {
             ast::Expr::Literal(l) => ir::Operand::Literal { value: literal(l) },
@@ -614,7 +641,7 @@ impl Builder<'_, '_, '_> {
                 path: self.path(p, vars)?,
             },
             other => ir::Operand::Cond {
-                cond: Box::new(self.cond(other, vars)?),
+                cond: self.boxed_cond(other, vars)?,
             },
         })
     }
