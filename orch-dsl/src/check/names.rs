@@ -193,8 +193,8 @@ impl<'a> Scope<'a> {
                         self.calls.push(call);
                     }
                     let name = state.name.name.as_str();
-                    match self.state_ids.get(name) {
-                        Some(first) => {
+                    match self.state_ids.insert_new(name) {
+                        Err(first) => {
                             diags.push(duplicate(
                                 Code::DuplicateName,
                                 "state",
@@ -203,24 +203,20 @@ impl<'a> Scope<'a> {
                             ));
                             self.duplicates.push(state);
                         }
-                        None => {
-                            self.state_ids.insert(name);
+                        Ok(_) => {
                             self.states.push(state);
                             self.kinds.push(Kind::of(&state.kind));
                         }
                     }
                 }
-                Item::Worker(worker) => match self.worker_ids.get(&worker.name.name) {
-                    Some(first) => diags.push(duplicate(
+                Item::Worker(worker) => match self.worker_ids.insert_new(&worker.name.name) {
+                    Err(first) => diags.push(duplicate(
                         Code::DuplicateName,
                         "worker",
                         &worker.name,
                         self.workers[first].name.span,
                     )),
-                    None => {
-                        self.worker_ids.insert(&worker.name.name);
-                        self.workers.push(worker);
-                    }
+                    Ok(_) => self.workers.push(worker),
                 },
                 Item::Signal(signal) => match self.signal_ids.get(signal.name.name.as_str()) {
                     Some(&first) => diags.push(duplicate(

@@ -7,6 +7,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use rustc_hash::FxBuildHasher;
 
 use crate::ast::StateKind;
@@ -54,16 +55,27 @@ impl NameTable {
             .map(|&id| id as usize)
     }
 
-    /// Adds a name that is not in the table yet; its id is the number of names before it.
-    pub fn insert(&mut self, name: &str) {
-        let id = self.len() as u32;
-        self.text.push_str(name);
-        self.ends.push(self.text.len() as u32);
+    /// Adds `name` unless the table has it: `Ok` with its new id (the number of names before
+    /// it), or `Err` with the id it has. One search, where a lookup and then an insertion
+    /// would make two.
+    pub fn insert_new(&mut self, name: &str) -> Result<usize, usize> {
+        let hash = FxBuildHasher.hash_one(name);
         let (text, ends) = (&self.text, &self.ends);
-        self.ids
-            .insert_unique(FxBuildHasher.hash_one(name), id, |&id| {
-                FxBuildHasher.hash_one(self::name(text, ends, id))
-            });
+        let entry = self.ids.entry(
+            hash,
+            |&id| self::name(text, ends, id) == name,
+            |&id| FxBuildHasher.hash_one(self::name(text, ends, id)),
+        );
+        match entry {
+            Entry::Occupied(first) => Err(*first.get() as usize),
+            Entry::Vacant(room) => {
+                let id = self.ends.len();
+                room.insert(id as u32);
+                self.text.push_str(name);
+                self.ends.push(self.text.len() as u32);
+                Ok(id)
+            }
+        }
     }
 }
 
@@ -122,4 +134,31 @@ pub(crate) struct StateInfo {
     pub targets: u32,
     /// The worker a task, map or loop runs ([`super::Scope::worker_of`]), or [`NONE`].
     pub worker: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NameTable;
+
+    #[test]
+    fn insert_new_gives_ids_in_order_and_finds_names_declared_before() {
+        // A table without room grows as names arrive, hashing those it has again.
+        let mut table = NameTable::default();
+        let names: Vec<String> = (0..100).map(|i| format!("state_{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(table.insert_new(name), Ok(i));
+        }
+        assert_eq!(table.insert_new("state_7"), Err(7));
+        assert_eq!(table.insert_new(""), Ok(100));
+        assert_eq!(table.insert_new(""), Err(100));
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(table.get(name), Some(i));
+        }
+        assert_eq!(table.get("state_100"), None);
+        assert!(
+            table
+                .names()
+                .eq(names.iter().map(String::as_str).chain([""]))
+        );
+    }
 }
