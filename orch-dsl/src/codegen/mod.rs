@@ -149,12 +149,10 @@ pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> To
     let name = workflow.name.as_str();
     let worst = Literal::u64_unsuffixed(workflow.worst_case_steps);
     let bounds = Literal::usize_unsuffixed(workflow.bound_count);
-    let dot = crate::emit::generate_dot(workflow);
-    let mermaid = crate::emit::generate_mermaid(workflow);
-    let program = ir::Program {
-        workflows: closure.iter().map(|w| (*w).clone()).collect(),
-    };
-    let json = serde_json::to_string(&program).unwrap_or_default();
+    let dot = text_literal(&crate::emit::generate_dot(workflow));
+    let mermaid = text_literal(&crate::emit::generate_mermaid(workflow));
+    let json = serde_json::to_string(&Closure { workflows: closure }).unwrap_or_default();
+    let json = text_literal(&json);
     quote! {
         /// The workflow's name.
         pub const NAME: &str = #name;
@@ -183,6 +181,34 @@ pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> To
             &program().workflows[0]
         }
     }
+}
+
+/// A string literal of `text`, raw (`r#"…"#`) where it can be: the embedded JSON and diagrams
+/// are large, and a raw literal is neither escaped character by character when it is made nor
+/// unescaped when it is read (code generation of 1,000 and 10,000 states spent a sixth of its
+/// time escaping them). A text a raw literal cannot hold (a carriage return, or a quote followed
+/// by 255 `#`s) is escaped.
+fn text_literal(text: &str) -> Literal {
+    if text.contains('\r') {
+        return Literal::string(text);
+    }
+    // One `#` more than the longest run of them after a quote in the text.
+    let hashes = text
+        .match_indices('"')
+        .map(|(at, _)| text[at + 1..].bytes().take_while(|&b| b == b'#').count() + 1)
+        .max()
+        .unwrap_or(0);
+    let fence = "#".repeat(hashes);
+    format!("r{fence}\"{text}\"{fence}")
+        .parse()
+        .unwrap_or_else(|_| Literal::string(text))
+}
+
+/// The JSON of an [`ir::Program`] of these workflows, written from them where they are rather
+/// than from a copy of each.
+#[derive(serde::Serialize)]
+struct Closure<'a> {
+    workflows: &'a [&'a ir::Workflow],
 }
 
 fn state_variants(workflow: &ir::Workflow) -> Vec<proc_macro2::Ident> {
@@ -618,6 +644,46 @@ pub fn generate_entry_points(closure: &[&ir::Workflow]) -> TokenStream {
                 }
             })?;
             engine(workers).run(NAME, input).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_literal;
+
+    /// The literal's value, as the compiler reads it.
+    fn value(text: &str) -> String {
+        let literal = text_literal(text).to_string();
+        syn::parse_str::<syn::LitStr>(&literal).unwrap().value()
+    }
+
+    #[test]
+    fn text_literals_are_raw_with_enough_hashes_and_keep_the_text() {
+        assert_eq!(text_literal("plain").to_string(), "r\"plain\"");
+        assert_eq!(text_literal("{\"a\":1}").to_string(), "r#\"{\"a\":1}\"#");
+        let hashes = "say \"#hi\"## now";
+        assert_eq!(
+            text_literal(hashes).to_string(),
+            "r###\"say \"#hi\"## now\"###"
+        );
+        // A carriage return cannot be in a raw literal: escaped instead.
+        assert_eq!(text_literal("a\r\nb").to_string(), "\"a\\r\\nb\"");
+        // Nor can a raw literal be fenced by more than 255 `#`s: escaped instead.
+        let fenced = format!("\"{}", "#".repeat(255));
+        assert!(text_literal(&fenced).to_string().starts_with("\"\\\"###"));
+        for text in [
+            "",
+            "\"",
+            "\"#",
+            "ends with a quote\"",
+            "line\nbreak",
+            "tab\tand \\ slash",
+            hashes,
+            "a\r\nb",
+            &fenced,
+        ] {
+            assert_eq!(value(text), text);
         }
     }
 }
