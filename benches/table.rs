@@ -213,21 +213,19 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
     // after the parse rows' dozens of parses of the same text lies in the holes those left;
     // the last check row measures what that costs. Three seconds for every size, not the
     // parse's fifteen samples: fifteen checks of 10,000 states take a fifth of a second, too
-    // short to outlast a burst of load.
+    // short to outlast a burst of load. The sizes take turns, half a second each, and a ratio
+    // between sizes is the median of the rounds' ratios, so that a burst of load falls on one
+    // round rather than on one size's whole loop.
     let files: Vec<orch_dsl::ast::File> = texts.iter().map(|text| compile::parse(text)).collect();
     let check_plan = || options.plan(15, 5_000, 3_000);
-    let check_times: Vec<f64> = files
-        .iter()
-        .map(|file| measure::time(check_plan(), || drop(black_box(compile::check(file)))))
-        .collect();
+    let checks = check_in_turns(check_plan(), &files);
+    let check_times = checks.medians.clone();
     // The same ratio with as many workers as states: work per worker must not be per state.
-    let each: Vec<f64> = [1_000, 10_000]
+    let each_files: Vec<orch_dsl::ast::File> = [1_000, 10_000]
         .iter()
-        .map(|&n| {
-            let file = compile::parse(&generate::one_worker_each(n));
-            measure::time(check_plan(), || drop(black_box(compile::check(&file))))
-        })
+        .map(|&n| compile::parse(&generate::one_worker_each(n)))
         .collect();
+    let each = check_in_turns(check_plan(), &each_files);
 
     let big = &texts[2];
     let mb = big.len() as f64 / 1e6;
@@ -289,7 +287,7 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
         .ratio(reparsed / check_times[2]),
     );
     for i in 1..sizes.len() {
-        let ratio = check_times[i] / check_times[i - 1];
+        let ratio = checks.ratio(i, i - 1);
         rows.push(
             Row::new(
                 format!(
@@ -304,14 +302,15 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
             .target("≤ 12×", ratio <= 12.0),
         );
     }
+    let each_ratio = each.ratio(1, 0);
     rows.push(
         Row::new(
             "check, 10,000 vs 1,000 states, a worker each",
-            show_time(each[1]),
-            show_time(each[0]),
+            show_time(each.medians[1]),
+            show_time(each.medians[0]),
         )
-        .ratio(each[1] / each[0])
-        .target("≤ 12×", each[1] / each[0] <= 12.0),
+        .ratio(each_ratio)
+        .target("≤ 12×", each_ratio <= 12.0),
     );
     for (i, &n) in sizes.iter().enumerate() {
         rows.push(
@@ -357,6 +356,19 @@ fn compile_rows(options: &Options, rows: &mut Vec<Row>) {
         .ratio(expand / pipeline)
         .target("≤ 200 ms", expand <= 0.200),
     );
+}
+
+/// The checks of `files`, taken in turns (see [`measure::turns`]): six rounds.
+fn check_in_turns(plan: measure::Plan, files: &[orch_dsl::ast::File]) -> measure::Turns {
+    let mut checks: Vec<Box<dyn FnMut() + '_>> = files
+        .iter()
+        .map(|file| Box::new(move || drop(black_box(compile::check(file)))) as Box<dyn FnMut()>)
+        .collect();
+    let mut each: Vec<&mut dyn FnMut()> = checks
+        .iter_mut()
+        .map(|check| -> &mut dyn FnMut() { &mut **check })
+        .collect();
+    measure::turns(plan, 6, &mut each)
 }
 
 /// Repeats one compiler phase for about `seconds`.

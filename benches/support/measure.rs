@@ -72,6 +72,56 @@ pub fn compare(plan: Plan, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f6
     (median(ta), median(tb), median(ratios))
 }
 
+/// Several measurements taken in turns: in each of `rounds` rounds, every one repeated on its
+/// own for its share of the plan (the plan is each one's, as for [`time`]), its first call of the
+/// round untimed, since the caches then hold the one before's data. Each call runs as in a loop of
+/// its own; a burst of load on the host falls on the measurements of one round instead of on one
+/// measurement's whole loop, and ratios taken round by round leave that round out.
+pub fn turns(plan: Plan, rounds: usize, each: &mut [&mut dyn FnMut()]) -> Turns {
+    let share = plan.budget / rounds as u32;
+    let (min, max) = (plan.min.div_ceil(rounds), plan.max.div_ceil(rounds));
+    let mut samples = vec![Vec::new(); each.len()];
+    let mut medians = vec![Vec::new(); rounds];
+    for round in &mut medians {
+        for (f, all) in each.iter_mut().zip(&mut samples) {
+            f();
+            let began = Instant::now();
+            let mut these = Vec::new();
+            while these.len() < min || (began.elapsed() < share && these.len() < max) {
+                let t = Instant::now();
+                f();
+                these.push(t.elapsed().as_secs_f64());
+            }
+            all.extend_from_slice(&these);
+            round.push(median(these));
+        }
+    }
+    Turns {
+        medians: samples.into_iter().map(median).collect(),
+        rounds: medians,
+    }
+}
+
+/// What [`turns`] measured, in seconds.
+pub struct Turns {
+    /// Each measurement's median over all its timed calls.
+    pub medians: Vec<f64>,
+    /// Each round's median of each measurement.
+    rounds: Vec<Vec<f64>>,
+}
+
+impl Turns {
+    /// The median over the rounds of measurement `a`'s median over `b`'s.
+    pub fn ratio(&self, a: usize, b: usize) -> f64 {
+        median(
+            self.rounds
+                .iter()
+                .map(|round| round[a] / round[b])
+                .collect(),
+        )
+    }
+}
+
 /// Peak resident memory of this process in KiB (`VmHWM`).
 pub fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
