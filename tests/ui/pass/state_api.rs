@@ -83,4 +83,7 @@ fn main() {
         serde_json::from_str::<State>(&json).unwrap(),
         State::Published
     );
+    let unknown = serde_json::from_str::<State>("\"nowhere\"").unwrap_err();
+    assert!(unknown.to_string().contains("unknown variant `nowhere`"));
+    assert!(serde_json::from_str::<State>("3").is_err());
 }
