@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    DiagramEdge, EdgeStyle, branch_tooltip, diagram_edges, render_join, state_lines, state_tooltip,
-    title_lines,
+    DiagramEdge, EdgeStyle, diagram_edges, write_branch_lines, write_branch_tooltip, write_join,
+    write_state_lines, write_state_tooltip, write_title,
 };
 use crate::ir::{Branch, State, StateId, StateKind, Workflow};
 
@@ -18,6 +18,8 @@ const FAILURE_COLOR: &str = "#c62828";
 const FALLBACK_COLOR: &str = "#6d6d6d";
 const BAR_COLOR: &str = "#333333";
 const INDENT: &str = "    ";
+/// The indentation inside a cluster.
+const INNER: &str = "        ";
 
 /// Draws a workflow as a Graphviz `digraph`, ready for `dot -Tsvg`.
 ///
@@ -56,17 +58,23 @@ const INDENT: &str = "    ";
 /// ));
 /// ```
 pub fn generate_dot(workflow: &Workflow) -> String {
-    let mut out = String::new();
-    generate_header(&mut out, workflow);
+    // A workflow takes some 250 to 350 bytes a state: reserving a little more up front spares
+    // regrowing (and copying) the output as it is written.
+    let mut out = String::with_capacity(1024 + 352 * workflow.states.len());
+    // Each label and tooltip is written here, then quoted into `out`.
+    let mut text = String::new();
+    generate_header(&mut out, &mut text, workflow);
     for (id, state) in workflow.states.iter().enumerate() {
         match &state.kind {
-            StateKind::Parallel { .. } => generate_parallel(&mut out, workflow, id),
-            _ => generate_state(&mut out, workflow, id),
+            StateKind::Parallel { .. } => generate_parallel(&mut out, &mut text, workflow, id),
+            _ => generate_state(&mut out, &mut text, workflow, id),
         }
     }
     out.push('\n');
-    let start = quote(&workflow.states[workflow.start].name);
-    let _ = writeln!(out, "{INDENT}\"/start\" -> {start};");
+    out.push_str(INDENT);
+    out.push_str("\"/start\" -> ");
+    write_quoted(&mut out, &workflow.states[workflow.start].name);
+    out.push_str(";\n");
     for edge in diagram_edges(workflow) {
         generate_edge(&mut out, workflow, &edge);
     }
@@ -74,20 +82,22 @@ pub fn generate_dot(workflow: &Workflow) -> String {
     out
 }
 
-fn generate_header(out: &mut String, workflow: &Workflow) {
-    let _ = writeln!(out, "digraph {} {{", quote(&workflow.name));
-    let mut graph = vec![
-        format!("label={}", quote(&title_lines(workflow).join("\n"))),
-        "labelloc=t".into(),
-        "fontname=\"Helvetica\"".into(),
-        "fontsize=16".into(),
-        // Without a second crossing pass, the branches of a parallel keep their source order.
-        "remincross=false".into(),
-    ];
+fn generate_header(out: &mut String, text: &mut String, workflow: &Workflow) {
+    out.push_str("digraph ");
+    write_quoted(out, &workflow.name);
+    out.push_str(" {\n");
+    out.push_str(INDENT);
+    out.push_str("graph [label=");
+    text.clear();
+    write_title(text, workflow, "\n");
+    write_quoted(out, text);
+    // Without a second crossing pass, the branches of a parallel keep their source order.
+    out.push_str(", labelloc=t, fontname=\"Helvetica\", fontsize=16, remincross=false");
     if !workflow.docs.is_empty() {
-        graph.push(format!("tooltip={}", quote(&workflow.docs)));
+        out.push_str(", tooltip=");
+        write_quoted(out, &workflow.docs);
     }
-    let _ = writeln!(out, "{INDENT}graph [{}];", graph.join(", "));
+    out.push_str("];\n");
     let _ = writeln!(
         out,
         "{INDENT}node [fontname=\"Helvetica\", fontsize=11, shape=box, style=\"rounded,filled\", \
@@ -102,15 +112,19 @@ fn generate_header(out: &mut String, workflow: &Workflow) {
 }
 
 /// The node of a state of any kind but `parallel`.
-fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
+fn generate_state(out: &mut String, text: &mut String, workflow: &Workflow, id: StateId) {
     let state = &workflow.states[id];
-    let mut attrs = vec![format!(
-        "label={}",
-        quote(&state_lines(workflow, id).join("\n"))
-    )];
-    let tooltip = state_tooltip(workflow, id);
-    if !tooltip.is_empty() {
-        attrs.push(format!("tooltip={}", quote(&tooltip)));
+    out.push_str(INDENT);
+    write_quoted(out, &state.name);
+    out.push_str(" [label=");
+    text.clear();
+    write_state_lines(text, workflow, id);
+    write_quoted(out, text);
+    text.clear();
+    write_state_tooltip(text, workflow, id);
+    if !text.is_empty() {
+        out.push_str(", tooltip=");
+        write_quoted(out, text);
     }
     let (shape, fill) = match &state.kind {
         StateKind::Choice { .. } => ("diamond", CHOICE_FILL),
@@ -124,149 +138,201 @@ fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
         }
     };
     if shape != "box" {
-        attrs.push(format!("shape={shape}"));
+        out.push_str(", shape=");
+        out.push_str(shape);
     }
     if fill != WORKER_FILL {
-        attrs.push(format!("fillcolor=\"{fill}\""));
+        let _ = write!(out, ", fillcolor=\"{fill}\"");
     }
     if matches!(state.kind, StateKind::Call { .. }) {
-        attrs.push("peripheries=2".into());
+        out.push_str(", peripheries=2");
     }
-    let _ = writeln!(
-        out,
-        "{INDENT}{} [{}];",
-        quote(&state.name),
-        attrs.join(", ")
-    );
+    out.push_str("];\n");
 }
 
 /// A parallel state as a cluster: fork bar, one node per branch, join bar.
-fn generate_parallel(out: &mut String, workflow: &Workflow, id: StateId) {
+fn generate_parallel(out: &mut String, text: &mut String, workflow: &Workflow, id: StateId) {
     let state = &workflow.states[id];
     let StateKind::Parallel { branches, join, .. } = &state.kind else {
         return;
     };
     let width = (branches.len() as f64 * 1.2).max(1.5);
-    let fork = quote(&state.name);
-    let join_id = join_node(&state.name);
-    let _ = writeln!(
+    out.push_str(INDENT);
+    out.push_str("subgraph \"cluster_");
+    write_escaped(out, &state.name);
+    out.push_str("\" {\n");
+    out.push_str(INNER);
+    out.push_str("graph [label=");
+    write_quoted(out, &state.name);
+    let _ = write!(
         out,
-        "{INDENT}subgraph {} {{",
-        quote(&format!("cluster_{}", state.name))
+        ", labeljust=l, fontsize=12, style=\"rounded,dashed\", color=\"{FALLBACK_COLOR}\", tooltip="
     );
-    let mut graph = vec![
-        format!("label={}", quote(&state.name)),
-        "labeljust=l".into(),
-        "fontsize=12".into(),
-        "style=\"rounded,dashed\"".into(),
-        format!("color=\"{FALLBACK_COLOR}\""),
-    ];
     // A cluster inherits the graph's tooltip (the workflow's docs) unless it has its own.
-    let mut tooltip = state_tooltip(workflow, id);
-    if tooltip.is_empty() {
-        tooltip = format!("parallel {}", state.name);
+    text.clear();
+    write_state_tooltip(text, workflow, id);
+    if text.is_empty() {
+        text.push_str("parallel ");
+        text.push_str(&state.name);
     }
-    graph.push(format!("tooltip={}", quote(&tooltip)));
-    let inner = format!("{INDENT}{INDENT}");
-    let _ = writeln!(out, "{inner}graph [{}];", graph.join(", "));
+    write_quoted(out, text);
+    out.push_str("];\n");
+    out.push_str(INNER);
+    write_quoted(out, &state.name);
+    out.push_str(" [label=\"\", tooltip=\"fork ");
+    write_escaped(out, &state.name);
     let _ = writeln!(
         out,
-        "{inner}{fork} [label=\"\", tooltip={}, shape=box, style=filled, \
-         fillcolor=\"{BAR_COLOR}\", color=\"{BAR_COLOR}\", fixedsize=true, width={width:.1}, \
-         height=0.08, ordering=out];",
-        quote(&format!("fork {}", state.name)),
+        "\", shape=box, style=filled, fillcolor=\"{BAR_COLOR}\", color=\"{BAR_COLOR}\", \
+         fixedsize=true, width={width:.1}, height=0.08, ordering=out];",
     );
     for branch in branches {
-        generate_branch(out, workflow, state, branch);
+        generate_branch(out, text, workflow, state, branch);
     }
+    // A join's text (`all`, `2 of 3`) needs no escaping.
+    out.push_str(INNER);
+    write_join_node(out, &state.name);
+    out.push_str(" [label=\"");
+    write_join(out, *join, branches.len());
+    out.push_str("\", tooltip=\"join ");
+    write_join(out, *join, branches.len());
     let _ = writeln!(
         out,
-        "{inner}{join_id} [label={}, tooltip={}, shape=box, style=filled, \
-         fillcolor=\"{BAR_COLOR}\", color=\"{BAR_COLOR}\", fontcolor=white, fontsize=9, \
-         fixedsize=true, width={width:.1}, height=0.22];",
-        quote(&render_join(*join, branches.len())),
-        quote(&format!("join {}", render_join(*join, branches.len()))),
+        "\", shape=box, style=filled, fillcolor=\"{BAR_COLOR}\", color=\"{BAR_COLOR}\", \
+         fontcolor=white, fontsize=9, fixedsize=true, width={width:.1}, height=0.22];",
     );
     // Edges after nodes, fork edges first, so that Graphviz keeps the branches in source order.
     for branch in branches {
-        let _ = writeln!(out, "{inner}{fork} -> {};", branch_node(state, branch));
+        out.push_str(INNER);
+        write_quoted(out, &state.name);
+        out.push_str(" -> ");
+        write_branch_node(out, state, branch);
+        out.push_str(";\n");
     }
     for branch in branches {
-        let _ = writeln!(out, "{inner}{} -> {join_id};", branch_node(state, branch));
+        out.push_str(INNER);
+        write_branch_node(out, state, branch);
+        out.push_str(" -> ");
+        write_join_node(out, &state.name);
+        out.push_str(";\n");
     }
-    let _ = writeln!(out, "{INDENT}}}");
+    out.push_str(INDENT);
+    out.push_str("}\n");
 }
 
-fn generate_branch(out: &mut String, workflow: &Workflow, state: &State, branch: &Branch) {
-    let lines = [
-        branch.name.to_string(),
-        format!("by {}", super::worker_name(workflow, branch.worker)),
-    ];
-    let mut attrs = vec![format!("label={}", quote(&lines.join("\n")))];
-    let tooltip = branch_tooltip(workflow, branch);
-    if !tooltip.is_empty() {
-        attrs.push(format!("tooltip={}", quote(&tooltip)));
+fn generate_branch(
+    out: &mut String,
+    text: &mut String,
+    workflow: &Workflow,
+    state: &State,
+    branch: &Branch,
+) {
+    out.push_str(INDENT);
+    out.push_str(INDENT);
+    write_branch_node(out, state, branch);
+    out.push_str(" [label=");
+    text.clear();
+    write_branch_lines(text, workflow, branch);
+    write_quoted(out, text);
+    text.clear();
+    write_branch_tooltip(text, workflow, branch);
+    if !text.is_empty() {
+        out.push_str(", tooltip=");
+        write_quoted(out, text);
     }
-    let node = branch_node(state, branch);
-    let _ = writeln!(out, "{INDENT}{INDENT}{node} [{}];", attrs.join(", "));
+    out.push_str("];\n");
 }
 
-fn branch_node(state: &State, branch: &Branch) -> String {
-    quote(&format!("{}.{}", state.name, branch.name))
+/// Writes the node of a parallel branch: `"state.branch"`.
+fn write_branch_node(out: &mut String, state: &State, branch: &Branch) {
+    out.push('"');
+    write_escaped(out, &state.name);
+    out.push('.');
+    write_escaped(out, &branch.name);
+    out.push('"');
 }
 
-/// The join bar of a parallel state; `/` cannot occur in a name, so no state collides with it.
-fn join_node(state: &str) -> String {
-    quote(&format!("{state}/join"))
+/// Writes the join bar of a parallel state, `"state/join"`; `/` cannot occur in a name, so no
+/// state collides with it.
+fn write_join_node(out: &mut String, state: &str) {
+    out.push('"');
+    write_escaped(out, state);
+    out.push_str("/join\"");
 }
 
 fn generate_edge(out: &mut String, workflow: &Workflow, edge: &DiagramEdge) {
     let from = &workflow.states[edge.from];
-    let tail = match from.kind {
-        StateKind::Parallel { .. } => join_node(&from.name),
-        _ => quote(&from.name),
-    };
-    let head = quote(&workflow.states[edge.to].name);
-    let mut attrs = vec![format!("label={}", quote(&edge.label))];
+    out.push_str(INDENT);
+    match from.kind {
+        StateKind::Parallel { .. } => write_join_node(out, &from.name),
+        _ => write_quoted(out, &from.name),
+    }
+    out.push_str(" -> ");
+    write_quoted(out, &workflow.states[edge.to].name);
+    out.push_str(" [label=");
+    write_quoted(out, &edge.label);
     match edge.style {
         EdgeStyle::Normal => {}
-        EdgeStyle::Failure => attrs.push(format!(
-            "style=dashed, color=\"{FAILURE_COLOR}\", fontcolor=\"{FAILURE_COLOR}\""
-        )),
-        EdgeStyle::Fallback => attrs.push(format!(
-            "style=dashed, color=\"{FALLBACK_COLOR}\", fontcolor=\"{FALLBACK_COLOR}\""
-        )),
-    }
-    let _ = writeln!(out, "{INDENT}{tail} -> {head} [{}];", attrs.join(", "));
-}
-
-/// A DOT double-quoted string. Line breaks become `\n` (centred lines); other control
-/// characters become spaces, since DOT strings cannot hold them readably.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        EdgeStyle::Failure => {
+            let _ = write!(
+                out,
+                ", style=dashed, color=\"{FAILURE_COLOR}\", fontcolor=\"{FAILURE_COLOR}\""
+            );
+        }
+        EdgeStyle::Fallback => {
+            let _ = write!(
+                out,
+                ", style=dashed, color=\"{FALLBACK_COLOR}\", fontcolor=\"{FALLBACK_COLOR}\""
+            );
         }
     }
+    out.push_str("];\n");
+}
+
+/// Writes `text` as a DOT double-quoted string; see [`write_escaped`].
+fn write_quoted(out: &mut String, text: &str) {
     out.push('"');
-    out
+    write_escaped(out, text);
+    out.push('"');
+}
+
+/// Writes `text` escaped for the inside of a DOT double-quoted string. Line breaks become `\n`
+/// (centred lines); other control characters become spaces, since DOT strings cannot hold them
+/// readably.
+fn write_escaped(out: &mut String, text: &str) {
+    // Runs of characters that need no escaping are copied whole.
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "",
+            c if c.is_control() => " ",
+            _ => continue,
+        };
+        out.push_str(&text[plain..at]);
+        out.push_str(escaped);
+        plain = at + c.len_utf8();
+    }
+    out.push_str(&text[plain..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn quote(text: &str) -> String {
+        let mut out = String::new();
+        write_quoted(&mut out, text);
+        out
+    }
+
     #[test]
     fn quote_escapes_dot_strings() {
         assert_eq!(quote("plain"), r#""plain""#);
         assert_eq!(quote(r#"say "hi"\now"#), r#""say \"hi\"\\now""#);
         assert_eq!(quote("two\r\nlines\tand"), r#""two\nlines and""#);
+        assert_eq!(quote("déjà\u{1}vu \"ü\""), r#""déjà vu \"ü\"""#);
     }
 }

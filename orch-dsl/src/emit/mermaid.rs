@@ -3,13 +3,29 @@
 use std::fmt::Write as _;
 
 use super::{
-    DiagramEdge, EdgeStyle, diagram_edges, render_join, state_lines, title_lines, worker_name,
+    DiagramEdge, EdgeStyle, diagram_edges, write_branch_lines, write_join, write_state_lines,
+    write_title,
 };
 use crate::ir::{StateId, StateKind, Workflow};
 
 const INDENT: &str = "    ";
+/// The indentation inside a subgraph.
+const INNER: &str = "        ";
 
-/// Node classes, in the order their `class` lines are written, with their styles.
+/// Node classes, in the order their `class` lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    EntryPoint,
+    Worker,
+    ChoiceState,
+    WaitState,
+    CallState,
+    Bar,
+    SucceedState,
+    FailState,
+}
+
+/// The names and styles of the [`Class`]es, in their order: `CLASSES[class as usize]`.
 const CLASSES: [(&str, &str); 8] = [
     ("entryPoint", "fill:#333333,stroke:#333333,color:#ffffff"),
     ("worker", "fill:#e8f0fe,stroke:#5b7dbb"),
@@ -59,60 +75,75 @@ const FALLBACK_LINK: &str = "stroke:#6d6d6d,color:#6d6d6d";
 /// assert!(mermaid.contains(r#"s_end((("end")))"#));
 /// ```
 pub fn generate_mermaid(workflow: &Workflow) -> String {
-    let mut out = String::new();
-    let title = title_lines(workflow).join(" · ");
-    let _ = writeln!(out, "---\ntitle: {}\n---", yaml_string(&title));
+    // A workflow takes some 180 to 250 bytes a state: reserving a little more up front spares
+    // regrowing (and copying) the output as it is written.
+    let mut out = String::with_capacity(1024 + 224 * workflow.states.len());
+    // The title and each label are written here, then escaped into `out`.
+    let mut text = String::new();
+    write_title(&mut text, workflow, " · ");
+    let _ = writeln!(out, "---\ntitle: {}\n---", yaml_string(&text));
     out.push_str("flowchart TD\n");
     generate_comment(&mut out, INDENT, &workflow.docs);
     let _ = writeln!(out, "{INDENT}entry((\" \"))");
-    let mut links = vec![Link::plain("entry", state_id(workflow, workflow.start))];
+    let mut links = vec![Link::plain(Node::Entry, Node::State(workflow.start))];
     for (id, state) in workflow.states.iter().enumerate() {
         generate_comment(&mut out, INDENT, &state.docs);
         match &state.kind {
-            StateKind::Parallel { .. } => generate_parallel(&mut out, workflow, id, &mut links),
-            _ => generate_state(&mut out, workflow, id),
+            StateKind::Parallel { .. } => {
+                generate_parallel(&mut out, &mut text, workflow, id, &mut links)
+            }
+            _ => generate_state(&mut out, &mut text, workflow, id),
         }
     }
-    links.extend(
-        diagram_edges(workflow)
-            .iter()
-            .map(|e| Link::edge(workflow, e)),
-    );
-    generate_links(&mut out, &links);
+    let edges = diagram_edges(workflow);
+    links.extend(edges.iter().map(|e| Link::edge(workflow, e)));
+    generate_links(&mut out, workflow, &links);
     generate_classes(&mut out, workflow);
     out
 }
 
+/// A node of the flowchart; [`write_node`] writes its id.
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    /// The entry marker.
+    Entry,
+    /// A state's node, or a parallel state's fork bar.
+    State(StateId),
+    /// The branch of a parallel state with this index.
+    Branch(StateId, usize),
+    /// A parallel state's join bar.
+    Join(StateId),
+}
+
 /// One `-->` line, and how it is coloured.
-struct Link {
-    from: String,
-    to: String,
-    label: Option<String>,
+struct Link<'a> {
+    from: Node,
+    to: Node,
+    label: Option<&'a str>,
     style: EdgeStyle,
 }
 
-impl Link {
-    fn plain(from: impl Into<String>, to: impl Into<String>) -> Link {
+impl<'a> Link<'a> {
+    fn plain(from: Node, to: Node) -> Self {
         Link {
-            from: from.into(),
-            to: to.into(),
+            from,
+            to,
             label: None,
             style: EdgeStyle::Normal,
         }
     }
 
-    fn edge(workflow: &Workflow, edge: &DiagramEdge) -> Link {
+    fn edge(workflow: &Workflow, edge: &'a DiagramEdge) -> Self {
         Link {
-            from: tail_id(workflow, edge.from),
-            to: state_id(workflow, edge.to),
-            label: Some(edge.label.clone()),
+            from: tail(workflow, edge.from),
+            to: Node::State(edge.to),
+            label: Some(&edge.label),
             style: edge.style,
         }
     }
 }
 
-fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
-    let label = label(&state_lines(workflow, id).join("\n"));
+fn generate_state(out: &mut String, text: &mut String, workflow: &Workflow, id: StateId) {
     let (open, close) = match &workflow.states[id].kind {
         StateKind::Task { .. } | StateKind::Parallel { .. } => ("[", "]"),
         StateKind::Choice { .. } => ("{", "}"),
@@ -123,94 +154,118 @@ fn generate_state(out: &mut String, workflow: &Workflow, id: StateId) {
         StateKind::Succeed { .. } => ("((", "))"),
         StateKind::Fail { .. } => ("(((", ")))"),
     };
-    let _ = writeln!(
-        out,
-        "{INDENT}{}{open}{label}{close}",
-        state_id(workflow, id)
-    );
+    out.push_str(INDENT);
+    write_node(out, workflow, Node::State(id));
+    out.push_str(open);
+    text.clear();
+    write_state_lines(text, workflow, id);
+    write_label(out, text);
+    out.push_str(close);
+    out.push('\n');
 }
 
 /// A parallel state as a subgraph: fork bar, one node per branch, join bar. Its links are
 /// written with the others, after every node, so that no node moves into the subgraph.
-fn generate_parallel(out: &mut String, workflow: &Workflow, id: StateId, links: &mut Vec<Link>) {
+fn generate_parallel<'a>(
+    out: &mut String,
+    text: &mut String,
+    workflow: &Workflow,
+    id: StateId,
+    links: &mut Vec<Link<'a>>,
+) {
     let state = &workflow.states[id];
     let StateKind::Parallel { branches, join, .. } = &state.kind else {
         return;
     };
-    let inner = format!("{INDENT}{INDENT}");
-    let fork = state_id(workflow, id);
-    let join_id = join_node(&state.name);
-    let group = format!("g_{}", sanitize(&state.name));
-    let _ = writeln!(out, "{INDENT}subgraph {group}[{}]", label(&state.name));
-    let _ = writeln!(out, "{inner}{fork}[\" \"]");
+    out.push_str(INDENT);
+    out.push_str("subgraph g_");
+    write_sanitized(out, &state.name);
+    out.push('[');
+    write_label(out, &state.name);
+    out.push_str("]\n");
+    out.push_str(INNER);
+    write_node(out, workflow, Node::State(id));
+    out.push_str("[\" \"]\n");
     for (index, branch) in branches.iter().enumerate() {
-        generate_comment(out, &inner, &branch.docs);
-        let node = branch_node(&state.name, index);
-        let text = format!(
-            "{}\nby {}",
-            branch.name,
-            worker_name(workflow, branch.worker)
-        );
-        let _ = writeln!(out, "{inner}{node}[{}]", label(&text));
+        generate_comment(out, INNER, &branch.docs);
+        out.push_str(INNER);
+        write_node(out, workflow, Node::Branch(id, index));
+        out.push('[');
+        text.clear();
+        write_branch_lines(text, workflow, branch);
+        write_label(out, text);
+        out.push_str("]\n");
     }
-    let nodes = (0..branches.len()).map(|index| branch_node(&state.name, index));
-    links.extend(nodes.clone().map(|node| Link::plain(fork.clone(), node)));
-    links.extend(nodes.map(|node| Link::plain(node, join_id.clone())));
-    let join_text = format!("join {}", render_join(*join, branches.len()));
-    let _ = writeln!(out, "{inner}{join_id}[{}]", label(&join_text));
-    let _ = writeln!(out, "{INDENT}end");
+    let nodes = (0..branches.len()).map(|index| Node::Branch(id, index));
+    links.extend(nodes.clone().map(|node| Link::plain(Node::State(id), node)));
+    links.extend(nodes.map(|node| Link::plain(node, Node::Join(id))));
+    out.push_str(INNER);
+    write_node(out, workflow, Node::Join(id));
+    out.push('[');
+    text.clear();
+    text.push_str("join ");
+    write_join(text, *join, branches.len());
+    write_label(out, text);
+    out.push_str("]\n");
+    out.push_str(INDENT);
+    out.push_str("end\n");
 }
 
-fn generate_links(out: &mut String, links: &[Link]) {
+fn generate_links(out: &mut String, workflow: &Workflow, links: &[Link<'_>]) {
     for link in links {
         let arrow = match link.style {
             EdgeStyle::Normal => "-->",
             EdgeStyle::Failure | EdgeStyle::Fallback => "-.->",
         };
-        let label = link
-            .label
-            .as_ref()
-            .map(|text| format!("|{}|", label(text)))
-            .unwrap_or_default();
-        let _ = writeln!(out, "{INDENT}{} {arrow}{label} {}", link.from, link.to);
+        out.push_str(INDENT);
+        write_node(out, workflow, link.from);
+        out.push(' ');
+        out.push_str(arrow);
+        if let Some(label) = link.label {
+            out.push('|');
+            write_label(out, label);
+            out.push('|');
+        }
+        out.push(' ');
+        write_node(out, workflow, link.to);
+        out.push('\n');
     }
     for (style, css) in [
         (EdgeStyle::Failure, FAILURE_LINK),
         (EdgeStyle::Fallback, FALLBACK_LINK),
     ] {
-        let indices: Vec<String> = (0..links.len())
-            .filter(|&i| links[i].style == style)
-            .map(|i| i.to_string())
-            .collect();
-        if !indices.is_empty() {
-            let _ = writeln!(out, "{INDENT}linkStyle {} {css}", indices.join(","));
+        let mut indices = (0..links.len()).filter(|&i| links[i].style == style);
+        if let Some(first) = indices.next() {
+            let _ = write!(out, "{INDENT}linkStyle {first}");
+            for index in indices {
+                let _ = write!(out, ",{index}");
+            }
+            let _ = writeln!(out, " {css}");
         }
     }
 }
 
 /// `classDef` lines for every class in use, then one `class` line per class.
 fn generate_classes(out: &mut String, workflow: &Workflow) {
-    let mut members: Vec<Vec<String>> = vec![Vec::new(); CLASSES.len()];
-    members[0].push("entry".into());
-    let mut add = |class: &str, node: String| {
-        if let Some(i) = CLASSES.iter().position(|(name, _)| *name == class) {
-            members[i].push(node);
-        }
-    };
+    let mut members: [Vec<Node>; CLASSES.len()] = Default::default();
+    let mut add = |class: Class, node: Node| members[class as usize].push(node);
+    add(Class::EntryPoint, Node::Entry);
     for (id, state) in workflow.states.iter().enumerate() {
-        let node = state_id(workflow, id);
+        let node = Node::State(id);
         match &state.kind {
-            StateKind::Task { .. } | StateKind::Map(_) | StateKind::Loop(_) => add("worker", node),
-            StateKind::Choice { .. } => add("choiceState", node),
-            StateKind::Wait { .. } => add("waitState", node),
-            StateKind::Call { .. } => add("callState", node),
-            StateKind::Succeed { .. } => add("succeedState", node),
-            StateKind::Fail { .. } => add("failState", node),
+            StateKind::Task { .. } | StateKind::Map(_) | StateKind::Loop(_) => {
+                add(Class::Worker, node);
+            }
+            StateKind::Choice { .. } => add(Class::ChoiceState, node),
+            StateKind::Wait { .. } => add(Class::WaitState, node),
+            StateKind::Call { .. } => add(Class::CallState, node),
+            StateKind::Succeed { .. } => add(Class::SucceedState, node),
+            StateKind::Fail { .. } => add(Class::FailState, node),
             StateKind::Parallel { branches, .. } => {
-                add("bar", node);
-                add("bar", join_node(&state.name));
+                add(Class::Bar, node);
+                add(Class::Bar, Node::Join(id));
                 for index in 0..branches.len() {
-                    add("worker", branch_node(&state.name, index));
+                    add(Class::Worker, Node::Branch(id, index));
                 }
             }
         }
@@ -221,8 +276,15 @@ fn generate_classes(out: &mut String, workflow: &Workflow) {
         }
     }
     for ((class, _), nodes) in CLASSES.iter().zip(&members) {
-        if !nodes.is_empty() {
-            let _ = writeln!(out, "{INDENT}class {} {class}", nodes.join(","));
+        if let Some((first, rest)) = nodes.split_first() {
+            out.push_str(INDENT);
+            out.push_str("class ");
+            write_node(out, workflow, *first);
+            for node in rest {
+                out.push(',');
+                write_node(out, workflow, *node);
+            }
+            let _ = writeln!(out, " {class}");
         }
     }
 }
@@ -230,42 +292,48 @@ fn generate_classes(out: &mut String, workflow: &Workflow) {
 /// `%%` comment lines; empty lines are skipped.
 fn generate_comment(out: &mut String, indent: &str, text: &str) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let line: String = line
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let _ = writeln!(out, "{indent}%% {}", line.trim_end());
+        out.push_str(indent);
+        out.push_str("%% ");
+        let start = out.len();
+        out.extend(line.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        let end = start + out[start..].trim_end().len();
+        out.truncate(end);
+        out.push('\n');
     }
 }
 
-/// The node of a state: `s_` and the sanitized name. Other nodes use other prefixes (`b_`
-/// branches, `j_` join bars, `g_` subgraphs, `entry`), so no id collides with another or with a
-/// Mermaid keyword.
-fn state_id(workflow: &Workflow, id: StateId) -> String {
-    format!("s_{}", sanitize(&workflow.states[id].name))
+/// Writes the id of a node. A state's is `s_` and its sanitized name; other nodes use other
+/// prefixes (`b_` branches, `j_` join bars, `g_` subgraphs, `entry`), so no id collides with
+/// another or with a Mermaid keyword.
+fn write_node(out: &mut String, workflow: &Workflow, node: Node) {
+    let (prefix, state) = match node {
+        Node::Entry => {
+            out.push_str("entry");
+            return;
+        }
+        Node::State(state) => ("s_", state),
+        Node::Branch(state, _) => ("b_", state),
+        Node::Join(state) => ("j_", state),
+    };
+    out.push_str(prefix);
+    write_sanitized(out, &workflow.states[state].name);
+    if let Node::Branch(_, index) = node {
+        let _ = write!(out, "_{index}");
+    }
 }
 
 /// The node arrows leave from: a parallel state's join bar, or the state itself.
-fn tail_id(workflow: &Workflow, id: StateId) -> String {
-    let state = &workflow.states[id];
-    match state.kind {
-        StateKind::Parallel { .. } => join_node(&state.name),
-        _ => state_id(workflow, id),
+fn tail(workflow: &Workflow, id: StateId) -> Node {
+    match workflow.states[id].kind {
+        StateKind::Parallel { .. } => Node::Join(id),
+        _ => Node::State(id),
     }
 }
 
-fn branch_node(state: &str, index: usize) -> String {
-    format!("b_{}_{index}", sanitize(state))
-}
-
-fn join_node(state: &str) -> String {
-    format!("j_{}", sanitize(state))
-}
-
-/// An id made of ASCII letters, digits and `_`. Names are identifiers, which pass unchanged; any
-/// other character (in an IR built by hand) becomes `_`, its code point in hex and `_`.
-fn sanitize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+/// Writes an id made of ASCII letters, digits and `_`. Names are identifiers, which pass
+/// unchanged; any other character (in an IR built by hand) becomes `_`, its code point in hex
+/// and `_`.
+fn write_sanitized(out: &mut String, name: &str) {
     for c in name.chars() {
         if c.is_ascii_alphanumeric() || c == '_' {
             out.push(c);
@@ -273,32 +341,35 @@ fn sanitize(name: &str) -> String {
             let _ = write!(out, "_{:x}_", c as u32);
         }
     }
-    out
 }
 
-/// A quoted Mermaid label. Mermaid reads `#name;` as an entity, so `#` itself and every
+/// Writes a quoted Mermaid label. Mermaid reads `#name;` as an entity, so `#` itself and every
 /// character that would end the string or be read as HTML or Markdown is written as one;
 /// line breaks become `<br/>`.
-fn label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+fn write_label(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("#quot;"),
-            '#' => out.push_str("#35;"),
-            '&' => out.push_str("#amp;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '|' => out.push_str("#124;"),
-            '`' => out.push_str("#96;"),
-            '\n' => out.push_str("<br/>"),
-            '\r' => {}
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
+    // Runs of characters that need no escaping are copied whole.
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '"' => "#quot;",
+            '#' => "#35;",
+            '&' => "#amp;",
+            '<' => "#lt;",
+            '>' => "#gt;",
+            '|' => "#124;",
+            '`' => "#96;",
+            '\n' => "<br/>",
+            '\r' => "",
+            c if c.is_control() => " ",
+            _ => continue,
+        };
+        out.push_str(&text[plain..at]);
+        out.push_str(escaped);
+        plain = at + c.len_utf8();
     }
+    out.push_str(&text[plain..]);
     out.push('"');
-    out
 }
 
 /// A YAML double-quoted string for the front matter.
@@ -310,6 +381,18 @@ fn yaml_string(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn label(text: &str) -> String {
+        let mut out = String::new();
+        write_label(&mut out, text);
+        out
+    }
+
+    fn sanitize(name: &str) -> String {
+        let mut out = String::new();
+        write_sanitized(&mut out, name);
+        out
+    }
+
     #[test]
     fn label_escapes_mermaid_text() {
         assert_eq!(label("plain"), r#""plain""#);
@@ -318,6 +401,7 @@ mod tests {
             r#""a == #quot;b#quot; #124;#124; c #gt; 1 #35;x""#
         );
         assert_eq!(label("two\nlines"), r#""two<br/>lines""#);
+        assert_eq!(label("déjà\r\u{1}vu <ü>"), r#""déjà vu #lt;ü#gt;""#);
     }
 
     #[test]

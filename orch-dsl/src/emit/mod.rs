@@ -26,8 +26,14 @@
 mod dot;
 mod mermaid;
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use compact_str::{CompactString, format_compact};
+
 use crate::ir::{
-    CompareOp, Cond, Edge, EdgeEvent, Join, Operand, RetryPolicy, StateId, StateKind, Workflow,
+    Branch, CompareOp, Cond, Edge, EdgeEvent, Join, Operand, RetryPolicy, StateId, StateKind,
+    Workflow,
 };
 
 pub use dot::generate_dot;
@@ -140,7 +146,9 @@ fn write_condition(out: &mut String, cond: &Cond) {
 fn write_operand(out: &mut String, operand: &Operand) {
     match operand {
         Operand::Path { path } => out.push_str(&path.text),
-        Operand::Literal { value } => out.push_str(&value.to_string()),
+        Operand::Literal { value } => {
+            let _ = write!(out, "{value}");
+        }
         Operand::Cond { cond } => write_nested(out, cond, 4),
     }
 }
@@ -157,8 +165,36 @@ fn compare_op(op: CompareOp) -> &'static str {
     }
 }
 
-/// Renders milliseconds as an orch duration: `1h30m`, `45s`, `1s500ms`, `0s`.
-fn render_duration(ms: u64) -> String {
+/// Text made of lines: writes the separator between them, as [`join`](slice::join) would.
+struct Lines<'a> {
+    out: &'a mut String,
+    separator: &'static str,
+    started: bool,
+}
+
+impl<'a> Lines<'a> {
+    /// Lines written at the end of `out`, separated by `separator`.
+    fn new(out: &'a mut String, separator: &'static str) -> Self {
+        Lines {
+            out,
+            separator,
+            started: false,
+        }
+    }
+
+    /// Starts a line, after a separator unless it is the first, and returns the output to write
+    /// its text to.
+    fn line(&mut self) -> &mut String {
+        if self.started {
+            self.out.push_str(self.separator);
+        }
+        self.started = true;
+        self.out
+    }
+}
+
+/// Writes milliseconds as an orch duration: `1h30m`, `45s`, `1s500ms`, `0s`.
+fn write_duration(out: &mut String, ms: u64) {
     const UNITS: [(u64, &str); 5] = [
         (86_400_000, "d"),
         (3_600_000, "h"),
@@ -167,80 +203,92 @@ fn render_duration(ms: u64) -> String {
         (1, "ms"),
     ];
     if ms == 0 {
-        return "0s".into();
+        out.push_str("0s");
+        return;
     }
     let mut rest = ms;
-    let mut out = String::new();
     for (size, unit) in UNITS {
         if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
+            let _ = write!(out, "{}{unit}", rest / size);
             rest %= size;
         }
     }
-    out
 }
 
-/// Renders a retry policy as it is written: `retry 2 backoff 1s x2 max 30s jitter`.
-fn render_retry(retry: &RetryPolicy) -> String {
-    let mut out = format!("retry {}", retry.retries);
+/// Writes a retry policy as it is written: `retry 2 backoff 1s x2 max 30s jitter`.
+fn write_retry(out: &mut String, retry: &RetryPolicy) {
+    let _ = write!(out, "retry {}", retry.retries);
     if retry.initial_ms > 0 {
-        out.push_str(&format!(" backoff {}", render_duration(retry.initial_ms)));
+        out.push_str(" backoff ");
+        write_duration(out, retry.initial_ms);
         if retry.multiplier != 1.0 {
-            out.push_str(&format!(" x{}", retry.multiplier));
+            let _ = write!(out, " x{}", retry.multiplier);
         }
         if let Some(max) = retry.max_ms {
-            out.push_str(&format!(" max {}", render_duration(max)));
+            out.push_str(" max ");
+            write_duration(out, max);
         }
         if retry.jitter {
             out.push_str(" jitter");
         }
     }
-    out
 }
 
-/// The text of a join bar: `all`, `any`, `2 of 3`.
-fn render_join(join: Join, branches: usize) -> String {
+/// Writes the text of a join bar: `all`, `any`, `2 of 3`.
+fn write_join(out: &mut String, join: Join, branches: usize) {
     match join {
-        Join::All => "all".into(),
-        Join::Any => "any".into(),
-        Join::Count(n) => format!("{n} of {branches}"),
-    }
-}
-
-/// The diagram's title: the workflow's name, then its bounds.
-fn title_lines(workflow: &Workflow) -> Vec<String> {
-    let mut bounds = format!("worst case {} steps", workflow.worst_case_steps);
-    if let Some(max) = workflow.max_steps {
-        bounds.push_str(&format!(", max_steps {max}"));
-    }
-    if let Some(timeout) = workflow.timeout_ms {
-        bounds.push_str(&format!(", timeout {}", render_duration(timeout)));
-    }
-    vec![workflow.name.to_string(), bounds]
-}
-
-/// Breaks a long condition into lines of about 40 characters before its `||` and `&&`, so that
-/// edge labels stay narrow. Joining the lines with spaces gives the text back.
-fn wrap_condition(text: &str) -> String {
-    const WIDTH: usize = 40;
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some(at) = [" || ", " && "].iter().filter_map(|op| rest.find(op)).min() {
-        pieces.push(&rest[..at]);
-        rest = &rest[at + 1..];
-    }
-    pieces.push(rest);
-    let mut lines: Vec<String> = Vec::new();
-    for piece in pieces {
-        match lines.last_mut() {
-            Some(line) if line.len() + 1 + piece.len() <= WIDTH => {
-                line.push(' ');
-                line.push_str(piece);
-            }
-            _ => lines.push(piece.to_owned()),
+        Join::All => out.push_str("all"),
+        Join::Any => out.push_str("any"),
+        Join::Count(n) => {
+            let _ = write!(out, "{n} of {branches}");
         }
     }
-    lines.join("\n")
+}
+
+/// Writes the diagram's title: the workflow's name, then its bounds, on two lines separated by
+/// `separator`.
+fn write_title(out: &mut String, workflow: &Workflow, separator: &'static str) {
+    let mut lines = Lines::new(out, separator);
+    lines.line().push_str(&workflow.name);
+    let out = lines.line();
+    let _ = write!(out, "worst case {} steps", workflow.worst_case_steps);
+    if let Some(max) = workflow.max_steps {
+        let _ = write!(out, ", max_steps {max}");
+    }
+    if let Some(timeout) = workflow.timeout_ms {
+        out.push_str(", timeout ");
+        write_duration(out, timeout);
+    }
+}
+
+/// Appends `text`, a condition, to `out` broken into lines of about 40 characters before its
+/// `||` and `&&`, so that edge labels stay narrow. Joining the lines with spaces gives the text
+/// back.
+fn push_wrapped(out: &mut CompactString, text: &str) {
+    const WIDTH: usize = 40;
+    // The text is cut into pieces before each operator; a piece joins the current line after a
+    // space when the line stays within `WIDTH`, and starts a new line otherwise.
+    let mut line_len = None;
+    let mut push_piece = |piece: &str| {
+        line_len = Some(match line_len {
+            None => piece.len(),
+            Some(len) if len + 1 + piece.len() <= WIDTH => {
+                out.push(' ');
+                len + 1 + piece.len()
+            }
+            Some(_) => {
+                out.push('\n');
+                piece.len()
+            }
+        });
+        out.push_str(piece);
+    };
+    let mut rest = text;
+    while let Some(at) = [" || ", " && "].iter().filter_map(|op| rest.find(op)).min() {
+        push_piece(&rest[..at]);
+        rest = &rest[at + 1..];
+    }
+    push_piece(rest);
 }
 
 /// How an edge is drawn.
@@ -260,8 +308,9 @@ enum EdgeStyle {
 struct DiagramEdge {
     from: StateId,
     to: StateId,
-    /// Lines separated by `\n`.
-    label: String,
+    /// Lines separated by `\n`. Most labels are short (`ok`, `fail`, an outcome) and fit in a
+    /// `CompactString` without allocating.
+    label: CompactString,
     style: EdgeStyle,
 }
 
@@ -269,24 +318,31 @@ struct DiagramEdge {
 /// with a loop's edge back to itself first.
 fn diagram_edges(workflow: &Workflow) -> Vec<DiagramEdge> {
     let mut edges = Vec::new();
+    // Holds a condition while it is wrapped into a label.
+    let mut condition = String::new();
     for (from, state) in workflow.states.iter().enumerate() {
+        // The edges of one state are contiguous: only they can merge, so searching them alone
+        // keeps this linear in the size of the workflow.
+        let group = edges.len();
         if let StateKind::Loop(lp) = &state.kind {
-            let (until, max) = (&lp.until, lp.max);
-            let mut label = String::new();
-            if let Some(until) = until {
-                label.push_str(&wrap_condition(&format!(
-                    "until {}",
-                    render_condition(until)
-                )));
+            let mut label = CompactString::default();
+            if let Some(until) = &lp.until {
+                condition.clear();
+                condition.push_str("until ");
+                write_condition(&mut condition, until);
+                // The wrapped condition is as long as the condition, and `max N` follows.
+                label.reserve(condition.len() + 16);
+                push_wrapped(&mut label, &condition);
                 label.push('\n');
             }
-            label.push_str(&format!("max {max}"));
-            edges.push(DiagramEdge {
+            let _ = write!(label, "max {}", lp.max);
+            let edge = DiagramEdge {
                 from,
                 to: from,
                 label,
                 style: EdgeStyle::Normal,
-            });
+            };
+            push_merged(&mut edges, group, edge);
         }
         for (event, edge) in state.kind.edges() {
             let style = match event {
@@ -294,98 +350,111 @@ fn diagram_edges(workflow: &Workflow) -> Vec<DiagramEdge> {
                 _ if event.is_failure() => EdgeStyle::Failure,
                 _ => EdgeStyle::Normal,
             };
-            let label = event_label(&state.kind, &event);
-            push_split_edge(&mut edges, from, edge, label, style);
+            let label = event_label(&state.kind, event, &mut condition);
+            push_split_edge(&mut edges, group, from, edge, label, style);
         }
     }
-    merge_parallel_edges(edges)
+    edges
 }
 
-fn event_label(kind: &StateKind, event: &EdgeEvent) -> String {
+/// The label of an edge taken on `event`; `condition` is a buffer for a choice's condition.
+fn event_label(kind: &StateKind, event: EdgeEvent, condition: &mut String) -> CompactString {
     match (kind, event) {
-        (StateKind::Choice { arms, .. }, EdgeEvent::When(i)) => match arms.get(*i) {
-            Some((cond, _)) => wrap_condition(&format!("when {}", render_condition(cond))),
-            None => event.label().into_owned(),
+        (StateKind::Choice { arms, .. }, EdgeEvent::When(i)) if i < arms.len() => {
+            condition.clear();
+            condition.push_str("when ");
+            write_condition(condition, &arms[i].0);
+            let mut label = CompactString::with_capacity(condition.len());
+            push_wrapped(&mut label, condition);
+            label
+        }
+        (StateKind::Loop(lp), EdgeEvent::Exhausted) => format_compact!("max {} reached", lp.max),
+        (_, EdgeEvent::Outcome(outcome)) => outcome,
+        (_, event) => match event.label() {
+            Cow::Borrowed(label) => CompactString::const_new(label),
+            Cow::Owned(label) => CompactString::from(label),
         },
-        (StateKind::Loop(lp), EdgeEvent::Exhausted) => format!("max {} reached", lp.max),
-        _ => event.label().into_owned(),
     }
 }
 
-/// Pushes `edge`, or both halves of it when it is bounded.
+/// Adds `edge`, or both halves of it when it is bounded, to the edges of its state, which
+/// start at `group`.
 fn push_split_edge(
     edges: &mut Vec<DiagramEdge>,
+    group: usize,
     from: StateId,
     edge: &Edge,
-    label: String,
+    label: CompactString,
     style: EdgeStyle,
 ) {
     let Some(bound) = &edge.bound else {
-        edges.push(DiagramEdge {
+        let edge = DiagramEdge {
             from,
             to: edge.to,
             label,
             style,
-        });
+        };
+        push_merged(edges, group, edge);
         return;
     };
-    edges.push(DiagramEdge {
+    let within = DiagramEdge {
         from,
         to: edge.to,
-        label: format!("{label} (max {})", bound.max),
+        label: format_compact!("{label} (max {})", bound.max),
         style,
-    });
-    edges.push(DiagramEdge {
+    };
+    push_merged(edges, group, within);
+    let after = DiagramEdge {
         from,
         to: bound.otherwise,
-        label: format!("{label} (after {})", bound.max),
+        label: format_compact!("{label} (after {})", bound.max),
         style: match style {
             EdgeStyle::Failure => EdgeStyle::Failure,
             _ => EdgeStyle::Fallback,
         },
-    });
+    };
+    push_merged(edges, group, after);
 }
 
-/// Merges arrows with the same ends and style into one, keeping the first one's place.
-fn merge_parallel_edges(edges: Vec<DiagramEdge>) -> Vec<DiagramEdge> {
-    let mut merged: Vec<DiagramEdge> = Vec::with_capacity(edges.len());
-    // The edges of one state are contiguous: only they can merge, so searching them alone
-    // keeps this linear in the size of the workflow.
-    let mut group = 0;
-    for edge in edges {
-        if merged.last().is_some_and(|last| last.from != edge.from) {
-            group = merged.len();
+/// Adds `edge` to the edges of its state, which start at `group`, merged into an earlier arrow
+/// with the same ends and style if there is one.
+fn push_merged(edges: &mut Vec<DiagramEdge>, group: usize, edge: DiagramEdge) {
+    let same = edges[group..]
+        .iter_mut()
+        .find(|m| m.from == edge.from && m.to == edge.to && m.style == edge.style);
+    match same {
+        Some(existing) => {
+            // Single words share a line (`timeout, fail`); longer labels get their own.
+            let words = !existing.label.contains(' ') && !edge.label.contains(' ');
+            existing.label.push_str(if words { ", " } else { "\n" });
+            existing.label.push_str(&edge.label);
         }
-        let same = merged[group..]
-            .iter_mut()
-            .find(|m| m.from == edge.from && m.to == edge.to && m.style == edge.style);
-        match same {
-            Some(existing) => {
-                // Single words share a line (`timeout, fail`); longer labels get their own.
-                let words = !existing.label.contains(' ') && !edge.label.contains(' ');
-                existing.label.push_str(if words { ", " } else { "\n" });
-                existing.label.push_str(&edge.label);
-            }
-            None => merged.push(edge),
-        }
+        None => edges.push(edge),
     }
-    merged
 }
 
-/// The lines of text inside a state's node. A parallel state's node is its fork bar, which
-/// shows nothing.
-fn state_lines(workflow: &Workflow, state: StateId) -> Vec<String> {
+/// Writes the lines of text inside a state's node, separated by `\n`. A parallel state's node
+/// is its fork bar, which shows nothing.
+fn write_state_lines(out: &mut String, workflow: &Workflow, state: StateId) {
     let state = &workflow.states[state];
-    let by = |worker: usize| format!("by {}", worker_name(workflow, worker));
-    let mut lines = vec![state.name.to_string()];
+    if let StateKind::Parallel { .. } = state.kind {
+        return;
+    }
+    let mut lines = Lines::new(out, "\n");
+    lines.line().push_str(&state.name);
+    let by = |lines: &mut Lines<'_>, worker: usize| {
+        let out = lines.line();
+        out.push_str("by ");
+        out.push_str(worker_name(workflow, worker));
+    };
     match &state.kind {
-        StateKind::Task { worker, .. } => lines.push(by(*worker)),
-        StateKind::Loop(lp) => lines.push(by(lp.worker)),
+        StateKind::Task { worker, .. } => by(&mut lines, *worker),
+        StateKind::Loop(lp) => by(&mut lines, lp.worker),
         StateKind::Map(map) => {
-            lines.push(format!("over {} as {}", map.over.text, map.item));
-            lines.push(by(map.worker));
+            let _ = write!(lines.line(), "over {} as {}", map.over.text, map.item);
+            by(&mut lines, map.worker);
             if let Some(limit) = map.limit {
-                lines.push(format!("limit {limit}"));
+                let _ = write!(lines.line(), "limit {limit}");
             }
         }
         StateKind::Wait {
@@ -395,16 +464,29 @@ fn state_lines(workflow: &Workflow, state: StateId) -> Vec<String> {
                 .signals
                 .get(*signal)
                 .map_or("?", |s| s.name.as_str());
-            lines.push(format!("for {name}"));
+            let _ = write!(lines.line(), "for {name}");
             if let Some(timeout) = timeout_ms {
-                lines.push(format!("timeout {}", render_duration(*timeout)));
+                let out = lines.line();
+                out.push_str("timeout ");
+                write_duration(out, *timeout);
             }
         }
-        StateKind::Call { workflow, .. } => lines.push(format!("workflow {workflow}")),
-        StateKind::Parallel { .. } => lines.clear(),
-        StateKind::Choice { .. } | StateKind::Succeed { .. } | StateKind::Fail { .. } => {}
+        StateKind::Call { workflow, .. } => {
+            let _ = write!(lines.line(), "workflow {workflow}");
+        }
+        StateKind::Parallel { .. }
+        | StateKind::Choice { .. }
+        | StateKind::Succeed { .. }
+        | StateKind::Fail { .. } => {}
     }
-    lines
+}
+
+/// Writes the two lines of a parallel branch's node, its name and its worker, separated by
+/// `\n`.
+fn write_branch_lines(out: &mut String, workflow: &Workflow, branch: &Branch) {
+    out.push_str(&branch.name);
+    out.push_str("\nby ");
+    out.push_str(worker_name(workflow, branch.worker));
 }
 
 fn worker_name(workflow: &Workflow, worker: usize) -> &str {
@@ -414,12 +496,13 @@ fn worker_name(workflow: &Workflow, worker: usize) -> &str {
         .map_or("?", |w| w.name.as_str())
 }
 
-/// The hover text of a state: its docs, what its worker or signal is, and its settings.
-fn state_tooltip(workflow: &Workflow, state: StateId) -> String {
+/// Writes the hover text of a state, lines separated by `\n`: its docs, what its worker or
+/// signal is, and its settings. Writes nothing when there is nothing to say.
+fn write_state_tooltip(out: &mut String, workflow: &Workflow, state: StateId) {
     let state = &workflow.states[state];
-    let mut lines = Vec::new();
+    let mut lines = Lines::new(out, "\n");
     if !state.docs.is_empty() {
-        lines.push(state.docs.clone());
+        lines.line().push_str(&state.docs);
     }
     let (retry, timeout) = match &state.kind {
         StateKind::Task {
@@ -428,20 +511,20 @@ fn state_tooltip(workflow: &Workflow, state: StateId) -> String {
             timeout_ms,
             ..
         } => {
-            lines.extend(worker_summary(workflow, *worker));
+            write_worker_summary(&mut lines, workflow, *worker);
             (retry.as_deref(), *timeout_ms)
         }
         StateKind::Map(map) => {
-            lines.extend(worker_summary(workflow, map.worker));
+            write_worker_summary(&mut lines, workflow, map.worker);
             (map.retry.as_deref(), map.timeout_ms)
         }
         StateKind::Loop(lp) => {
-            lines.extend(worker_summary(workflow, lp.worker));
+            write_worker_summary(&mut lines, workflow, lp.worker);
             (lp.retry.as_deref(), lp.timeout_ms)
         }
         StateKind::Wait { signal, .. } => {
             if let Some(signal) = workflow.signals.get(*signal) {
-                lines.extend(described(&signal.name, &signal.description));
+                write_described(&mut lines, &signal.name, &signal.description);
             }
             (None, None)
         }
@@ -450,39 +533,46 @@ fn state_tooltip(workflow: &Workflow, state: StateId) -> String {
         }
         _ => (None, None),
     };
-    lines.extend(settings_lines(retry, timeout));
-    lines.join("\n")
+    write_settings(&mut lines, retry, timeout);
 }
 
-/// The hover text of a parallel branch.
-fn branch_tooltip(workflow: &Workflow, branch: &crate::ir::Branch) -> String {
-    let mut lines = Vec::new();
+/// Writes the hover text of a parallel branch, like [`write_state_tooltip`].
+fn write_branch_tooltip(out: &mut String, workflow: &Workflow, branch: &Branch) {
+    let mut lines = Lines::new(out, "\n");
     if !branch.docs.is_empty() {
-        lines.push(branch.docs.clone());
+        lines.line().push_str(&branch.docs);
     }
-    lines.extend(worker_summary(workflow, branch.worker));
-    lines.extend(settings_lines(branch.retry.as_ref(), branch.timeout_ms));
-    lines.join("\n")
+    write_worker_summary(&mut lines, workflow, branch.worker);
+    write_settings(&mut lines, branch.retry.as_ref(), branch.timeout_ms);
 }
 
-fn worker_summary(workflow: &Workflow, worker: usize) -> Option<String> {
-    let worker = workflow.workers.get(worker)?;
-    described(&worker.name, &worker.description)
+/// A line with the worker's name and description, if it has a description.
+fn write_worker_summary(lines: &mut Lines<'_>, workflow: &Workflow, worker: usize) {
+    if let Some(worker) = workflow.workers.get(worker) {
+        write_described(lines, &worker.name, &worker.description);
+    }
 }
 
-fn described(name: &str, description: &str) -> Option<String> {
-    (!description.is_empty()).then(|| format!("{name}: {description}"))
+/// A line `name: description`, if there is a description.
+fn write_described(lines: &mut Lines<'_>, name: &str, description: &str) {
+    if !description.is_empty() {
+        let out = lines.line();
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(description);
+    }
 }
 
-fn settings_lines(retry: Option<&RetryPolicy>, timeout_ms: Option<u64>) -> Vec<String> {
-    let mut lines = Vec::new();
+/// A line for the retry policy and one for the timeout, each if there is one.
+fn write_settings(lines: &mut Lines<'_>, retry: Option<&RetryPolicy>, timeout_ms: Option<u64>) {
     if let Some(retry) = retry {
-        lines.push(render_retry(retry));
+        write_retry(lines.line(), retry);
     }
     if let Some(timeout) = timeout_ms {
-        lines.push(format!("timeout {}", render_duration(timeout)));
+        let out = lines.line();
+        out.push_str("timeout ");
+        write_duration(out, timeout);
     }
-    lines
 }
 
 #[cfg(test)]
@@ -491,6 +581,24 @@ mod tests {
 
     fn compile(source: &str) -> Workflow {
         crate::compile(source).unwrap().program.workflows.remove(0)
+    }
+
+    fn render_duration(ms: u64) -> String {
+        let mut out = String::new();
+        write_duration(&mut out, ms);
+        out
+    }
+
+    fn render_retry(retry: &RetryPolicy) -> String {
+        let mut out = String::new();
+        write_retry(&mut out, retry);
+        out
+    }
+
+    fn wrap_condition(text: &str) -> String {
+        let mut out = CompactString::default();
+        push_wrapped(&mut out, text);
+        out.into()
     }
 
     #[test]
