@@ -98,7 +98,7 @@ fn compiles_a_folder_with_calls_across_files_and_rewrites_only_changes() {
     assert!(report.contains("pub mod report"));
     // The called workflow's worker is part of the caller's trait, and its IR is embedded.
     assert!(report.contains("fn searcher("));
-    assert!(report.contains(r#""name":"Research""#));
+    assert!(report.contains(r#"\"name\":\"Research\""#));
     assert!(
         fs::read_to_string(out.join("orch/report.dot"))
             .unwrap()

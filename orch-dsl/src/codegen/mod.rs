@@ -160,10 +160,16 @@ pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> To
     let name = workflow.name.as_str();
     let worst = Literal::u64_unsuffixed(workflow.worst_case_steps);
     let bounds = Literal::usize_unsuffixed(workflow.bound_count);
-    let dot = text_literal(crate::emit::generate_dot(workflow));
-    let mermaid = text_literal(crate::emit::generate_mermaid(workflow));
-    let json = serde_json::to_string(&Closure { workflows: closure }).unwrap_or_default();
-    let json = text_literal(json);
+    // The texts are escaped literals. A raw one (`r#"…"#`) would be read without unescaping,
+    // but outside a procedural macro proc_macro2 makes a raw literal only by parsing it, and
+    // with span locations on it keeps a copy of every text it parses for the life of the
+    // thread: a build script, the CLI or a benchmark generating code again and again grew by
+    // 13.7 MB per workflow of 10,000 states. The JSON, the largest, is a byte string, whose
+    // escaping costs a quarter of a string's (1.6 against 6.5 ms for the texts of 1,000 states).
+    let dot = Literal::string(&crate::emit::generate_dot(workflow));
+    let mermaid = Literal::string(&crate::emit::generate_mermaid(workflow));
+    let json = serde_json::to_vec(&Closure { workflows: closure }).unwrap_or_default();
+    let json = Literal::byte_string(&json);
     let mut out = quote! {
         /// The workflow's name.
         pub const NAME: &str = #name;
@@ -172,27 +178,27 @@ pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> To
         /// The number of bounded edges; each has a counter per run.
         pub const BOUNDS: usize = #bounds;
     };
-    out.extend(str_const(
+    out.extend(literal_const(
         quote! {
             /// The workflow as a graphviz diagram.
-            pub const DOT
+            pub const DOT: &str
         },
         dot,
     ));
-    out.extend(str_const(
+    out.extend(literal_const(
         quote! {
             /// The workflow as a Mermaid flowchart.
-            pub const MERMAID
+            pub const MERMAID: &str
         },
         mermaid,
     ));
-    out.extend(str_const(quote! { const PROGRAM_JSON }, json));
+    out.extend(literal_const(quote! { const PROGRAM_JSON: &[u8] }, json));
     out.extend(quote! {
         /// The checked program this workflow runs in: itself and the workflows it calls.
         pub fn program() -> &'static ::orch_runtime::ir::Program {
             static PROGRAM: ::orch_runtime::__private::LazyLock<::orch_runtime::ir::Program> =
                 ::orch_runtime::__private::LazyLock::new(|| {
-                    ::orch_runtime::__private::serde_json::from_str(PROGRAM_JSON)
+                    ::orch_runtime::__private::serde_json::from_slice(PROGRAM_JSON)
                         .expect("the embedded program was written by orch-dsl")
                 });
             &PROGRAM
@@ -206,44 +212,12 @@ pub fn generate_consts(closure: &[&ir::Workflow], workflow: &ir::Workflow) -> To
     out
 }
 
-/// `head: &str = text;`, the literal moved in: `quote!` would copy it, and it can be megabytes.
-fn str_const(mut head: TokenStream, text: Literal) -> TokenStream {
-    head.extend(quote! { : &str = });
+/// `head = text;`, the literal moved in: `quote!` would copy it, and it can be megabytes.
+fn literal_const(mut head: TokenStream, text: Literal) -> TokenStream {
+    head.append(Punct::new('=', Spacing::Alone));
     head.append(text);
     head.append(Punct::new(';', Spacing::Alone));
     head
-}
-
-/// A string literal of `text`, raw (`r#"…"#`) where it can be: the embedded JSON and diagrams
-/// are large, and a raw literal is neither escaped character by character when it is made nor
-/// unescaped when it is read (code generation of 1,000 and 10,000 states spent a sixth of its
-/// time escaping them). A text a raw literal cannot hold (a carriage return, or a quote followed
-/// by 255 `#`s) is escaped.
-///
-/// The text is fenced where it is: at 10,000 states the JSON is megabytes, past what the caches
-/// hold, and every pass over it is a pass over memory. The fence, the fewest `#`s that no quote
-/// in the text is followed by, is found by searching for a quote followed by that many (for
-/// the JSON, one search for `"#` finds none).
-fn text_literal(mut text: String) -> Literal {
-    if text.contains('\r') {
-        return Literal::string(&text);
-    }
-    let mut needle = String::from("\"");
-    while text.contains(&needle) {
-        if needle.len() > 255 {
-            return Literal::string(&text);
-        }
-        needle.push('#');
-    }
-    let fence = &needle[1..];
-    text.reserve(2 * fence.len() + 3);
-    text.insert_str(0, &format!("r{fence}\""));
-    text.push('"');
-    text.push_str(fence);
-    text.parse().unwrap_or_else(|_| {
-        let inner = &text[fence.len() + 2..text.len() - fence.len() - 1];
-        Literal::string(inner)
-    })
 }
 
 /// The JSON of an [`ir::Program`] of these workflows, written from them where they are rather
@@ -732,52 +706,6 @@ pub fn generate_entry_points(closure: &[&ir::Workflow]) -> TokenStream {
                 }
             })?;
             engine(workers).run(NAME, input).await
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::text_literal;
-
-    /// The literal's source.
-    fn lit(text: &str) -> String {
-        text_literal(text.to_string()).to_string()
-    }
-
-    /// The literal's value, as the compiler reads it.
-    fn value(text: &str) -> String {
-        let literal = lit(text);
-        syn::parse_str::<syn::LitStr>(&literal).unwrap().value()
-    }
-
-    #[test]
-    fn text_literals_are_raw_with_enough_hashes_and_keep_the_text() {
-        assert_eq!(lit("plain"), "r\"plain\"");
-        assert_eq!(lit("{\"a\":1}"), "r#\"{\"a\":1}\"#");
-        let hashes = "say \"#hi\"## now";
-        assert_eq!(lit(hashes), "r###\"say \"#hi\"## now\"###");
-        // A carriage return cannot be in a raw literal: escaped instead.
-        assert_eq!(lit("a\r\nb"), "\"a\\r\\nb\"");
-        // Nor can a raw literal be fenced by more than 255 `#`s: escaped instead.
-        let fenced = format!("\"{}", "#".repeat(255));
-        assert!(lit(&fenced).starts_with("\"\\\"###"));
-        // 254 take the longest fence there is.
-        let longest = format!("\"{}", "#".repeat(254));
-        assert!(lit(&longest).starts_with(&format!("r{}\"", "#".repeat(255))));
-        for text in [
-            "",
-            "\"",
-            "\"#",
-            "ends with a quote\"",
-            "line\nbreak",
-            "tab\tand \\ slash",
-            hashes,
-            "a\r\nb",
-            &fenced,
-            &longest,
-        ] {
-            assert_eq!(value(text), text);
         }
     }
 }
