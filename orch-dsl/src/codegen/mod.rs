@@ -709,3 +709,57 @@ pub fn generate_entry_points(closure: &[&ir::Workflow]) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Where proc_macro2 places the next text it parses on this thread: after every text it
+    /// has parsed on it, each kept for the thread's life (span locations are on).
+    fn next_parse_offset() -> u64 {
+        let tokens: proc_macro2::TokenStream = "x".parse().expect("one identifier");
+        let span = tokens.into_iter().next().expect("one token").span();
+        // `bytes(lo..hi)`, offsets into everything parsed so far.
+        let debug = format!("{span:?}");
+        let lo = debug
+            .strip_prefix("bytes(")
+            .and_then(|rest| rest.split("..").next())
+            .unwrap_or_else(|| panic!("a span with locations, not {debug}"));
+        lo.parse().expect("a byte offset")
+    }
+
+    /// A chain of `tasks` tasks, each with docs, so that its diagrams and JSON grow with it.
+    fn chain(tasks: usize) -> crate::ir::Program {
+        let mut text = String::from("workflow Chain {\n    worker Writer;\n    start task_0;\n");
+        for i in 0..tasks {
+            let next = if i + 1 < tasks {
+                format!("task_{}", i + 1)
+            } else {
+                "done".to_string()
+            };
+            text.push_str(&format!(
+                "    /// Step {i} of the chain, with a line of docs.\n    \
+                 task task_{i} by Writer {{ ok -> {next}; fail -> failed; }}\n"
+            ));
+        }
+        text.push_str("    succeed done;\n    fail failed;\n}\n");
+        crate::compile(&text).unwrap().program
+    }
+
+    /// How far generating code for `program` moves [`next_parse_offset`]: the bytes of every
+    /// text proc_macro2 parsed meanwhile, each kept for the thread's life.
+    fn parsed_by_codegen(program: &crate::ir::Program) -> u64 {
+        let before = next_parse_offset();
+        let code = super::generate_program(program).to_string();
+        assert!(code.contains("digraph") && code.contains("PROGRAM_JSON"));
+        next_parse_offset() - before
+    }
+
+    #[test]
+    fn code_generation_leaves_no_text_of_its_workflow_behind_in_proc_macro2() {
+        // `quote!` parses the literals of its templates (a doc comment, a string), the same
+        // few for any workflow. The diagrams and the embedded JSON, which grow with the
+        // workflow, are made without parsing: a raw literal, made by parsing, would leave all
+        // of them behind, megabytes for a workflow of 10,000 states.
+        let (small, large) = (chain(1), chain(200));
+        assert_eq!(parsed_by_codegen(&small), parsed_by_codegen(&large));
+    }
+}
