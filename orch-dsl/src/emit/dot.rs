@@ -116,16 +116,12 @@ fn generate_state(out: &mut String, text: &mut String, workflow: &Workflow, id: 
     let state = &workflow.states[id];
     out.push_str(INDENT);
     write_quoted(out, &state.name);
-    out.push_str(" [label=");
-    text.clear();
-    write_state_lines(text, workflow, id);
-    write_quoted(out, text);
-    text.clear();
-    write_state_tooltip(text, workflow, id);
-    if !text.is_empty() {
-        out.push_str(", tooltip=");
-        write_quoted(out, text);
-    }
+    write_label_and_tooltip(
+        out,
+        text,
+        |text| write_state_lines(text, workflow, id),
+        |text| write_state_tooltip(text, workflow, id),
+    );
     let (shape, fill) = match &state.kind {
         StateKind::Choice { .. } => ("diamond", CHOICE_FILL),
         StateKind::Map(_) => ("box3d", WORKER_FILL),
@@ -230,17 +226,33 @@ fn generate_branch(
     out.push_str(INDENT);
     out.push_str(INDENT);
     write_branch_node(out, state, branch);
+    write_label_and_tooltip(
+        out,
+        text,
+        |text| write_branch_lines(text, workflow, branch),
+        |text| write_branch_tooltip(text, workflow, branch),
+    );
+    out.push_str("];\n");
+}
+
+/// ` [label="…"` and, unless it is empty, `, tooltip="…"`: each text written by its writer into
+/// `text`, a buffer reused from node to node, then quoted into `out`.
+fn write_label_and_tooltip(
+    out: &mut String,
+    text: &mut String,
+    label: impl FnOnce(&mut String),
+    tooltip: impl FnOnce(&mut String),
+) {
     out.push_str(" [label=");
     text.clear();
-    write_branch_lines(text, workflow, branch);
+    label(text);
     write_quoted(out, text);
     text.clear();
-    write_branch_tooltip(text, workflow, branch);
+    tooltip(text);
     if !text.is_empty() {
         out.push_str(", tooltip=");
         write_quoted(out, text);
     }
-    out.push_str("];\n");
 }
 
 /// Writes the node of a parallel branch: `"state.branch"`.
@@ -300,22 +312,14 @@ fn write_quoted(out: &mut String, text: &str) {
 /// (centred lines); other control characters become spaces, since DOT strings cannot hold them
 /// readably.
 fn write_escaped(out: &mut String, text: &str) {
-    // Runs of characters that need no escaping are copied whole.
-    let mut plain = 0;
-    for (at, c) in text.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "",
-            c if c.is_control() => " ",
-            _ => continue,
-        };
-        out.push_str(&text[plain..at]);
-        out.push_str(escaped);
-        plain = at + c.len_utf8();
-    }
-    out.push_str(&text[plain..]);
+    super::write_escaped_with(out, text, |c| match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\n' => Some("\\n"),
+        '\r' => Some(""),
+        c if c.is_control() => Some(" "),
+        _ => None,
+    });
 }
 
 #[cfg(test)]

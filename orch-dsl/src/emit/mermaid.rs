@@ -348,27 +348,19 @@ fn write_sanitized(out: &mut String, name: &str) {
 /// line breaks become `<br/>`.
 fn write_label(out: &mut String, text: &str) {
     out.push('"');
-    // Runs of characters that need no escaping are copied whole.
-    let mut plain = 0;
-    for (at, c) in text.char_indices() {
-        let escaped = match c {
-            '"' => "#quot;",
-            '#' => "#35;",
-            '&' => "#amp;",
-            '<' => "#lt;",
-            '>' => "#gt;",
-            '|' => "#124;",
-            '`' => "#96;",
-            '\n' => "<br/>",
-            '\r' => "",
-            c if c.is_control() => " ",
-            _ => continue,
-        };
-        out.push_str(&text[plain..at]);
-        out.push_str(escaped);
-        plain = at + c.len_utf8();
-    }
-    out.push_str(&text[plain..]);
+    super::write_escaped_with(out, text, |c| match c {
+        '"' => Some("#quot;"),
+        '#' => Some("#35;"),
+        '&' => Some("#amp;"),
+        '<' => Some("#lt;"),
+        '>' => Some("#gt;"),
+        '|' => Some("#124;"),
+        '`' => Some("#96;"),
+        '\n' => Some("<br/>"),
+        '\r' => Some(""),
+        c if c.is_control() => Some(" "),
+        _ => None,
+    });
     out.push('"');
 }
 

@@ -193,6 +193,20 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// Appends `text` to `out` with each character that `escape` replaces written as its
+/// replacement; runs of the other characters are copied whole.
+fn write_escaped_with(out: &mut String, text: &str, escape: impl Fn(char) -> Option<&'static str>) {
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        if let Some(escaped) = escape(c) {
+            out.push_str(&text[plain..at]);
+            out.push_str(escaped);
+            plain = at + c.len_utf8();
+        }
+    }
+    out.push_str(&text[plain..]);
+}
+
 /// Writes milliseconds as an orch duration: `1h30m`, `45s`, `1s500ms`, `0s`.
 fn write_duration(out: &mut String, ms: u64) {
     const UNITS: [(u64, &str); 5] = [
